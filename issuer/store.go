@@ -1,0 +1,57 @@
+package issuer
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors every Store implementation returns for the conditions the issuer acts on.
+var (
+	ErrNotFound = errors.New("not found")
+	// ErrIdentifierTaken: a certificate for (provider, Identifier) exists; nothing was written.
+	ErrIdentifierTaken = errors.New("identifier already used by this provider")
+	// ErrRequestIDTaken: a request record for (principal, request id) exists; nothing was written.
+	ErrRequestIDTaken = errors.New("request id already used by this principal")
+	// ErrStoreUnavailable wraps failures to reach the store (connection refused, timeouts).
+	ErrStoreUnavailable = errors.New("store unavailable")
+)
+
+// Record is everything one finished request writes. Store.Record commits it in one durable
+// transaction, so a certificate never exists without its audit event.
+type Record struct {
+	Audit       AuditEvent
+	Certificate *Certificate   // nil when nothing was issued
+	Request     *RequestRecord // nil when the client gave no X-Request-ID
+}
+
+// Store is the issuer's persistence. Two implementations pass one contract suite: PostgreSQL
+// (production) and an embedded pure-Go store (development, zero set-up).
+type Store interface {
+	// Record writes r in one transaction and returns only once it is durable (fsync or
+	// synchronous commit). It returns ErrIdentifierTaken or ErrRequestIDTaken, writing nothing,
+	// when the certificate's (provider, Identifier) or the request's (principal, request id) exists.
+	Record(ctx context.Context, r Record) error
+
+	CertificateByIdentifier(ctx context.Context, providerID, identifier string) (Certificate, error)
+	CertificateByUVCI(ctx context.Context, uvci string) (Certificate, error)
+	// CertificatesBySubject lists a person's certificates, newest first.
+	CertificatesBySubject(ctx context.Context, subjectKey []byte) ([]Certificate, error)
+	Request(ctx context.Context, principalID, requestID string) (RequestRecord, error)
+	SearchAudit(ctx context.Context, q AuditQuery) (AuditPage, error)
+
+	CreatePrincipal(ctx context.Context, p Principal) error
+	Principal(ctx context.Context, id string) (Principal, error)
+	PrincipalByName(ctx context.Context, name string) (Principal, error)
+	ListPrincipals(ctx context.Context) ([]Principal, error)
+	CreateAPIKey(ctx context.Context, k APIKey) error
+	APIKey(ctx context.Context, id string) (APIKey, error)
+	ListAPIKeys(ctx context.Context, principalID string) ([]APIKey, error)
+	// ExpireAPIKey sets a key's expiry (rotation overlap); RevokeAPIKey ends it at once.
+	ExpireAPIKey(ctx context.Context, id string, at time.Time) error
+	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+
+	// Ping checks that the store can serve.
+	Ping(ctx context.Context) error
+	Close() error
+}

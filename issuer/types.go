@@ -1,0 +1,154 @@
+package issuer
+
+import "time"
+
+// Kind is the kind of certificate.
+type Kind string
+
+const (
+	KindTest        Kind = "test"
+	KindRecovery    Kind = "recovery"
+	KindVaccination Kind = "vaccination"
+)
+
+// Environment separates sandbox traffic from production traffic. Each credential belongs to one.
+type Environment string
+
+const (
+	Sandbox    Environment = "sandbox"
+	Production Environment = "production"
+)
+
+// IdentitySource says where the name and date of birth on a certificate came from.
+type IdentitySource string
+
+const (
+	// SourceRegister: the population register answered for the personnummer.
+	SourceRegister IdentitySource = "register"
+	// SourceProvided: the person has no personnummer; the provider sent name and birth date.
+	SourceProvided IdentitySource = "provided"
+	// SourceFallback: the register was unavailable and the provider's name and birth date,
+	// consistent with the personnummer, were used (the birth-date fallback routine).
+	SourceFallback IdentitySource = "birthdate-fallback"
+)
+
+// Delivery says how the citizen gets the certificate.
+type Delivery string
+
+const (
+	// DeliveryMailbox: sent to the citizen's digital mailbox and fetchable by the citizen.
+	DeliveryMailbox Delivery = "digital-mailbox"
+	// DeliveryHandout: the provider hands the certificate out directly (fallback, no personnummer).
+	DeliveryHandout Delivery = "provider-handout"
+)
+
+// Role is what an authenticated party may do.
+type Role string
+
+const (
+	RoleProvider     Role = "provider"
+	RoleSupport      Role = "support"
+	RoleSupportAdmin Role = "support-admin"
+	RoleCitizen      Role = "citizen"
+)
+
+// Outcome of one request, as the audit log records it.
+type Outcome string
+
+const (
+	OutcomeIssued   Outcome = "issued"   // a new certificate was signed and stored
+	OutcomeReplayed Outcome = "replayed" // an earlier answer was returned again (same Identifier or X-Request-ID)
+	OutcomeRejected Outcome = "rejected" // the request was refused (4xx)
+	OutcomeFailed   Outcome = "failed"   // the service or a dependency failed (5xx)
+)
+
+// Certificate is one issued certificate as the store keeps it. The personnummer is never stored:
+// SubjectKey is a keyed hash of it, used to find a citizen's certificates.
+type Certificate struct {
+	UVCI           string
+	ProviderID     string
+	Identifier     string // the provider's Identifier, unique per provider
+	Kind           Kind
+	Environment    Environment
+	ContentHash    []byte // SHA-256 over the canonical issuance content, for idempotent retries
+	SubjectKey     []byte // keyed hash of the personnummer; nil when the person has none
+	HC1            string
+	KID            []byte
+	IdentitySource IdentitySource
+	Delivery       Delivery
+	RequestID      string
+	IssuedAt       time.Time
+	ExpiresAt      time.Time
+}
+
+// AuditEvent records one request, accepted or rejected. It holds no personal data in clear.
+type AuditEvent struct {
+	ID             string // unique and time-ordered (UUIDv7)
+	At             time.Time
+	RequestID      string
+	PrincipalID    string // provider or staff member; empty when unauthenticated
+	Role           Role
+	Route          string // e.g. "POST /observation"
+	Status         int
+	Outcome        Outcome
+	Codes          []string // stable problem codes, empty when accepted
+	Kind           Kind
+	Environment    Environment
+	IdentitySource IdentitySource
+	UVCI           string
+	SubjectMasked  string // e.g. 19121212****
+	SubjectKey     []byte // keyed hash of the personnummer, for support look-ups by person
+	Latency        time.Duration
+	Notes          []string // operator-facing remarks free of personal data, e.g. "register-name-mismatch"
+}
+
+// RequestRecord remembers a client-given X-Request-ID so that a replay gets the original answer
+// and a reuse with another body is refused.
+type RequestRecord struct {
+	PrincipalID string
+	RequestID   string
+	BodyHash    []byte // SHA-256 of the request body
+	Status      int
+	UVCI        string // set when the request issued (or returned) a certificate
+	Body        []byte // the stored answer for requests that did not return a certificate
+	CreatedAt   time.Time
+}
+
+// Principal is a party that holds credentials: a provider organisation or a support staff member.
+type Principal struct {
+	ID          string
+	Name        string
+	Role        Role
+	Environment Environment // providers only
+	Kinds       []Kind      // providers only: the kinds it may issue
+	CreatedAt   time.Time
+	DisabledAt  *time.Time
+}
+
+// APIKey is a credential. Only a hash of the secret part is stored.
+type APIKey struct {
+	ID          string // public identifier, part of the bearer token
+	PrincipalID string
+	Hash        []byte // SHA-256 of the secret part
+	CreatedAt   time.Time
+	ExpiresAt   *time.Time // set when the key is rotated out (valid until then)
+	RevokedAt   *time.Time
+}
+
+// AuditQuery filters the audit log. Zero fields do not filter.
+type AuditQuery struct {
+	RequestID   string
+	UVCI        string
+	PrincipalID string
+	Outcome     Outcome
+	SubjectKey  []byte
+	From, To    time.Time // From inclusive, To exclusive
+	Cursor      string    // opaque; from AuditPage.Next
+	Limit       int       // at most 500; 0 means 50
+}
+
+// AuditPage is one page of audit events, newest first.
+type AuditPage struct {
+	Events []AuditEvent
+	Next   string // cursor for the next page; empty on the last page
+}
