@@ -221,7 +221,13 @@ function verify (hc1, certData, opts = {}) {
   try {
     signed = cose.sign.verifySync(sign1, { key });
   } catch (e) {
-    throw new VerifyError('signature', e.message);
+    let note = '';
+    // cose-js rebuilds Sig_structure from the decoded protected header; say
+    // so when that re-encoding is not the original bytes.
+    if (protBytes.length > 0 && !cbor.encode(prot).equals(protBytes)) {
+      note = ' (the protected header is not in preferred CBOR encoding, which cose-js re-encodes)';
+    }
+    throw new VerifyError('signature', e.message + note);
   }
   if (!Buffer.from(signed).equals(payloadBytes)) {
     throw new VerifyError('signature', 'verified payload differs from the message payload');
