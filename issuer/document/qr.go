@@ -1,0 +1,97 @@
+// Package document renders an issued certificate for people: the QR code image
+// that carries the HC1 string, and the printable A4 certificate around it.
+package document
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+
+	qrcode "github.com/skip2/go-qrcode"
+)
+
+// DefaultModulePixels is the side of one QR module in pixels when QROptions
+// leaves it unset. A typical HC1 string (300 to 600 characters) then gives an
+// image of about 300 to 400 pixels a side, which phone cameras and border
+// scanners read from a screen at arm's length.
+const DefaultModulePixels = 4
+
+// MaxModulePixels bounds the image size a caller may ask for.
+const MaxModulePixels = 32
+
+// QuietZoneModules is the width of the light margin around the symbol, in
+// modules: the four modules ISO/IEC 18004 requires.
+const QuietZoneModules = 4
+
+// QROptions tunes the QR code image. The zero value gives the defaults.
+type QROptions struct {
+	// ModulePixels is the side of one module in pixels, from 1 to
+	// MaxModulePixels; zero means DefaultModulePixels.
+	ModulePixels int
+}
+
+// QR encodes hc1 (the "HC1:"-prefixed Base45 string of a signed certificate)
+// as a QR code with error correction level Q, as the EU DCC guidelines
+// require, surrounded by a quiet zone of QuietZoneModules modules. It returns
+// the PNG image (black modules on white, two-colour palette) and its size in
+// pixels.
+//
+// The encoder splits the content into numeric, alphanumeric and byte
+// segments by character class; an HC1 string uses only the Base45 alphabet
+// and ':', all of which belong to the QR alphanumeric set, so it is encoded
+// entirely in alphanumeric mode (5.5 bits per character instead of 8 in byte
+// mode), which keeps the symbol several versions smaller.
+//
+// The output depends only on hc1 and opts.
+func QR(hc1 string, opts QROptions) (pngData []byte, width, height int, err error) {
+	if hc1 == "" {
+		return nil, 0, 0, errors.New("qr code: empty content")
+	}
+	px := opts.ModulePixels
+	if px == 0 {
+		px = DefaultModulePixels
+	}
+	if px < 1 || px > MaxModulePixels {
+		return nil, 0, 0, fmt.Errorf("qr code: module size %d pixels is outside 1 to %d", px, MaxModulePixels)
+	}
+	code, err := qrcode.New(hc1, qrcode.High) // High is level Q, about 25 % recovery
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("qr code: encode %d characters at level Q: %w", len(hc1), err)
+	}
+	img := moduleImage(code.Bitmap(), px)
+	var buf bytes.Buffer
+	enc := png.Encoder{CompressionLevel: png.BestCompression}
+	err = enc.Encode(&buf, img)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("qr code: encode png: %w", err)
+	}
+	b := img.Bounds()
+	return buf.Bytes(), b.Dx(), b.Dy(), nil
+}
+
+// moduleImage draws bitmap (rows of modules, quiet zone included, true for
+// dark) with px by px pixels per module. The library's own scaler maps pixels
+// to modules through a floating-point ratio that misplaces module edges when
+// px is not a power of two, so the image is drawn here with exact integer
+// steps.
+func moduleImage(bitmap [][]bool, px int) *image.Paletted {
+	n := len(bitmap)
+	img := image.NewPaletted(image.Rect(0, 0, n*px, n*px), color.Palette{color.White, color.Black})
+	for my, row := range bitmap {
+		for mx, dark := range row {
+			if !dark {
+				continue
+			}
+			for y := my * px; y < (my+1)*px; y++ {
+				off := img.PixOffset(mx*px, y)
+				for i := range px {
+					img.Pix[off+i] = 1
+				}
+			}
+		}
+	}
+	return img
+}
