@@ -137,7 +137,7 @@ func nameRows(c Certificate) ([]Field, error) {
 	std := joinName(c.FamilyNameStd, c.GivenNameStd)
 	if std != "" {
 		if _, exact := cp1252(std); !exact {
-			return nil, fmt.Errorf("standardised name holds characters outside A to Z and '<'")
+			return nil, errors.New("standardised name holds characters outside A to Z and '<'")
 		}
 		rows = append(rows, Field{"Standardiserat namn", "Standardised name (ICAO 9303)", std})
 	}
