@@ -1,0 +1,222 @@
+package embedded
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/sedcc/dcc/issuer"
+)
+
+const certificateColumns = `uvci, provider_id, identifier, kind, environment, content_hash, subject_key,
+	hc1, kid, identity_source, delivery, request_id, issued_at, expires_at`
+
+// Record writes r in one transaction: the certificate (if any), the request record (if any) and
+// the audit event. A taken (provider, identifier) or (principal, request id) rolls everything
+// back. An audit event without an ID is given a UUIDv7.
+func (s *Store) Record(ctx context.Context, r issuer.Record) error {
+	if s.closed.Load() {
+		return fmt.Errorf("record: %w", errClosed)
+	}
+	a := r.Audit
+	if a.ID == "" {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return fmt.Errorf("record: audit event id: %w", err)
+		}
+		a.ID = id.String()
+	}
+	codes, err := jsonList(a.Codes)
+	if err != nil {
+		return fmt.Errorf("record audit event %s: codes: %w", a.ID, err)
+	}
+	notes, err := jsonList(a.Notes)
+	if err != nil {
+		return fmt.Errorf("record audit event %s: notes: %w", a.ID, err)
+	}
+
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		if c := r.Certificate; c != nil {
+			res, err := tx.ExecContext(ctx, `INSERT INTO certificates (`+certificateColumns+`)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (provider_id, identifier) DO NOTHING`,
+				c.UVCI, c.ProviderID, c.Identifier, string(c.Kind), string(c.Environment), blob(c.ContentHash),
+				blob(c.SubjectKey), c.HC1, blob(c.KID), string(c.IdentitySource), string(c.Delivery), c.RequestID,
+				micros(c.IssuedAt), micros(c.ExpiresAt))
+			if err := inserted(res, err); err != nil {
+				if errors.Is(err, errNothingInserted) {
+					err = issuer.ErrIdentifierTaken
+				}
+				return fmt.Errorf("record certificate %s: provider %s identifier %q: %w", c.UVCI, c.ProviderID, c.Identifier, err)
+			}
+		}
+		if q := r.Request; q != nil {
+			res, err := tx.ExecContext(ctx, `INSERT INTO request_records
+				(principal_id, request_id, body_hash, status, uvci, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (principal_id, request_id) DO NOTHING`,
+				q.PrincipalID, q.RequestID, nonNilBlob(q.BodyHash), q.Status, q.UVCI, blob(q.Body), micros(q.CreatedAt))
+			if err := inserted(res, err); err != nil {
+				if errors.Is(err, errNothingInserted) {
+					err = issuer.ErrRequestIDTaken
+				}
+				return fmt.Errorf("record request %q of %s: %w", q.RequestID, q.PrincipalID, err)
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO audit_events (id, at, request_id, principal_id, role, route,
+			status, outcome, codes, kind, environment, identity_source, uvci, subject_masked, subject_key,
+			latency_ns, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			a.ID, micros(a.At), a.RequestID, a.PrincipalID, string(a.Role), a.Route, a.Status, string(a.Outcome),
+			codes, string(a.Kind), string(a.Environment), string(a.IdentitySource), a.UVCI, a.SubjectMasked,
+			blob(a.SubjectKey), int64(a.Latency), notes)
+		if err != nil {
+			return fmt.Errorf("record audit event %s: %w", a.ID, classify(err))
+		}
+		return nil
+	})
+	return err
+}
+
+var errNothingInserted = errors.New("key exists")
+
+// inserted checks that an INSERT ... ON CONFLICT DO NOTHING wrote its row.
+func inserted(res sql.Result, err error) error {
+	if err != nil {
+		return classify(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return classify(err)
+	}
+	if n == 0 {
+		return errNothingInserted
+	}
+	return nil
+}
+
+func nonNilBlob(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// write runs fn in a write transaction on the single writer connection.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", classify(err))
+	}
+	if err := fn(tx); err != nil {
+		return errors.Join(err, ignoreDone(tx.Rollback()))
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", classify(err))
+	}
+	return nil
+}
+
+func ignoreDone(err error) error {
+	if errors.Is(err, sql.ErrTxDone) {
+		return nil
+	}
+	return err
+}
+
+// CertificateByIdentifier returns the certificate a provider issued for its Identifier.
+func (s *Store) CertificateByIdentifier(ctx context.Context, providerID, identifier string) (issuer.Certificate, error) {
+	c, err := s.oneCertificate(ctx, `provider_id = ? AND identifier = ?`, providerID, identifier)
+	if err != nil {
+		return issuer.Certificate{}, fmt.Errorf("certificate of provider %s identifier %q: %w", providerID, identifier, err)
+	}
+	return c, nil
+}
+
+// CertificateByUVCI returns the certificate with the given UVCI.
+func (s *Store) CertificateByUVCI(ctx context.Context, uvci string) (issuer.Certificate, error) {
+	c, err := s.oneCertificate(ctx, `uvci = ?`, uvci)
+	if err != nil {
+		return issuer.Certificate{}, fmt.Errorf("certificate %s: %w", uvci, err)
+	}
+	return c, nil
+}
+
+func (s *Store) oneCertificate(ctx context.Context, where string, args ...any) (issuer.Certificate, error) {
+	if s.closed.Load() {
+		return issuer.Certificate{}, errClosed
+	}
+	c, err := scanCertificate(s.reader.QueryRowContext(ctx, `SELECT `+certificateColumns+` FROM certificates WHERE `+where, args...))
+	if err != nil {
+		return issuer.Certificate{}, classify(err)
+	}
+	return c, nil
+}
+
+// CertificatesBySubject lists a person's certificates, newest first; none is an empty list.
+func (s *Store) CertificatesBySubject(ctx context.Context, subjectKey []byte) ([]issuer.Certificate, error) {
+	if len(subjectKey) == 0 {
+		return nil, nil
+	}
+	if s.closed.Load() {
+		return nil, fmt.Errorf("certificates of subject: %w", errClosed)
+	}
+	rows, err := s.reader.QueryContext(ctx, `SELECT `+certificateColumns+` FROM certificates
+		WHERE subject_key = ? ORDER BY issued_at DESC, uvci DESC`, subjectKey)
+	if err != nil {
+		return nil, fmt.Errorf("certificates of subject: %w", classify(err))
+	}
+	defer rows.Close()
+	var list []issuer.Certificate
+	for rows.Next() {
+		c, err := scanCertificate(rows)
+		if err != nil {
+			return nil, fmt.Errorf("certificates of subject: %w", classify(err))
+		}
+		list = append(list, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("certificates of subject: %w", classify(err))
+	}
+	return list, nil
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanCertificate(row scanner) (issuer.Certificate, error) {
+	var c issuer.Certificate
+	var kind, env, source, delivery string
+	var issued, expires int64
+	err := row.Scan(&c.UVCI, &c.ProviderID, &c.Identifier, &kind, &env, &c.ContentHash, &c.SubjectKey,
+		&c.HC1, &c.KID, &source, &delivery, &c.RequestID, &issued, &expires)
+	if err != nil {
+		return issuer.Certificate{}, err
+	}
+	c.Kind, c.Environment = issuer.Kind(kind), issuer.Environment(env)
+	c.IdentitySource, c.Delivery = issuer.IdentitySource(source), issuer.Delivery(delivery)
+	c.ContentHash, c.SubjectKey, c.KID = nilIfEmpty(c.ContentHash), nilIfEmpty(c.SubjectKey), nilIfEmpty(c.KID)
+	c.IssuedAt, c.ExpiresAt = fromMicros(issued), fromMicros(expires)
+	return c, nil
+}
+
+// Request returns the record of a client-given request id.
+func (s *Store) Request(ctx context.Context, principalID, requestID string) (issuer.RequestRecord, error) {
+	if s.closed.Load() {
+		return issuer.RequestRecord{}, fmt.Errorf("request %q of %s: %w", requestID, principalID, errClosed)
+	}
+	var q issuer.RequestRecord
+	var created int64
+	err := s.reader.QueryRowContext(ctx, `SELECT principal_id, request_id, body_hash, status, uvci, body, created_at
+		FROM request_records WHERE principal_id = ? AND request_id = ?`, principalID, requestID).
+		Scan(&q.PrincipalID, &q.RequestID, &q.BodyHash, &q.Status, &q.UVCI, &q.Body, &created)
+	if err != nil {
+		return issuer.RequestRecord{}, fmt.Errorf("request %q of %s: %w", requestID, principalID, classify(err))
+	}
+	q.BodyHash, q.Body = nilIfEmpty(q.BodyHash), nilIfEmpty(q.Body)
+	q.CreatedAt = fromMicros(created)
+	return q, nil
+}

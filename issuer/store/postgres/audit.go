@@ -1,0 +1,95 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/store/auditpage"
+)
+
+// SearchAudit returns one page of audit events matching every set filter of q, newest first.
+func (s *Store) SearchAudit(ctx context.Context, q issuer.AuditQuery) (issuer.AuditPage, error) {
+	limit := auditpage.Size(q.Limit)
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if q.RequestID != "" {
+		where = append(where, "request_id = "+arg(q.RequestID))
+	}
+	if q.UVCI != "" {
+		where = append(where, "uvci = "+arg(q.UVCI))
+	}
+	if q.PrincipalID != "" {
+		where = append(where, "principal_id = "+arg(q.PrincipalID))
+	}
+	if q.Outcome != "" {
+		where = append(where, "outcome = "+arg(string(q.Outcome)))
+	}
+	if len(q.SubjectKey) > 0 {
+		where = append(where, "subject_key = "+arg(q.SubjectKey))
+	}
+	if !q.From.IsZero() {
+		where = append(where, "at >= "+arg(q.From))
+	}
+	if !q.To.IsZero() {
+		where = append(where, "at < "+arg(q.To))
+	}
+	if q.Cursor != "" {
+		pos, err := auditpage.Decode(q.Cursor)
+		if err != nil {
+			return issuer.AuditPage{}, fmt.Errorf("search audit: %w", err)
+		}
+		where = append(where, "(at, id) < ("+arg(pos.At)+", "+arg(pos.ID)+")")
+	}
+	sql := `SELECT id, at, request_id, principal_id, role, route, status, outcome, codes, kind, environment,
+		identity_source, uvci, subject_masked, subject_key, latency_ns, notes FROM audit_events`
+	if len(where) > 0 {
+		sql += " WHERE " + strings.Join(where, " AND ")
+	}
+	sql += " ORDER BY at DESC, id DESC LIMIT " + arg(limit+1)
+
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return issuer.AuditPage{}, fmt.Errorf("search audit: %w", classify(err))
+	}
+	events, err := pgx.CollectRows(rows, scanAudit)
+	if err != nil {
+		return issuer.AuditPage{}, fmt.Errorf("search audit: %w", classify(err))
+	}
+	var page issuer.AuditPage
+	if len(events) > limit {
+		events = events[:limit]
+		last := events[limit-1]
+		page.Next = auditpage.Encode(auditpage.Position{At: last.At, ID: last.ID})
+	}
+	page.Events = events
+	return page, nil
+}
+
+func scanAudit(row pgx.CollectableRow) (issuer.AuditEvent, error) {
+	var a issuer.AuditEvent
+	var role, outcome, kind, env, source string
+	var latency int64
+	err := row.Scan(&a.ID, &a.At, &a.RequestID, &a.PrincipalID, &role, &a.Route, &a.Status, &outcome,
+		&a.Codes, &kind, &env, &source, &a.UVCI, &a.SubjectMasked, &a.SubjectKey, &latency, &a.Notes)
+	if err != nil {
+		return issuer.AuditEvent{}, err
+	}
+	a.At = a.At.UTC()
+	a.Role, a.Outcome, a.Kind = issuer.Role(role), issuer.Outcome(outcome), issuer.Kind(kind)
+	a.Environment, a.IdentitySource = issuer.Environment(env), issuer.IdentitySource(source)
+	a.Latency = time.Duration(latency)
+	a.Codes, a.Notes, a.SubjectKey = nilIfNone(a.Codes), nilIfNone(a.Notes), nilIfEmpty(a.SubjectKey)
+	return a, nil
+}

@@ -1,0 +1,213 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sedcc/dcc/issuer"
+)
+
+const (
+	insertCertificate = `INSERT INTO certificates (uvci, provider_id, identifier, kind, environment,
+		content_hash, subject_key, hc1, kid, identity_source, delivery, request_id, issued_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		ON CONFLICT (provider_id, identifier) DO NOTHING`
+	insertRequest = `INSERT INTO request_records (principal_id, request_id, body_hash, status, uvci, body, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (principal_id, request_id) DO NOTHING`
+	insertAudit = `INSERT INTO audit_events (id, at, request_id, principal_id, role, route, status, outcome,
+		codes, kind, environment, identity_source, uvci, subject_masked, subject_key, latency_ns, notes)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
+
+	certificateColumns = `uvci, provider_id, identifier, kind, environment, content_hash, subject_key,
+		hc1, kid, identity_source, delivery, request_id, issued_at, expires_at`
+)
+
+// Record writes r in one transaction: the certificate (if any), the request record (if any) and
+// the audit event. A taken (provider, identifier) or (principal, request id) rolls everything
+// back. An audit event without an ID is given a UUIDv7.
+func (s *Store) Record(ctx context.Context, r issuer.Record) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	if r.Audit.ID == "" {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return fmt.Errorf("record: audit event id: %w", err)
+		}
+		r.Audit.ID = id.String()
+	}
+
+	batch := &pgx.Batch{}
+	if c := r.Certificate; c != nil {
+		batch.Queue(insertCertificate, c.UVCI, c.ProviderID, c.Identifier, string(c.Kind), string(c.Environment),
+			c.ContentHash, c.SubjectKey, c.HC1, c.KID, string(c.IdentitySource), string(c.Delivery), c.RequestID,
+			c.IssuedAt, c.ExpiresAt)
+	}
+	if q := r.Request; q != nil {
+		batch.Queue(insertRequest, q.PrincipalID, q.RequestID, q.BodyHash, q.Status, q.UVCI, q.Body, q.CreatedAt)
+	}
+	a := r.Audit
+	batch.Queue(insertAudit, a.ID, a.At, a.RequestID, a.PrincipalID, string(a.Role), a.Route, a.Status,
+		string(a.Outcome), nonNil(a.Codes), string(a.Kind), string(a.Environment), string(a.IdentitySource),
+		a.UVCI, a.SubjectMasked, a.SubjectKey, int64(a.Latency), nonNil(a.Notes))
+
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		results := tx.SendBatch(ctx, batch)
+		if err := checkBatch(results, r); err != nil {
+			_ = results.Close()
+			return err
+		}
+		return results.Close()
+	})
+	switch {
+	case errors.Is(err, issuer.ErrIdentifierTaken), errors.Is(err, issuer.ErrRequestIDTaken):
+		return err
+	case err != nil:
+		return fmt.Errorf("record audit event %s: %w", r.Audit.ID, classify(err))
+	}
+	return nil
+}
+
+// checkBatch reads the batch's results in the order they were queued; an insert that met an
+// existing key (ON CONFLICT DO NOTHING) reports the matching sentinel.
+func checkBatch(results pgx.BatchResults, r issuer.Record) error {
+	if c := r.Certificate; c != nil {
+		tag, err := results.Exec()
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("record certificate %s: provider %s identifier %q: %w",
+				c.UVCI, c.ProviderID, c.Identifier, issuer.ErrIdentifierTaken)
+		}
+	}
+	if q := r.Request; q != nil {
+		tag, err := results.Exec()
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("record request %q of %s: %w", q.RequestID, q.PrincipalID, issuer.ErrRequestIDTaken)
+		}
+	}
+	_, err := results.Exec()
+	return err
+}
+
+// CertificateByIdentifier returns the certificate a provider issued for its Identifier.
+func (s *Store) CertificateByIdentifier(ctx context.Context, providerID, identifier string) (issuer.Certificate, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `SELECT `+certificateColumns+` FROM certificates
+		WHERE provider_id = $1 AND identifier = $2`, providerID, identifier)
+	c, err := collectOne(rows, err, scanCertificate)
+	if err != nil {
+		return issuer.Certificate{}, fmt.Errorf("certificate of provider %s identifier %q: %w", providerID, identifier, classify(err))
+	}
+	return c, nil
+}
+
+// CertificateByUVCI returns the certificate with the given UVCI.
+func (s *Store) CertificateByUVCI(ctx context.Context, uvci string) (issuer.Certificate, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `SELECT `+certificateColumns+` FROM certificates WHERE uvci = $1`, uvci)
+	c, err := collectOne(rows, err, scanCertificate)
+	if err != nil {
+		return issuer.Certificate{}, fmt.Errorf("certificate %s: %w", uvci, classify(err))
+	}
+	return c, nil
+}
+
+// CertificatesBySubject lists a person's certificates, newest first; none is an empty list.
+func (s *Store) CertificatesBySubject(ctx context.Context, subjectKey []byte) ([]issuer.Certificate, error) {
+	if len(subjectKey) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `SELECT `+certificateColumns+` FROM certificates
+		WHERE subject_key = $1 ORDER BY issued_at DESC, uvci DESC`, subjectKey)
+	if err != nil {
+		return nil, fmt.Errorf("certificates of subject: %w", classify(err))
+	}
+	list, err := pgx.CollectRows(rows, scanCertificate)
+	if err != nil {
+		return nil, fmt.Errorf("certificates of subject: %w", classify(err))
+	}
+	return list, nil
+}
+
+// Request returns the record of a client-given request id.
+func (s *Store) Request(ctx context.Context, principalID, requestID string) (issuer.RequestRecord, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var q issuer.RequestRecord
+	err := s.pool.QueryRow(ctx, `SELECT principal_id, request_id, body_hash, status, uvci, body, created_at
+		FROM request_records WHERE principal_id = $1 AND request_id = $2`, principalID, requestID).
+		Scan(&q.PrincipalID, &q.RequestID, &q.BodyHash, &q.Status, &q.UVCI, &q.Body, &q.CreatedAt)
+	if err != nil {
+		return issuer.RequestRecord{}, fmt.Errorf("request %q of %s: %w", requestID, principalID, classify(err))
+	}
+	q.BodyHash, q.Body = nilIfEmpty(q.BodyHash), nilIfEmpty(q.Body)
+	q.CreatedAt = q.CreatedAt.UTC()
+	return q, nil
+}
+
+func scanCertificate(row pgx.CollectableRow) (issuer.Certificate, error) {
+	var c issuer.Certificate
+	var kind, env, source, delivery string
+	err := row.Scan(&c.UVCI, &c.ProviderID, &c.Identifier, &kind, &env, &c.ContentHash, &c.SubjectKey,
+		&c.HC1, &c.KID, &source, &delivery, &c.RequestID, &c.IssuedAt, &c.ExpiresAt)
+	if err != nil {
+		return issuer.Certificate{}, err
+	}
+	c.Kind, c.Environment = issuer.Kind(kind), issuer.Environment(env)
+	c.IdentitySource, c.Delivery = issuer.IdentitySource(source), issuer.Delivery(delivery)
+	c.ContentHash, c.SubjectKey, c.KID = nilIfEmpty(c.ContentHash), nilIfEmpty(c.SubjectKey), nilIfEmpty(c.KID)
+	c.IssuedAt, c.ExpiresAt = c.IssuedAt.UTC(), c.ExpiresAt.UTC()
+	return c, nil
+}
+
+// collectOne returns the single row of a query, or pgx.ErrNoRows.
+func collectOne[T any](rows pgx.Rows, err error, scan pgx.RowToFunc[T]) (T, error) {
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return pgx.CollectExactlyOneRow(rows, scan)
+}
+
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func nilIfNone(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
