@@ -1,0 +1,211 @@
+// Package hcert turns a DCC payload into an HC1 string and back: CWT claims (CBOR), COSE_Sign1,
+// zlib, Base45 and the "HC1:" prefix, and verifies an HC1 against trusted signing certificates.
+package hcert
+
+import (
+	"bytes"
+	"compress/zlib"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/veraison/go-cose"
+
+	"github.com/sedcc/dcc/signing/base45"
+	"github.com/sedcc/dcc/signing/dcc"
+	"github.com/sedcc/dcc/signing/keys"
+)
+
+// Prefix marks an HC1 string (context identifier of DCC version 1).
+const Prefix = "HC1:"
+
+// CWT claim keys and the hcert sub-key.
+const (
+	claimIssuer   = 1
+	claimExpiry   = 4
+	claimIssuedAt = 6
+	claimHCert    = -260
+	hcertDCC      = 1
+)
+
+// CompressionLevel is the zlib level used when signing. BestSpeed keeps the compressor's state
+// small enough to reuse cheaply; on a DCC payload it costs a few bytes against BestCompression
+// (see the benchmarks and docs/perf.md).
+const CompressionLevel = zlib.BestSpeed
+
+// Claims are the CWT claims of a DCC.
+type Claims struct {
+	Issuer   string    // iss (1): ISO 3166-1 alpha-2 code of the issuing country
+	IssuedAt time.Time // iat (6), whole seconds
+	Expiry   time.Time // exp (4), whole seconds
+	Payload  dcc.Certificate
+}
+
+type hcertClaim struct {
+	DCC *dcc.Certificate `cbor:"1,keyasint"`
+}
+
+type cwtClaims struct {
+	Issuer   string     `cbor:"1,keyasint"`
+	Expiry   int64      `cbor:"4,keyasint"`
+	IssuedAt int64      `cbor:"6,keyasint"`
+	HCert    hcertClaim `cbor:"-260,keyasint"`
+}
+
+// Signer signs DCCs with one Document Signer key. It is safe for concurrent use.
+type Signer struct {
+	key   cose.Signer
+	alg   cose.Algorithm
+	kid   []byte
+	dsc   *x509.Certificate
+	codec codec
+	rand  io.Reader
+	zlibs sync.Pool // *zlib.Writer, reset per use
+}
+
+// NewSigner returns a Signer for key, which must belong to dsc. ECDSA P-256 keys sign with
+// ES256, RSA keys with PS256. key may be any crypto.Signer (a file key, an HSM).
+func NewSigner(key crypto.Signer, dsc *x509.Certificate) (*Signer, error) {
+	if key == nil || dsc == nil {
+		return nil, errors.New("hcert: signer needs a key and its DSC")
+	}
+	if err := keys.Match(key, dsc); err != nil {
+		return nil, fmt.Errorf("hcert: %w", err)
+	}
+	var alg cose.Algorithm
+	switch pub := key.Public().(type) {
+	case *ecdsa.PublicKey:
+		if pub.Curve != elliptic.P256() {
+			return nil, fmt.Errorf("hcert: ECDSA curve %s is not P-256", pub.Curve.Params().Name)
+		}
+		alg = cose.AlgorithmES256
+	case *rsa.PublicKey:
+		if pub.N.BitLen() < 2048 {
+			return nil, fmt.Errorf("hcert: RSA key of %d bits, at least 2048 required", pub.N.BitLen())
+		}
+		alg = cose.AlgorithmPS256
+	default:
+		return nil, fmt.Errorf("hcert: unsupported key type %T", pub)
+	}
+	cs, err := cose.NewSigner(alg, key)
+	if err != nil {
+		return nil, fmt.Errorf("hcert: %w", err)
+	}
+	c, err := codecs()
+	if err != nil {
+		return nil, err
+	}
+	return &Signer{key: cs, alg: alg, kid: keys.KID(dsc), dsc: dsc, codec: c, rand: rand.Reader}, nil
+}
+
+// KID returns the key identifier placed in the protected header (8 bytes; a copy).
+func (s *Signer) KID() []byte { return bytes.Clone(s.kid) }
+
+// Certificate returns the DSC.
+func (s *Signer) Certificate() *x509.Certificate { return s.dsc }
+
+// Algorithm returns the COSE algorithm identifier (-7 ES256 or -37 PS256).
+func (s *Signer) Algorithm() int64 { return int64(s.alg) }
+
+// Sign validates the claims and returns the HC1 string. IssuedAt and Expiry are taken as given
+// (the caller's clock), truncated to whole seconds.
+func (s *Signer) Sign(c Claims) (string, error) {
+	cwt, err := s.EncodeClaims(c)
+	if err != nil {
+		return "", err
+	}
+	msg, err := s.SignCWT(cwt)
+	if err != nil {
+		return "", err
+	}
+	return s.Encode(msg)
+}
+
+// EncodeClaims validates the claims and encodes them as a CWT claims set in deterministic
+// (Core) CBOR: the first stage of Sign.
+func (s *Signer) EncodeClaims(c Claims) ([]byte, error) {
+	if len(c.Issuer) != 2 || c.Issuer[0] < 'A' || c.Issuer[0] > 'Z' || c.Issuer[1] < 'A' || c.Issuer[1] > 'Z' {
+		return nil, fmt.Errorf("hcert: issuer %q is not a two-letter country code", c.Issuer)
+	}
+	if c.IssuedAt.IsZero() || c.Expiry.IsZero() {
+		return nil, errors.New("hcert: issued-at and expiry are required")
+	}
+	if !c.Expiry.After(c.IssuedAt) {
+		return nil, fmt.Errorf("hcert: expiry %s is not after issued-at %s", c.Expiry.UTC().Format(time.RFC3339), c.IssuedAt.UTC().Format(time.RFC3339))
+	}
+	if err := c.Payload.Validate(); err != nil {
+		return nil, fmt.Errorf("hcert: %w", err)
+	}
+	out, err := s.codec.enc.Marshal(cwtClaims{
+		Issuer:   c.Issuer,
+		Expiry:   c.Expiry.Unix(),
+		IssuedAt: c.IssuedAt.Unix(),
+		HCert:    hcertClaim{DCC: &c.Payload},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hcert: encode claims: %w", err)
+	}
+	return out, nil
+}
+
+// SignCWT wraps a CWT claims set in a tagged COSE_Sign1 whose protected header carries the
+// algorithm and the kid: the second stage of Sign.
+func (s *Signer) SignCWT(cwt []byte) ([]byte, error) {
+	msg := cose.Sign1Message{
+		Headers: cose.Headers{
+			Protected:   cose.ProtectedHeader{cose.HeaderLabelAlgorithm: s.alg, cose.HeaderLabelKeyID: s.kid},
+			Unprotected: cose.UnprotectedHeader{},
+		},
+		Payload: cwt,
+	}
+	if err := msg.Sign(s.rand, nil, s.key); err != nil {
+		return nil, fmt.Errorf("hcert: sign: %w", err)
+	}
+	out, err := msg.MarshalCBOR()
+	if err != nil {
+		return nil, fmt.Errorf("hcert: encode COSE_Sign1: %w", err)
+	}
+	return out, nil
+}
+
+// Encode compresses a COSE message with zlib, encodes it in Base45 and prefixes "HC1:": the
+// last stages of Sign.
+func (s *Signer) Encode(msg []byte) (string, error) {
+	z, err := s.Compress(msg)
+	if err != nil {
+		return "", err
+	}
+	return Prefix + base45.Encode(z), nil
+}
+
+// Compress returns the zlib stream of msg.
+func (s *Signer) Compress(msg []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(len(msg) + 16)
+	w, _ := s.zlibs.Get().(*zlib.Writer)
+	if w == nil {
+		var err error
+		if w, err = zlib.NewWriterLevel(&buf, CompressionLevel); err != nil {
+			return nil, fmt.Errorf("hcert: zlib: %w", err)
+		}
+	} else {
+		w.Reset(&buf)
+	}
+	if _, err := w.Write(msg); err != nil {
+		return nil, fmt.Errorf("hcert: zlib: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("hcert: zlib: %w", err)
+	}
+	w.Reset(nil)
+	s.zlibs.Put(w)
+	return buf.Bytes(), nil
+}
