@@ -1,0 +1,151 @@
+// Command dccd serves the EU DCC issuance service.
+//
+// Configuration comes from the environment (DCC_*, DATABASE_URL; see README.md), overridden by
+// flags. With nothing set it runs on the embedded store in ./data with development keys.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sedcc/dcc/cmd/internal/setup"
+	"github.com/sedcc/dcc/docs"
+	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/httpapi"
+	"github.com/sedcc/dcc/signing/valueset"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stderr))
+}
+
+func run(args []string, getenv func(string) string, stderr io.Writer) int {
+	cfg, err := setup.FromEnv(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "dccd: configuration: %v\n", err)
+		return 2
+	}
+	fs := flag.NewFlagSet("dccd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.Flags(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if errs := cfg.Validate(); len(errs) > 0 {
+		fmt.Fprintf(stderr, "dccd: configuration: %v\n", errors.Join(errs...))
+		return 2
+	}
+	log := setup.Logger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := serve(ctx, cfg, log, nil); err != nil {
+		log.Error("dccd stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// serve builds every dependency, listens and serves until ctx ends, then shuts down gracefully:
+// it stops accepting, lets in-flight requests finish within the shutdown timeout, closes the store.
+// ready, when not nil, receives the listening address.
+func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<- string) error {
+	st, err := setup.OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Warn("close store", "err", err)
+		}
+	}()
+	signers, err := setup.Signers(cfg)
+	if err != nil {
+		return err
+	}
+	subjectKey, err := setup.SubjectKey(cfg)
+	if err != nil {
+		return err
+	}
+	reg, err := setup.Register(cfg, log, nil)
+	if err != nil {
+		return err
+	}
+	values, err := valueset.Load()
+	if err != nil {
+		return err
+	}
+	svc, err := setup.Issuer(cfg, st, signers, reg, subjectKey, values, log, time.Now, nil)
+	if err != nil {
+		return err
+	}
+	srv := httpapi.New(httpapi.Options{
+		Issuer:      svc,
+		Credentials: issuer.NewCredentials(st, time.Now, cfg.KeyCacheTTL),
+		Store:       st,
+		Values:      values,
+		Log:         log,
+		OpenAPI:     docs.OpenAPI,
+		Version:     version,
+	})
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on DCC_LISTEN %s: %w", cfg.Listen, err)
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	store := "embedded (" + cfg.DataDir + ")"
+	if cfg.DatabaseURL != "" {
+		store = "postgresql"
+	}
+	register := "file"
+	if cfg.RegisterURL != "" {
+		register = cfg.RegisterURL
+	}
+	for env, s := range signers {
+		log.Info("signing key", "environment", env, "kid", fmt.Sprintf("%x", s.KID()))
+	}
+	log.Info("dccd serving", "addr", ln.Addr().String(), "store", store, "register", register, "version", version)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

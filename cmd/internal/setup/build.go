@@ -1,0 +1,203 @@
+package setup
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/store/embedded"
+	"github.com/sedcc/dcc/issuer/store/postgres"
+	"github.com/sedcc/dcc/registry"
+	"github.com/sedcc/dcc/registry/fileregister"
+	"github.com/sedcc/dcc/registry/httpregister"
+	"github.com/sedcc/dcc/signing/hcert"
+	"github.com/sedcc/dcc/signing/keys"
+	"github.com/sedcc/dcc/signing/uvci"
+	"github.com/sedcc/dcc/signing/valueset"
+)
+
+// Logger builds the process logger: JSON or text on w at the configured level.
+func Logger(c Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// OpenStore opens PostgreSQL when DATABASE_URL is set, applying migrations first, and the
+// embedded store in the data directory otherwise.
+func OpenStore(ctx context.Context, c Config) (issuer.Store, error) {
+	if c.DatabaseURL != "" {
+		if err := postgres.Migrate(ctx, c.DatabaseURL); err != nil {
+			return nil, fmt.Errorf("migrate PostgreSQL: %w", err)
+		}
+		st, err := postgres.Open(ctx, c.DatabaseURL, postgres.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("open PostgreSQL: %w", err)
+		}
+		return st, nil
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create DCC_DATA_DIR %s: %w", c.DataDir, err)
+	}
+	st, err := embedded.Open(c.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("open embedded store in %s: %w", c.DataDir, err)
+	}
+	return st, nil
+}
+
+// Signers loads the signing key and DSC of each environment, creating development ones under
+// DataDir/keys/<environment> where no files are configured.
+func Signers(c Config) (map[issuer.Environment]*hcert.Signer, error) {
+	out := map[issuer.Environment]*hcert.Signer{}
+	for _, env := range []issuer.Environment{issuer.Production, issuer.Sandbox} {
+		keyFile, certFile := c.ProductionKeyFile, c.ProductionCertFile
+		if env == issuer.Sandbox {
+			keyFile, certFile = c.SandboxKeyFile, c.SandboxCertFile
+		}
+		var (
+			sign *hcert.Signer
+			err  error
+		)
+		if keyFile != "" {
+			k, cert, lErr := keys.Load(keyFile, certFile)
+			if lErr != nil {
+				return nil, fmt.Errorf("%s signing key: %w", env, lErr)
+			}
+			sign, err = hcert.NewSigner(k, cert)
+		} else {
+			dir := filepath.Join(c.DataDir, "keys", string(env))
+			k, cert, lErr := keys.LoadOrCreate(dir, keys.Options{Country: c.Country, Organization: c.IssuerName,
+				CommonName: fmt.Sprintf("DCC %s development DSC", env)})
+			if lErr != nil {
+				return nil, fmt.Errorf("%s development signing key in %s: %w", env, dir, lErr)
+			}
+			sign, err = hcert.NewSigner(k, cert)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s signer: %w", env, err)
+		}
+		out[env] = sign
+	}
+	return out, nil
+}
+
+// SubjectKey reads the secret keying personnummer hashes, creating it in the data directory for
+// development when no file is configured.
+func SubjectKey(c Config) ([]byte, error) {
+	path := c.SubjectKeyFile
+	if path == "" {
+		path = filepath.Join(c.DataDir, "subject.key")
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+				return nil, fmt.Errorf("create DCC_DATA_DIR: %w", err)
+			}
+			b := make([]byte, 32)
+			if _, err := rand.Read(b); err != nil {
+				return nil, fmt.Errorf("random subject key: %w", err)
+			}
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err == nil {
+				_, err = f.WriteString(hex.EncodeToString(b) + "\n")
+				if cErr := f.Close(); err == nil {
+					err = cErr
+				}
+			}
+			if err != nil && !errors.Is(err, fs.ErrExist) {
+				return nil, fmt.Errorf("write subject key %s: %w", path, err)
+			}
+		}
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read subject key: %w", err)
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(raw)))
+	if err != nil || len(key) < 32 {
+		return nil, fmt.Errorf("subject key %s: want at least 32 bytes as hex", path)
+	}
+	return key, nil
+}
+
+// Register builds the HTTP register client when DCC_REGISTER_URL is set, the file-backed
+// register otherwise.
+func Register(c Config, log *slog.Logger, onState func(from, to string)) (registry.Register, error) {
+	if c.RegisterURL != "" {
+		cl, err := httpregister.New(httpregister.Options{
+			URL:           c.RegisterURL,
+			Token:         c.RegisterToken,
+			Timeout:       c.RegisterTimeout,
+			Budget:        c.RegisterBudget,
+			MaxAttempts:   c.RegisterAttempts,
+			Logger:        log,
+			OnStateChange: onState,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("DCC_REGISTER_URL: %w", err)
+		}
+		return cl, nil
+	}
+	r, err := fileregister.Open(c.RegisterFile, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("DCC_REGISTER_FILE: %w", err)
+	}
+	return r, nil
+}
+
+// Issuer wires the issuance service.
+func Issuer(c Config, st issuer.Store, signers map[issuer.Environment]*hcert.Signer, reg registry.Register,
+	subjectKey []byte, values *valueset.Catalogue, log *slog.Logger, clock func() time.Time, metrics issuer.Metrics) (*issuer.Service, error) {
+	ss := map[issuer.Environment]issuer.Signer{}
+	for env, s := range signers {
+		ss[env] = issuer.HCertSigner{Signer: s, Country: c.Country}
+	}
+	parser := fhir.NewParser(fhir.Options{Now: clock, MaxTestAge: c.MaxTestAge, ClockSkew: c.ClockSkew, Values: values})
+	return issuer.New(issuer.Options{
+		Config: issuer.Config{
+			Country:             c.Country,
+			IssuerName:          c.IssuerName,
+			TestValidity:        c.TestValidity,
+			RecoveryValidity:    c.RecValidity,
+			VaccinationValidity: c.VacValidity,
+			TestIdentities:      c.TestIdentities,
+		},
+		Store:      st,
+		Signers:    ss,
+		UVCIs:      uvci.Generator{Country: c.Country, Prefix: c.UVCIPrefix},
+		Register:   reg,
+		Parser:     parser,
+		Values:     values,
+		SubjectKey: subjectKey,
+		Clock:      clock,
+		Log:        log,
+		Metrics:    metrics,
+		NewID:      NewEventID,
+	})
+}
+
+// NewEventID returns a time-ordered unique id (UUIDv7) for audit events.
+func NewEventID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		// NewV7 fails only when the system's random source does; a v4 id is still unique.
+		return uuid.NewString()
+	}
+	return id.String()
+}

@@ -1,0 +1,194 @@
+// Package setup reads the configuration both commands share (environment variables, overridden
+// by flags) and builds the dependencies from it: store, signers, register, issuer.
+package setup
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of dccd and dccctl. Defaults make a development run work with no set-up.
+type Config struct {
+	Listen      string // DCC_LISTEN
+	DataDir     string // DCC_DATA_DIR
+	DatabaseURL string // DATABASE_URL
+
+	RegisterURL      string        // DCC_REGISTER_URL
+	RegisterFile     string        // DCC_REGISTER_FILE
+	RegisterToken    string        // DCC_REGISTER_TOKEN (or DCC_REGISTER_TOKEN_FILE)
+	RegisterTimeout  time.Duration // DCC_REGISTER_TIMEOUT: one attempt
+	RegisterBudget   time.Duration // DCC_REGISTER_BUDGET: one look-up, retries included
+	RegisterAttempts int           // DCC_REGISTER_ATTEMPTS
+
+	// Signing keys per environment. Empty: a development key and self-signed DSC under
+	// DataDir/keys/<environment>, created on first start.
+	ProductionKeyFile  string // DCC_PRODUCTION_KEY_FILE
+	ProductionCertFile string // DCC_PRODUCTION_CERT_FILE
+	SandboxKeyFile     string // DCC_SANDBOX_KEY_FILE
+	SandboxCertFile    string // DCC_SANDBOX_CERT_FILE
+
+	// SubjectKeyFile holds the secret that keys personnummer hashes. Empty: DataDir/subject.key,
+	// created on first start.
+	SubjectKeyFile string // DCC_SUBJECT_KEY_FILE
+
+	Country      string        // DCC_COUNTRY, "SE"
+	IssuerName   string        // DCC_ISSUER_NAME
+	UVCIPrefix   string        // DCC_UVCI_PREFIX, issuing entity in the UVCI
+	MaxTestAge   time.Duration // DCC_MAX_TEST_AGE, 72h
+	ClockSkew    time.Duration // DCC_CLOCK_SKEW, 5m
+	TestValidity time.Duration // DCC_TEST_VALIDITY, 72h
+	RecValidity  time.Duration // DCC_RECOVERY_VALIDITY, 4320h (180 days)
+	VacValidity  time.Duration // DCC_VACCINATION_VALIDITY, 8760h (365 days)
+	// TestIdentities: comma-separated personnummer or prefixes refused in production.
+	TestIdentities []string // DCC_TEST_IDENTITIES
+
+	KeyCacheTTL time.Duration // DCC_KEY_CACHE_TTL, how long a verified API key is cached
+
+	LogFormat string // DCC_LOG_FORMAT: json or text
+	LogLevel  string // DCC_LOG_LEVEL: debug, info, warn, error
+
+	ShutdownTimeout time.Duration // DCC_SHUTDOWN_TIMEOUT
+}
+
+// Defaults returns the configuration with nothing set.
+func Defaults() Config {
+	return Config{
+		Listen:           "127.0.0.1:8080",
+		DataDir:          "./data",
+		RegisterTimeout:  2 * time.Second,
+		RegisterBudget:   3 * time.Second,
+		RegisterAttempts: 2,
+		Country:          "SE",
+		IssuerName:       "Swedish eHealth Agency",
+		UVCIPrefix:       "DCC",
+		MaxTestAge:       72 * time.Hour,
+		ClockSkew:        5 * time.Minute,
+		TestValidity:     72 * time.Hour,
+		RecValidity:      180 * 24 * time.Hour,
+		VacValidity:      365 * 24 * time.Hour,
+		KeyCacheTTL:      30 * time.Second,
+		LogFormat:        "text",
+		LogLevel:         "info",
+		ShutdownTimeout:  20 * time.Second,
+	}
+}
+
+// FromEnv reads the environment over the defaults. getenv is os.Getenv outside tests. Every
+// invalid value is reported, each naming its variable.
+func FromEnv(getenv func(string) string) (Config, error) {
+	c := Defaults()
+	var errs []error
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	dur := func(name string, dst *time.Duration) {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				errs = append(errs, fmt.Errorf("%s=%q: want a duration such as 72h or 500ms", name, v))
+				return
+			}
+			*dst = d
+		}
+	}
+	str("DCC_LISTEN", &c.Listen)
+	str("DCC_DATA_DIR", &c.DataDir)
+	str("DATABASE_URL", &c.DatabaseURL)
+	str("DCC_REGISTER_URL", &c.RegisterURL)
+	str("DCC_REGISTER_FILE", &c.RegisterFile)
+	str("DCC_REGISTER_TOKEN", &c.RegisterToken)
+	if f := getenv("DCC_REGISTER_TOKEN_FILE"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("DCC_REGISTER_TOKEN_FILE: %w", err))
+		} else {
+			c.RegisterToken = strings.TrimSpace(string(b))
+		}
+	}
+	dur("DCC_REGISTER_TIMEOUT", &c.RegisterTimeout)
+	dur("DCC_REGISTER_BUDGET", &c.RegisterBudget)
+	if v := getenv("DCC_REGISTER_ATTEMPTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10 {
+			errs = append(errs, fmt.Errorf("DCC_REGISTER_ATTEMPTS=%q: want a whole number from 1 to 10", v))
+		} else {
+			c.RegisterAttempts = n
+		}
+	}
+	str("DCC_PRODUCTION_KEY_FILE", &c.ProductionKeyFile)
+	str("DCC_PRODUCTION_CERT_FILE", &c.ProductionCertFile)
+	str("DCC_SANDBOX_KEY_FILE", &c.SandboxKeyFile)
+	str("DCC_SANDBOX_CERT_FILE", &c.SandboxCertFile)
+	str("DCC_SUBJECT_KEY_FILE", &c.SubjectKeyFile)
+	str("DCC_COUNTRY", &c.Country)
+	str("DCC_ISSUER_NAME", &c.IssuerName)
+	str("DCC_UVCI_PREFIX", &c.UVCIPrefix)
+	dur("DCC_MAX_TEST_AGE", &c.MaxTestAge)
+	dur("DCC_CLOCK_SKEW", &c.ClockSkew)
+	dur("DCC_TEST_VALIDITY", &c.TestValidity)
+	dur("DCC_RECOVERY_VALIDITY", &c.RecValidity)
+	dur("DCC_VACCINATION_VALIDITY", &c.VacValidity)
+	dur("DCC_KEY_CACHE_TTL", &c.KeyCacheTTL)
+	dur("DCC_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
+	if v := getenv("DCC_TEST_IDENTITIES"); v != "" {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				c.TestIdentities = append(c.TestIdentities, p)
+			}
+		}
+	}
+	str("DCC_LOG_FORMAT", &c.LogFormat)
+	str("DCC_LOG_LEVEL", &c.LogLevel)
+	errs = append(errs, c.Validate()...)
+	return c, errors.Join(errs...)
+}
+
+// Validate checks values that do not depend on how they were given.
+func (c Config) Validate() []error {
+	var errs []error
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, fmt.Errorf("DCC_LOG_FORMAT=%q: want json or text", c.LogFormat))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("DCC_LOG_LEVEL=%q: want debug, info, warn or error", c.LogLevel))
+	}
+	if len(c.Country) != 2 || strings.ToUpper(c.Country) != c.Country {
+		errs = append(errs, fmt.Errorf("DCC_COUNTRY=%q: want a two-letter code such as SE", c.Country))
+	}
+	for _, r := range c.UVCIPrefix {
+		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			errs = append(errs, fmt.Errorf("DCC_UVCI_PREFIX=%q: want capital letters A-Z and digits only", c.UVCIPrefix))
+			break
+		}
+	}
+	if (c.ProductionKeyFile == "") != (c.ProductionCertFile == "") {
+		errs = append(errs, errors.New("DCC_PRODUCTION_KEY_FILE and DCC_PRODUCTION_CERT_FILE must be set together"))
+	}
+	if (c.SandboxKeyFile == "") != (c.SandboxCertFile == "") {
+		errs = append(errs, errors.New("DCC_SANDBOX_KEY_FILE and DCC_SANDBOX_CERT_FILE must be set together"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("DCC_DATA_DIR must not be empty"))
+	}
+	return errs
+}
+
+// Flags registers the flags that override the environment on fs.
+func (c *Config) Flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Listen, "listen", c.Listen, "address to serve on (DCC_LISTEN)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "embedded store, development keys and secrets (DCC_DATA_DIR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL URL; when set the embedded store is not used (DATABASE_URL)")
+	fs.StringVar(&c.RegisterURL, "register-url", c.RegisterURL, "HTTP population register (DCC_REGISTER_URL)")
+	fs.StringVar(&c.RegisterFile, "register-file", c.RegisterFile, "population file for the file-backed register (DCC_REGISTER_FILE)")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text (DCC_LOG_FORMAT)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (DCC_LOG_LEVEL)")
+}

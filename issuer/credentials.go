@@ -1,0 +1,235 @@
+package issuer
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+
+	"github.com/sedcc/dcc/fhir"
+)
+
+// Bearer keys look like "dcc_<key id>_<secret>": the id names the stored key, the secret has
+// 256 bits of entropy. Only SHA-256 of the secret is stored. With that much entropy a slow
+// password hash buys nothing, and SHA-256 keeps verification in microseconds (docs/security.md).
+const (
+	tokenPrefix  = "dcc_"
+	keyIDBytes   = 10 // 16 base32 characters
+	secretBytes  = 32
+	keyCacheSize = 4096
+)
+
+var keyIDEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// Credentials creates, checks, rotates and revokes API keys.
+type Credentials struct {
+	store Store
+	now   func() time.Time
+	// cache holds verified keys and their principals for a short time, so that a request costs a
+	// hash and a map look-up, not a store round trip. Revocation takes effect within its TTL.
+	cache *expirable.LRU[string, cachedKey]
+}
+
+type cachedKey struct {
+	key       APIKey
+	principal Principal
+}
+
+// NewCredentials builds the credential service. cacheTTL bounds how long a revoked key may keep
+// working in a running server (0 disables the cache).
+func NewCredentials(store Store, clock func() time.Time, cacheTTL time.Duration) *Credentials {
+	if clock == nil {
+		clock = time.Now
+	}
+	c := &Credentials{store: store, now: clock}
+	if cacheTTL > 0 {
+		c.cache = expirable.NewLRU[string, cachedKey](keyCacheSize, nil, cacheTTL)
+	}
+	return c
+}
+
+// NewPrincipal describes a party to create.
+type NewPrincipal struct {
+	Name        string
+	Role        Role
+	Environment Environment
+	Kinds       []Kind
+}
+
+// Add creates a principal and its first key, returning the bearer token (shown once).
+func (c *Credentials) Add(ctx context.Context, np NewPrincipal) (Principal, string, error) {
+	if strings.TrimSpace(np.Name) == "" {
+		return Principal{}, "", errors.New("a name is required")
+	}
+	switch np.Role {
+	case RoleProvider:
+		if np.Environment != Sandbox && np.Environment != Production {
+			return Principal{}, "", fmt.Errorf("environment must be sandbox or production, not %q", np.Environment)
+		}
+		if len(np.Kinds) == 0 {
+			return Principal{}, "", errors.New("a provider needs at least one kind (test, recovery, vaccination)")
+		}
+		for _, k := range np.Kinds {
+			if k != KindTest && k != KindRecovery && k != KindVaccination {
+				return Principal{}, "", fmt.Errorf("unknown kind %q (test, recovery, vaccination)", k)
+			}
+		}
+	case RoleSupport, RoleSupportAdmin:
+		np.Environment, np.Kinds = "", nil
+	default:
+		return Principal{}, "", fmt.Errorf("unknown role %q", np.Role)
+	}
+	if _, err := c.store.PrincipalByName(ctx, np.Name); err == nil {
+		return Principal{}, "", fmt.Errorf("a principal named %q exists already", np.Name)
+	} else if !errors.Is(err, ErrNotFound) {
+		return Principal{}, "", fmt.Errorf("look up principal: %w", err)
+	}
+	id, err := randomID("p")
+	if err != nil {
+		return Principal{}, "", err
+	}
+	p := Principal{ID: id, Name: np.Name, Role: np.Role, Environment: np.Environment, Kinds: np.Kinds, CreatedAt: c.now().UTC()}
+	if err := c.store.CreatePrincipal(ctx, p); err != nil {
+		return Principal{}, "", fmt.Errorf("create principal: %w", err)
+	}
+	token, err := c.NewKey(ctx, p.ID)
+	if err != nil {
+		return Principal{}, "", err
+	}
+	return p, token, nil
+}
+
+// NewKey adds a key to an existing principal and returns its bearer token.
+func (c *Credentials) NewKey(ctx context.Context, principalID string) (string, error) {
+	raw := make([]byte, keyIDBytes+secretBytes)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("random key: %w", err)
+	}
+	keyID := strings.ToLower(keyIDEncoding.EncodeToString(raw[:keyIDBytes]))
+	secret := base64.RawURLEncoding.EncodeToString(raw[keyIDBytes:])
+	sum := sha256.Sum256([]byte(secret))
+	k := APIKey{ID: keyID, PrincipalID: principalID, Hash: sum[:], CreatedAt: c.now().UTC()}
+	if err := c.store.CreateAPIKey(ctx, k); err != nil {
+		return "", fmt.Errorf("store key: %w", err)
+	}
+	return tokenPrefix + keyID + "_" + secret, nil
+}
+
+// Rotate issues a new key for the principal owning keyID and lets the old key work for overlap.
+func (c *Credentials) Rotate(ctx context.Context, keyID string, overlap time.Duration) (string, error) {
+	k, err := c.store.APIKey(ctx, keyID)
+	if err != nil {
+		return "", fmt.Errorf("key %s: %w", keyID, err)
+	}
+	if k.RevokedAt != nil {
+		return "", fmt.Errorf("key %s is revoked", keyID)
+	}
+	token, err := c.NewKey(ctx, k.PrincipalID)
+	if err != nil {
+		return "", err
+	}
+	if err := c.store.ExpireAPIKey(ctx, keyID, c.now().Add(overlap).UTC()); err != nil {
+		return "", fmt.Errorf("expire key %s: %w", keyID, err)
+	}
+	c.forget(keyID)
+	return token, nil
+}
+
+// Revoke ends a key at once.
+func (c *Credentials) Revoke(ctx context.Context, keyID string) error {
+	if err := c.store.RevokeAPIKey(ctx, keyID, c.now().UTC()); err != nil {
+		return fmt.Errorf("revoke key %s: %w", keyID, err)
+	}
+	c.forget(keyID)
+	return nil
+}
+
+func (c *Credentials) forget(keyID string) {
+	if c.cache != nil {
+		c.cache.Remove(keyID)
+	}
+}
+
+// unknownHash is compared against when a key id is unknown, so that an unknown key and a wrong
+// secret cost the same work.
+var unknownHash = sha256.Sum256([]byte("no such key"))
+
+// ErrUnauthenticated is returned (as Problems) for every kind of bad credential alike.
+func unauthenticated() fhir.Problems {
+	return fhir.Problems{{Code: CodeUnauthenticated, Class: fhir.ClassUnauthenticated, Expression: "Authorization",
+		Text: "Send a valid credential as 'Authorization: Bearer <key>'."}}
+}
+
+// Authenticate checks a bearer token and returns its principal. A missing, malformed, unknown,
+// expired or revoked key gets the same answer, with no detail about which.
+func (c *Credentials) Authenticate(ctx context.Context, token string) (Principal, error) {
+	keyID, secret, ok := splitToken(token)
+	sum := sha256.Sum256([]byte(secret))
+	if !ok {
+		subtle.ConstantTimeCompare(sum[:], unknownHash[:])
+		return Principal{}, unauthenticated()
+	}
+	now := c.now()
+	var ck cachedKey
+	var hit bool
+	if c.cache != nil {
+		ck, hit = c.cache.Get(keyID)
+	}
+	if !hit {
+		k, err := c.store.APIKey(ctx, keyID)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			subtle.ConstantTimeCompare(sum[:], unknownHash[:])
+			return Principal{}, unauthenticated()
+		case err != nil:
+			return Principal{}, fmt.Errorf("load key: %w", err)
+		}
+		p, err := c.store.Principal(ctx, k.PrincipalID)
+		if err != nil {
+			return Principal{}, fmt.Errorf("load principal of key %s: %w", keyID, err)
+		}
+		ck = cachedKey{key: k, principal: p}
+	}
+	if subtle.ConstantTimeCompare(sum[:], ck.key.Hash) != 1 {
+		return Principal{}, unauthenticated()
+	}
+	if ck.key.RevokedAt != nil || ck.key.ExpiresAt != nil && !now.Before(*ck.key.ExpiresAt) || ck.principal.DisabledAt != nil {
+		return Principal{}, unauthenticated()
+	}
+	if !hit && c.cache != nil {
+		c.cache.Add(keyID, ck)
+	}
+	return ck.principal, nil
+}
+
+func splitToken(token string) (keyID, secret string, ok bool) {
+	rest, found := strings.CutPrefix(token, tokenPrefix)
+	if !found {
+		return "", token, false
+	}
+	keyID, secret, found = strings.Cut(rest, "_")
+	if !found || len(keyID) != 16 || len(secret) != 43 {
+		return "", secret, false
+	}
+	return keyID, secret, true
+}
+
+// Allowed reports whether the principal may issue the kind.
+func (p Principal) Allowed(k Kind) bool { return p.Role == RoleProvider && slices.Contains(p.Kinds, k) }
+
+func randomID(prefix string) (string, error) {
+	b := make([]byte, 10)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random id: %w", err)
+	}
+	return prefix + "_" + strings.ToLower(keyIDEncoding.EncodeToString(b)), nil
+}

@@ -1,0 +1,111 @@
+package issuer
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/registry/pnr"
+)
+
+// draft is a parsed, validated request on its way to becoming a certificate.
+type draft struct {
+	identifier     string
+	identifierPath string
+	subject        fhir.Subject
+	testData       bool
+	// canonical is the request's content in a fixed form: the basis of the content hash that
+	// tells a retry from a conflicting reuse of the Identifier.
+	canonical []byte
+	test      *fhir.TestResult
+	vacc      *fhir.Vaccination
+}
+
+func (s *Service) parse(sub Submission) (draft, error) {
+	switch sub.Kind {
+	case KindTest, KindRecovery:
+		parse := s.parser.Test
+		if sub.Kind == KindRecovery {
+			parse = s.parser.Recovery
+		}
+		t, err := parse(sub.Body)
+		if err != nil {
+			return draft{}, err
+		}
+		c := t
+		c.SampledAt = c.SampledAt.UTC()
+		return draft{
+			identifier:     t.Identifier,
+			identifierPath: "Observation.identifier[0].value",
+			subject:        t.Subject,
+			testData:       t.TestData,
+			canonical:      canonical(c, t.Subject.PNR),
+			test:           &t,
+		}, nil
+	case KindVaccination:
+		v, err := s.parser.Vaccination(sub.Body)
+		if err != nil {
+			return draft{}, err
+		}
+		c := v
+		c.OccurredAt = c.OccurredAt.UTC()
+		return draft{
+			identifier:     v.Identifier,
+			identifierPath: "Immunization.identifier[0].value",
+			subject:        v.Subject,
+			testData:       v.TestData,
+			canonical:      canonical(c, v.Subject.PNR),
+			vacc:           &v,
+		}, nil
+	}
+	return draft{}, fmt.Errorf("unknown kind %q", sub.Kind)
+}
+
+// canonical encodes a parsed request. The personnummer type masks itself when encoded, so its
+// digits are appended explicitly; the result is only ever hashed.
+func canonical(v any, n pnr.Number) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// The parsed types are plain data; failing to encode them is a programming error that
+		// must not turn two different requests into one.
+		b = []byte(fmt.Sprintf("%#v", v))
+	}
+	b = append(b, 0)
+	return append(b, n.Digits()...)
+}
+
+// DefaultTestIdentities are personnummer known to be test identities, refused in production.
+// 191212121212 (Tolvan Tolvansson) is the test number used in public examples; operators add the
+// tax agency's published test ranges through configuration (docs/environments.md).
+var DefaultTestIdentities = []string{"191212121212"}
+
+// environmentRules keeps test data out of production: a production credential's request is
+// refused when the resource is tagged as test data or the person is a known test identity.
+func (s *Service) environmentRules(p Principal, d draft) error {
+	if p.Environment != Production {
+		return nil
+	}
+	if d.testData {
+		return fhir.New(fhir.ClassInvalid, CodeTestDataInProduction, "meta.tag",
+			"This resource is tagged as test data (HTEST) and was sent with a production credential. Send test data with your sandbox credential.")
+	}
+	if !d.subject.PNR.IsZero() && s.isTestIdentity(d.subject.PNR.Digits()) {
+		return fhir.New(fhir.ClassInvalid, CodeTestDataInProduction, "Patient.identifier[0].value",
+			"This personnummer is a known test identity and was sent with a production credential. Send test data with your sandbox credential.")
+	}
+	return nil
+}
+
+func (s *Service) isTestIdentity(digits string) bool {
+	for _, t := range s.cfg.TestIdentities {
+		if strings.HasPrefix(digits, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// sampleDate is the date part of a time in Swedish local time, as a certificate shows it.
+func dateOf(t time.Time) string { return t.In(stockholm()).Format("2006-01-02") }

@@ -1,0 +1,90 @@
+package httpapi
+
+import (
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/issuer"
+)
+
+// issue serves POST /observation, /recovery and /immunization: authenticate, read the body within
+// its limit, hand it to the issuer, render the certificate. Requests refused here, before the
+// issuer sees them, are audited here.
+func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := s.now()
+		r := c.Request()
+		ev := issuer.AuditEvent{RequestID: requestID(c), Route: r.Method + " " + c.Path(), Kind: kind}
+		refuse := func(p fhir.Problems) error {
+			ev.Status = issuer.StatusOf(p.Class())
+			ev.Outcome = issuer.OutcomeRejected
+			ev.Codes = p.Codes()
+			ev.Latency = s.now().Sub(start)
+			if err := s.issuer.Audit(r.Context(), ev); err != nil {
+				s.log.ErrorContext(r.Context(), "audit refused request", "request_id", ev.RequestID, "err", err)
+			}
+			return p
+		}
+
+		principal, err := s.creds.Authenticate(r.Context(), bearer(r))
+		if err != nil {
+			if p, ok := fhir.AsProblems(err); ok {
+				return refuse(p)
+			}
+			s.log.ErrorContext(r.Context(), "authenticate", "request_id", ev.RequestID, "err", err)
+			return refuse(storeUnavailable())
+		}
+		ev.PrincipalID, ev.Role, ev.Environment = principal.ID, principal.Role, principal.Environment
+		if principal.Role != issuer.RoleProvider {
+			return refuse(fhir.New(fhir.ClassForbidden, issuer.CodeForbidden, "",
+				"This credential may not issue certificates; only provider credentials can."))
+		}
+		if p := requestIDProblem(c); p != nil {
+			return refuse(p)
+		}
+		if ct := r.Header.Get(echo.HeaderContentType); ct != "" {
+			mt, _, _ := mime.ParseMediaType(ct)
+			if mt != "application/fhir+json" && mt != "application/json" {
+				return refuse(fhir.New(fhir.ClassMalformed, issuer.CodeUnsupportedMediaType, "",
+					"Send the resource with Content-Type application/fhir+json or application/json."))
+			}
+		}
+		body, err := readBody(r, s.maxBody)
+		if err != nil {
+			p, _ := fhir.AsProblems(err)
+			return refuse(p)
+		}
+
+		out, err := s.issuer.Submit(r.Context(), issuer.Submission{
+			Kind:            kind,
+			Principal:       principal,
+			RequestID:       requestID(c),
+			ClientRequestID: clientGivenID(c),
+			Route:           ev.Route,
+			Body:            body,
+			Received:        start,
+		})
+		if err != nil {
+			return err
+		}
+		resp, err := s.render(out)
+		if err != nil {
+			return err
+		}
+		if out.Replayed {
+			c.Response().Header().Set("X-Replayed", "true")
+		}
+		c.Response().Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSONCharsetUTF8)
+		c.Response().WriteHeader(http.StatusOK)
+		return encodeJSON(c.Response(), resp)
+	}
+}
+
+func storeUnavailable() fhir.Problems {
+	return fhir.Problems{{Code: issuer.CodeStoreUnavailable, Class: fhir.ClassUnavailable, RetryAfter: 5 * time.Second,
+		Text: "The service cannot check credentials right now. Retry after the time in Retry-After."}}
+}

@@ -1,0 +1,294 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/document"
+	"github.com/sedcc/dcc/signing/dcc"
+	"github.com/sedcc/dcc/signing/valueset"
+)
+
+// The response shapes follow the Swedish provider API (covidbevis-api swagger.json):
+// TestSubmissionResponse, RecoveryProofResponse and, shaped like them, VaccinationProofResponse.
+// Additions: metadata.hc1 (the HC1 string), metadata.identitySource and metadata.delivery, and
+// identitySource at the top level.
+
+type qrCode struct {
+	Mimetype string `json:"mimetype"`
+	Width    int    `json:"width"`
+	Height   int    `json:"height"`
+	Image    string `json:"image"`
+}
+
+type metadata struct {
+	UVCI           string `json:"uvci"`
+	IssuanceDate   string `json:"issuanceDate"`
+	ValidThrough   string `json:"validThrough"`
+	Issuer         string `json:"issuer"`
+	Country        string `json:"country"`
+	HC1            string `json:"hc1"`
+	IdentitySource string `json:"identitySource"`
+	Delivery       string `json:"delivery"`
+	Environment    string `json:"environment"`
+}
+
+type subject struct {
+	GivenName       string `json:"givenName,omitempty"`
+	FamilyName      string `json:"familyName,omitempty"`
+	BirthDate       string `json:"birthDate,omitempty"`
+	BirthDateString string `json:"birthDateString"`
+}
+
+type coding struct {
+	Code    string `json:"code"`
+	Display string `json:"display"`
+}
+
+type testDetails struct {
+	ID                       string  `json:"id"`
+	TypeOfTest               coding  `json:"typeOfTest"`
+	TestName                 string  `json:"testName,omitempty"`
+	SampleCollectionDateTime string  `json:"sampleCollectionDateTime"`
+	TestResult               coding  `json:"testResult"`
+	TestManufacturer         *coding `json:"testManufacturer,omitempty"`
+	TargetDisease            coding  `json:"targetDisease"`
+	TestProvider             *coding `json:"testProvider,omitempty"`
+}
+
+type recoveryDetails struct {
+	PositiveTestResultDate string `json:"positiveTestResultDate"`
+	ValidFrom              string `json:"validFrom"`
+	ValidUntil             string `json:"validUntil"`
+}
+
+type vaccinationDetails struct {
+	ID                 string `json:"id"`
+	TargetDisease      coding `json:"targetDisease"`
+	VaccineType        coding `json:"vaccineType"`
+	MedicinalProduct   coding `json:"medicinalProduct"`
+	Manufacturer       coding `json:"manufacturer"`
+	DoseNumber         int    `json:"doseNumber"`
+	TotalSeriesOfDoses int    `json:"totalSeriesOfDoses"`
+	DateOfVaccination  string `json:"dateOfVaccination"`
+}
+
+type proof struct {
+	QRCode      qrCode              `json:"qrCode"`
+	Metadata    metadata            `json:"metadata"`
+	Subject     subject             `json:"subject"`
+	Test        *testDetails        `json:"test,omitempty"`
+	Recovery    *recoveryDetails    `json:"recovery,omitempty"`
+	Vaccination *vaccinationDetails `json:"vaccination,omitempty"`
+}
+
+type delivery struct {
+	ServiceSupplier string `json:"serviceSupplier"`
+	Delivered       bool   `json:"delivered"`
+	Message         string `json:"message"`
+}
+
+type proofType struct {
+	Mimetype string   `json:"mimetype"`
+	Content  string   `json:"content"`
+	FileName string   `json:"fileName"`
+	Delivery delivery `json:"delivery"`
+}
+
+type submissionResponse struct {
+	TestProof        *proof      `json:"testProof,omitempty"`
+	RecoveryProof    *proof      `json:"recoveryProof,omitempty"`
+	VaccinationProof *proof      `json:"vaccinationProof,omitempty"`
+	ProofTypes       []proofType `json:"proofTypes"`
+	IdentitySource   string      `json:"identitySource"`
+}
+
+// render builds the provider's answer for an issued (or replayed) certificate. Everything in it
+// derives from the stored certificate, so a replay answers with the same content.
+func (s *Server) render(out issuer.Issued) (submissionResponse, error) {
+	cert, pl := out.Certificate, out.Payload
+	png, w, h, err := document.QR(cert.HC1, document.QROptions{})
+	if err != nil {
+		return submissionResponse{}, fmt.Errorf("QR for %s: %w", cert.UVCI, err)
+	}
+	doc := s.printable(cert, pl)
+	pdf, err := document.PDF(doc)
+	if err != nil {
+		return submissionResponse{}, fmt.Errorf("PDF for %s: %w", cert.UVCI, err)
+	}
+	p := &proof{
+		QRCode: qrCode{Mimetype: "image/png", Width: w, Height: h, Image: base64.StdEncoding.EncodeToString(png)},
+		Metadata: metadata{
+			UVCI:           cert.UVCI,
+			IssuanceDate:   cert.IssuedAt.In(stockholm()).Format("2006-01-02"),
+			ValidThrough:   cert.ExpiresAt.UTC().Format(time.RFC3339),
+			Issuer:         s.issuer.Config().IssuerName,
+			Country:        s.issuer.Config().Country,
+			HC1:            cert.HC1,
+			IdentitySource: string(cert.IdentitySource),
+			Delivery:       string(cert.Delivery),
+			Environment:    string(cert.Environment),
+		},
+		Subject: subject{
+			GivenName:       pl.Name.GivenName,
+			FamilyName:      pl.Name.FamilyName,
+			BirthDateString: pl.DateOfBirth,
+		},
+	}
+	if len(pl.DateOfBirth) == 10 {
+		p.Subject.BirthDate = pl.DateOfBirth
+	}
+	resp := submissionResponse{IdentitySource: string(cert.IdentitySource)}
+	switch {
+	case len(pl.Test) == 1:
+		t := pl.Test[0]
+		td := &testDetails{
+			ID:                       t.ID,
+			TypeOfTest:               s.coding(valueset.TestType, t.Type),
+			TestName:                 t.Name,
+			SampleCollectionDateTime: t.SampleCollected,
+			TestResult:               s.coding(valueset.TestResult, t.Result),
+			TargetDisease:            s.coding(valueset.DiseaseAgent, t.Disease),
+		}
+		if t.Device != "" {
+			c := s.coding(valueset.TestManufacturer, t.Device)
+			td.TestManufacturer = &c
+		}
+		if t.Centre != "" {
+			td.TestProvider = &coding{Display: t.Centre}
+		}
+		p.Test = td
+		resp.TestProof = p
+	case len(pl.Recovery) == 1:
+		r := pl.Recovery[0]
+		p.Recovery = &recoveryDetails{PositiveTestResultDate: r.FirstPositive, ValidFrom: r.ValidFrom, ValidUntil: r.ValidUntil}
+		resp.RecoveryProof = p
+	case len(pl.Vaccination) == 1:
+		v := pl.Vaccination[0]
+		p.Vaccination = &vaccinationDetails{
+			ID:                 v.ID,
+			TargetDisease:      s.coding(valueset.DiseaseAgent, v.Disease),
+			VaccineType:        s.coding(valueset.VaccineProphylaxis, v.Vaccine),
+			MedicinalProduct:   s.coding(valueset.VaccineProduct, v.Product),
+			Manufacturer:       s.coding(valueset.VaccineManufacturer, v.Manufacturer),
+			DoseNumber:         v.DoseNumber,
+			TotalSeriesOfDoses: v.TotalDoses,
+			DateOfVaccination:  v.Date,
+		}
+		resp.VaccinationProof = p
+	default:
+		return submissionResponse{}, fmt.Errorf("certificate %s holds no single entry", cert.UVCI)
+	}
+	resp.ProofTypes = []proofType{{
+		Mimetype: "application/pdf",
+		Content:  base64.StdEncoding.EncodeToString(pdf),
+		FileName: fileName(cert),
+		Delivery: deliveryOf(cert.Delivery),
+	}}
+	return resp, nil
+}
+
+func deliveryOf(d issuer.Delivery) delivery {
+	if d == issuer.DeliveryMailbox {
+		return delivery{ServiceSupplier: "citizen-service", Delivered: true,
+			Message: "The certificate is available to the holder in the citizen service."}
+	}
+	return delivery{ServiceSupplier: "provider", Delivered: false,
+		Message: "Hand the printed certificate to the person directly; it is not delivered digitally."}
+}
+
+func fileName(c issuer.Certificate) string {
+	id := c.UVCI
+	if i := strings.LastIndexAny(id, ":/"); i >= 0 {
+		id = id[i+1:]
+	}
+	id = strings.NewReplacer("#", "-").Replace(id)
+	return fmt.Sprintf("covid-certificate-%s-%s.pdf", c.Kind, id)
+}
+
+func (s *Server) coding(set, code string) coding {
+	c := coding{Code: code, Display: code}
+	if vs := s.values.Set(set); vs != nil {
+		if v, ok := vs.Lookup(code); ok {
+			c.Display = v.Display
+		}
+	}
+	return c
+}
+
+func (s *Server) display(set, code string) string { return s.coding(set, code).Display }
+
+// printable turns a certificate into the display values of its PDF.
+func (s *Server) printable(c issuer.Certificate, pl dcc.Certificate) document.Certificate {
+	cfg := s.issuer.Config()
+	doc := document.Certificate{
+		Kind:          document.Kind(c.Kind),
+		HC1:           c.HC1,
+		UVCI:          c.UVCI,
+		FamilyName:    pl.Name.FamilyName,
+		GivenName:     pl.Name.GivenName,
+		FamilyNameStd: pl.Name.FamilyNameStandardised,
+		GivenNameStd:  pl.Name.GivenNameStandardised,
+		BirthDate:     pl.DateOfBirth,
+		IssuedAt:      c.IssuedAt.In(stockholm()),
+		ValidUntil:    c.ExpiresAt.In(stockholm()),
+		Issuer:        cfg.IssuerName,
+		Country:       countryName(cfg.Country),
+	}
+	switch {
+	case len(pl.Test) == 1:
+		t := pl.Test[0]
+		sc, _ := time.Parse(time.RFC3339, t.SampleCollected)
+		manuf := t.Name
+		if t.Device != "" {
+			manuf = s.display(valueset.TestManufacturer, t.Device)
+		}
+		doc.Fields = document.TestFields(document.TestDetails{
+			Disease:      s.display(valueset.DiseaseAgent, t.Disease),
+			TestType:     s.display(valueset.TestType, t.Type),
+			TestName:     t.Name,
+			Manufacturer: manuf,
+			SampleTime:   sc.In(stockholm()),
+			Result:       s.display(valueset.TestResult, t.Result),
+			Facility:     t.Centre,
+			Country:      countryName(t.Country),
+		})
+	case len(pl.Recovery) == 1:
+		r := pl.Recovery[0]
+		doc.Fields = document.RecoveryFields(document.RecoveryDetails{
+			Disease:       s.display(valueset.DiseaseAgent, r.Disease),
+			FirstPositive: day(r.FirstPositive),
+			ValidFrom:     day(r.ValidFrom),
+			ValidUntil:    day(r.ValidUntil),
+			Country:       countryName(r.Country),
+		})
+	case len(pl.Vaccination) == 1:
+		v := pl.Vaccination[0]
+		doc.Fields = document.VaccinationFields(document.VaccinationDetails{
+			Disease:      s.display(valueset.DiseaseAgent, v.Disease),
+			VaccineType:  s.display(valueset.VaccineProphylaxis, v.Vaccine),
+			Product:      s.display(valueset.VaccineProduct, v.Product),
+			Manufacturer: s.display(valueset.VaccineManufacturer, v.Manufacturer),
+			Dose:         v.DoseNumber,
+			Doses:        v.TotalDoses,
+			Date:         day(v.Date),
+			Country:      countryName(v.Country),
+		})
+	}
+	return doc
+}
+
+func day(s string) time.Time {
+	t, _ := time.Parse("2006-01-02", s)
+	return t
+}
+
+func countryName(code string) string {
+	if code == "SE" {
+		return "Sverige / Sweden (SE)"
+	}
+	return code
+}

@@ -1,0 +1,282 @@
+// Package httpapi is the service's HTTP face: routes, authentication, request ids, body limits,
+// and the rendering of answers and OperationOutcome errors. It holds no validation or issuance
+// rules; those live in fhir and issuer.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/signing/valueset"
+)
+
+var stockholm = issuer.Location
+
+// Options are the server's dependencies.
+type Options struct {
+	Issuer      *issuer.Service
+	Credentials *issuer.Credentials
+	Store       issuer.Store
+	Log         *slog.Logger
+	Clock       func() time.Time
+	// OpenAPI is the document served at /openapi.yaml.
+	OpenAPI []byte
+	// Values resolves codes to their display text.
+	Values *valueset.Catalogue
+	// Version is reported by /ping.
+	Version string
+	// MaxBodyBytes caps request bodies (default fhir.MaxBodyBytes).
+	MaxBodyBytes int64
+}
+
+// Server holds the routes and their dependencies.
+type Server struct {
+	echo     *echo.Echo
+	issuer   *issuer.Service
+	creds    *issuer.Credentials
+	store    issuer.Store
+	log      *slog.Logger
+	now      func() time.Time
+	openapi  []byte
+	version  string
+	maxBody  int64
+	values   *valueset.Catalogue
+	routeSet []Route
+}
+
+// Route is one served route and the roles that may call it (see docs/roles.md).
+type Route struct {
+	Method string
+	Path   string
+	// Roles that may call it; "public" for no credential.
+	Roles []string
+}
+
+// New builds the server and registers every route.
+func New(o Options) *Server {
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = fhir.MaxBodyBytes
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	s := &Server{echo: e, issuer: o.Issuer, creds: o.Credentials, store: o.Store, log: o.Log, now: o.Clock,
+		openapi: o.OpenAPI, version: o.Version, maxBody: o.MaxBodyBytes, values: o.Values}
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(s.requestIDMiddleware, s.accessLog, s.recoverMiddleware)
+	s.routes()
+	return s
+}
+
+// Handler is the server as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Routes lists the registered routes with their roles.
+func (s *Server) Routes() []Route { return append([]Route(nil), s.routeSet...) }
+
+// EchoRoutes lists what echo actually serves, for the tests that keep docs and roles complete.
+func (s *Server) EchoRoutes() []*echo.Route { return s.echo.Routes() }
+
+func (s *Server) add(method, path string, h echo.HandlerFunc, roles ...string) {
+	s.echo.Add(method, path, h)
+	s.routeSet = append(s.routeSet, Route{Method: method, Path: path, Roles: roles})
+}
+
+func (s *Server) routes() {
+	for _, prefix := range []string{"", "/api/v1"} {
+		s.add(http.MethodPost, prefix+"/observation", s.issue(issuer.KindTest), string(issuer.RoleProvider))
+		s.add(http.MethodPost, prefix+"/recovery", s.issue(issuer.KindRecovery), string(issuer.RoleProvider))
+		s.add(http.MethodPost, prefix+"/immunization", s.issue(issuer.KindVaccination), string(issuer.RoleProvider))
+		s.add(http.MethodGet, prefix+"/ping", s.ping, "public")
+	}
+	s.add(http.MethodGet, "/openapi.yaml", s.openAPI, "public")
+	s.add(http.MethodGet, "/healthz", s.healthz, "public")
+	s.add(http.MethodGet, "/readyz", s.readyz, "public")
+}
+
+const headerRequestID = "X-Request-ID"
+
+// Keys of values a request carries through echo's context.
+const (
+	keyRequestID        = "dcc.request_id"
+	keyClientGiven      = "dcc.request_id_client"
+	keyRequestIDProblem = "dcc.request_id_invalid"
+	keyProblemCodes     = "dcc.problem_codes"
+	keyPrincipal        = "dcc.principal"
+)
+
+// validRequestID: 1 to 128 characters of A-Z a-z 0-9 and . _ : - (UUIDs and ULIDs fit).
+func validRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// requestIDMiddleware takes the client's X-Request-ID when it is well-formed, generates one
+// otherwise, and echoes the id on every response, errors included.
+func (s *Server) requestIDMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		given := c.Request().Header.Values(headerRequestID)
+		id, client := "", false
+		switch {
+		case len(given) == 0:
+			id = newRequestID()
+		case len(given) == 1 && validRequestID(given[0]):
+			id, client = given[0], true
+		default:
+			id = newRequestID()
+			c.Set(keyRequestIDProblem, true)
+		}
+		c.Set(keyRequestID, id)
+		c.Set(keyClientGiven, client)
+		c.Response().Header().Set(headerRequestID, id)
+		return next(c)
+	}
+}
+
+func requestID(c echo.Context) string {
+	id, _ := c.Get(keyRequestID).(string)
+	return id
+}
+
+func clientGivenID(c echo.Context) bool {
+	v, _ := c.Get(keyClientGiven).(bool)
+	return v
+}
+
+func requestIDProblem(c echo.Context) fhir.Problems {
+	if bad, _ := c.Get(keyRequestIDProblem).(bool); !bad {
+		return nil
+	}
+	return fhir.New(fhir.ClassMalformed, issuer.CodeRequestIDInvalid, "X-Request-ID",
+		"Send at most one X-Request-ID of 1 to 128 characters A-Z, a-z, 0-9, '.', '_', ':' or '-' (a UUID fits), or leave it out and the service generates one.")
+}
+
+func setProblemCodes(c echo.Context, codes []string) { c.Set(keyProblemCodes, codes) }
+
+// accessLog writes one structured line per request. It never logs bodies, query strings or
+// headers other than the request id.
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		codes, _ := c.Get(keyProblemCodes).([]string)
+		level := slog.LevelInfo
+		if c.Response().Status >= 500 {
+			level = slog.LevelWarn
+		}
+		s.log.LogAttrs(c.Request().Context(), level, "http request",
+			slog.String("request_id", requestID(c)),
+			slog.String("method", c.Request().Method),
+			slog.String("route", c.Path()),
+			slog.Int("status", c.Response().Status),
+			slog.Duration("latency", time.Since(start)),
+			slog.Int64("bytes_out", c.Response().Size),
+			slog.Any("codes", codes),
+		)
+		return nil
+	}
+}
+
+func (s *Server) recoverMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.ErrorContext(c.Request().Context(), "panic in handler", "request_id", requestID(c), "panic", r)
+				err = fhir.Problems{{Code: issuer.CodeInternal, Class: fhir.ClassInternal,
+					Text: "The service could not complete the request. Retry later; if it persists, contact the service desk with the X-Request-ID."}}
+			}
+		}()
+		return next(c)
+	}
+}
+
+// bearer extracts the token of an "Authorization: Bearer" header; "" when absent or malformed.
+func bearer(r *http.Request) string {
+	h := r.Header.Get(echo.HeaderAuthorization)
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
+}
+
+// readBody reads at most limit bytes; a longer body is a ClassTooLarge problem.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, tooLarge()
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, fhir.New(fhir.ClassMalformed, fhir.CodeMalformedJSON, "", "The request body could not be read completely. Send it again.")
+	}
+	if int64(len(b)) > limit {
+		return nil, tooLarge()
+	}
+	return b, nil
+}
+
+func encodeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+func (s *Server) ping(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok", "service": "dccd", "version": s.version,
+		"time": s.now().UTC().Format(time.RFC3339)})
+}
+
+func (s *Server) openAPI(c echo.Context) error {
+	return c.Blob(http.StatusOK, "application/yaml", s.openapi)
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "alive"})
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.WarnContext(ctx, "readiness: store unavailable", "err", err)
+		return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "unready", "store": "down"})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"status": "ready", "store": "up"})
+}

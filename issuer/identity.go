@@ -1,0 +1,124 @@
+package issuer
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+	_ "time/tzdata" // certificates show dates in Swedish time on any host
+
+	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/registry"
+	"github.com/sedcc/dcc/signing/dcc"
+)
+
+var stockholm = sync.OnceValue(func() *time.Location {
+	loc, err := time.LoadLocation("Europe/Stockholm")
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+})
+
+// identity is who a certificate is issued to, and how the service knows.
+type identity struct {
+	name      dcc.Name
+	birthDate string
+	source    IdentitySource
+	delivery  Delivery
+	protected bool
+	notes     []string
+}
+
+const patientPath = "Patient.identifier[0].value"
+
+// resolve applies the register policy:
+//   - no personnummer: the name and birth date sent (source "provided", handed out by the provider);
+//   - the register answers: its name and birth date win over what was sent (a mismatch is noted);
+//   - not found: 422 person-not-found;
+//   - unavailable: the birth-date fallback when name and birth date were sent and the birth date
+//     agrees with the personnummer; 422 when it contradicts it; 503 register-unavailable when no
+//     name was sent.
+func (s *Service) resolve(ctx context.Context, subj fhir.Subject) (identity, error) {
+	if subj.PNR.IsZero() {
+		n, err := newName(subj.FamilyName, subj.GivenName)
+		if err != nil {
+			return identity{}, err
+		}
+		return identity{name: n, birthDate: subj.BirthDate, source: SourceProvided, delivery: DeliveryHandout}, nil
+	}
+
+	person, err := s.register.Lookup(ctx, subj.PNR)
+	switch {
+	case err == nil:
+		if person.Deceased {
+			return identity{}, fhir.New(fhir.ClassInvalid, CodePersonDeceased, patientPath,
+				"The population register records this person as deceased; no certificate can be issued. Check the personnummer.")
+		}
+		n, err := newName(person.FamilyName, person.GivenName)
+		if err != nil {
+			return identity{}, err
+		}
+		id := identity{name: n, birthDate: person.BirthDate, source: SourceRegister, delivery: DeliveryMailbox, protected: person.Protected}
+		if subj.FamilyName != "" && !sameName(subj.FamilyName, person.FamilyName) || subj.GivenName != "" && !sameName(subj.GivenName, person.GivenName) {
+			id.notes = append(id.notes, "register-name-mismatch")
+		}
+		if subj.BirthDate != "" && subj.BirthDate != person.BirthDate {
+			id.notes = append(id.notes, "register-birthdate-mismatch")
+		}
+		if person.Protected {
+			id.notes = append(id.notes, "protected-identity")
+		}
+		return id, nil
+	case errors.Is(err, registry.ErrNotFound):
+		return identity{}, fhir.New(fhir.ClassInvalid, CodePersonNotFound, patientPath,
+			"The population register has no person with this personnummer. Check the number; for a person without a Swedish personnummer send name and birthDate instead of an identifier.")
+	case errors.Is(err, registry.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		s.log.WarnContext(ctx, "population register unavailable", "err", err)
+		return s.fallback(subj)
+	default:
+		s.log.ErrorContext(ctx, "population register failed", "err", err)
+		return s.fallback(subj)
+	}
+}
+
+// fallback is the birth-date routine used while the register cannot answer.
+func (s *Service) fallback(subj fhir.Subject) (identity, error) {
+	if subj.FamilyName == "" && subj.GivenName == "" || subj.BirthDate == "" {
+		return identity{}, fhir.Problems{{
+			Code:       CodeRegisterUnavailable,
+			Class:      fhir.ClassUnavailable,
+			Expression: "Patient",
+			Text:       "The population register is unavailable. Retry after the time in Retry-After, or send the patient's name and birthDate with the personnummer so the certificate can be issued on the birth date.",
+			RetryAfter: s.cfg.RegisterRetryAfter,
+		}}
+	}
+	if subj.BirthDate != subj.PNR.BirthDate().Format("2006-01-02") {
+		return identity{}, fhir.New(fhir.ClassInvalid, CodeBirthDateMismatch, "Patient.birthDate",
+			"The birthDate does not match the date of birth in the personnummer. Send the birth date the personnummer encodes (YYYY-MM-DD).")
+	}
+	n, err := newName(subj.FamilyName, subj.GivenName)
+	if err != nil {
+		return identity{}, err
+	}
+	return identity{name: n, birthDate: subj.BirthDate, source: SourceFallback, delivery: DeliveryHandout,
+		notes: []string{"register-unavailable"}}, nil
+}
+
+// newName builds the DCC name with its ICAO 9303 standardised form.
+func newName(family, given string) (dcc.Name, error) {
+	n, err := dcc.NewName(family, given)
+	if err != nil {
+		return dcc.Name{}, fhir.New(fhir.ClassInvalid, "name-not-transliterable", "Patient.name",
+			"The name contains characters that cannot be written in the machine-readable form (ICAO 9303). Check the spelling of the name.")
+	}
+	return n, nil
+}
+
+func sameName(a, b string) bool {
+	return strings.EqualFold(strings.Join(strings.Fields(a), " "), strings.Join(strings.Fields(b), " "))
+}
+
+// Location is the time zone certificates show dates in (Europe/Stockholm).
+func Location() *time.Location { return stockholm() }

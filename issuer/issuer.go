@@ -1,0 +1,209 @@
+// Package issuer holds the rules of the service: what may be issued, to whom, with which UVCI and
+// validity; idempotent retries; the population-register policy with its birth-date fallback; and
+// one audit event for every request, accepted or rejected.
+//
+// It knows no HTTP framework and no SQL: requests arrive as bytes plus who sent them, answers
+// leave as domain values or fhir.Problems, and persistence goes through the Store interface.
+package issuer
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/registry"
+	"github.com/sedcc/dcc/signing/dcc"
+	"github.com/sedcc/dcc/signing/valueset"
+)
+
+// Signer turns a DCC payload into a signed HC1 string. One Signer exists per environment, each
+// with its own key and DSC, so sandbox certificates never carry a production kid.
+type Signer interface {
+	Sign(payload dcc.Certificate, issuedAt, expires time.Time) (hc1 string, err error)
+	KID() []byte
+}
+
+// UVCIs derives the certificate identifier from (provider, the provider's Identifier), so that a
+// retry yields the same UVCI and two providers can never collide.
+type UVCIs interface {
+	For(providerID, identifier string) (string, error)
+}
+
+// Config is the issuer's policy settings. Zero values take the documented defaults.
+type Config struct {
+	Country    string // issuing country, "SE"
+	IssuerName string // "is" of every entry, "Swedish eHealth Agency"
+
+	// Technical validity (CWT exp) per kind, counted from issuance. Recovery certificates are
+	// additionally capped at their du date.
+	TestValidity        time.Duration // default 72 h
+	RecoveryValidity    time.Duration // default 180 days
+	VaccinationValidity time.Duration // default 365 days
+
+	// RegisterRetryAfter is the Retry-After sent with register-unavailable (default 60 s).
+	RegisterRetryAfter time.Duration
+	// StoreRetryAfter is the Retry-After sent with store-unavailable (default 5 s).
+	StoreRetryAfter time.Duration
+
+	// TestIdentities are personnummer (12 digits) or prefixes of them that are known test
+	// identities: refused in production with test-data-in-production.
+	TestIdentities []string
+}
+
+func (c Config) withDefaults() Config {
+	if c.Country == "" {
+		c.Country = "SE"
+	}
+	if c.IssuerName == "" {
+		c.IssuerName = "Swedish eHealth Agency"
+	}
+	if c.TestValidity == 0 {
+		c.TestValidity = 72 * time.Hour
+	}
+	if c.RecoveryValidity == 0 {
+		c.RecoveryValidity = 180 * 24 * time.Hour
+	}
+	if c.VaccinationValidity == 0 {
+		c.VaccinationValidity = 365 * 24 * time.Hour
+	}
+	if c.RegisterRetryAfter == 0 {
+		c.RegisterRetryAfter = 60 * time.Second
+	}
+	if c.StoreRetryAfter == 0 {
+		c.StoreRetryAfter = 5 * time.Second
+	}
+	if c.TestIdentities == nil {
+		c.TestIdentities = DefaultTestIdentities
+	}
+	return c
+}
+
+// Parser turns request bodies into domain values (the fhir package's Parser).
+type Parser interface {
+	Test(body []byte) (fhir.TestResult, error)
+	Recovery(body []byte) (fhir.TestResult, error)
+	Vaccination(body []byte) (fhir.Vaccination, error)
+}
+
+// Options are the issuer's dependencies.
+type Options struct {
+	Config   Config
+	Store    Store
+	Signers  map[Environment]Signer
+	UVCIs    UVCIs
+	Register registry.Register
+	Parser   Parser
+	Values   *valueset.Catalogue
+	// SubjectKey keys the hash under which personnummer are stored and looked up. It must stay
+	// the same for the life of the data.
+	SubjectKey []byte
+	Clock      func() time.Time
+	Log        *slog.Logger
+	Metrics    Metrics
+	// NewID returns a unique, time-ordered id for audit events.
+	NewID func() string
+}
+
+// Metrics receives counts the service exposes; nil fields are skipped.
+type Metrics interface {
+	Issued(kind Kind, env Environment, source IdentitySource)
+}
+
+// Service is the issuer. It is safe for concurrent use.
+type Service struct {
+	cfg        Config
+	store      Store
+	signers    map[Environment]Signer
+	uvcis      UVCIs
+	register   registry.Register
+	parser     Parser
+	catalogue  *valueset.Catalogue
+	subjectKey []byte
+	now        func() time.Time
+	log        *slog.Logger
+	metrics    Metrics
+	newID      func() string
+
+	locksMu sync.Mutex
+	locks   map[string]*keyLock
+}
+
+// New checks the options and builds the service.
+func New(o Options) (*Service, error) {
+	switch {
+	case o.Store == nil:
+		return nil, errors.New("issuer: no store")
+	case len(o.Signers) == 0:
+		return nil, errors.New("issuer: no signer")
+	case o.UVCIs == nil:
+		return nil, errors.New("issuer: no UVCI generator")
+	case o.Register == nil:
+		return nil, errors.New("issuer: no population register")
+	case o.Parser == nil:
+		return nil, errors.New("issuer: no parser")
+	case o.Values == nil:
+		return nil, errors.New("issuer: no value sets")
+	case len(o.SubjectKey) < 32:
+		return nil, errors.New("issuer: subject key must be at least 32 bytes")
+	case o.NewID == nil:
+		return nil, errors.New("issuer: no id generator")
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{
+		cfg:        o.Config.withDefaults(),
+		store:      o.Store,
+		signers:    o.Signers,
+		uvcis:      o.UVCIs,
+		register:   o.Register,
+		parser:     o.Parser,
+		catalogue:  o.Values,
+		subjectKey: append([]byte(nil), o.SubjectKey...),
+		now:        o.Clock,
+		log:        o.Log,
+		metrics:    o.Metrics,
+		newID:      o.NewID,
+	}, nil
+}
+
+// Config returns the effective configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+// SubjectKeyFor is the keyed hash under which a personnummer's certificates are stored.
+func (s *Service) SubjectKeyFor(digits string) []byte {
+	m := hmac.New(sha256.New, s.subjectKey)
+	m.Write([]byte("subject\x00"))
+	m.Write([]byte(digits))
+	return m.Sum(nil)
+}
+
+// contentHash keys the canonical content of an issuance request, so that a retry with the same
+// Identifier is recognised as the same request without storing the content in clear.
+func (s *Service) contentHash(kind Kind, canonical []byte) []byte {
+	m := hmac.New(sha256.New, s.subjectKey)
+	m.Write([]byte("content\x00"))
+	m.Write([]byte(kind))
+	m.Write([]byte{0})
+	m.Write(canonical)
+	return m.Sum(nil)
+}
+
+// unavailableStore is the problem answered when the store cannot be reached.
+func (s *Service) unavailableStore(err error) error {
+	p := fhir.Problems{{
+		Code:       CodeStoreUnavailable,
+		Class:      fhir.ClassUnavailable,
+		Text:       "The certificate store is temporarily unavailable. Retry the same request after the time in Retry-After; it is safe to retry.",
+		RetryAfter: s.cfg.StoreRetryAfter,
+	}}
+	return fmt.Errorf("%w: %w", p, err)
+}

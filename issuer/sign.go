@@ -1,0 +1,136 @@
+package issuer
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/signing/dcc"
+	"github.com/sedcc/dcc/signing/valueset"
+)
+
+// DiseaseCOVID19 is the SNOMED CT code of COVID-19, the only disease the certificates cover.
+const DiseaseCOVID19 = "840539006"
+
+// sign builds the payload, checks it against the schema limits, signs it with the principal's
+// environment key and returns the certificate record to store.
+func (s *Service) sign(sub Submission, d draft, id identity) (Certificate, dcc.Certificate, error) {
+	signer := s.signers[sub.Principal.Environment]
+	if signer == nil {
+		return Certificate{}, dcc.Certificate{}, fmt.Errorf("no signer for environment %q", sub.Principal.Environment)
+	}
+	uvci, err := s.uvcis.For(sub.Principal.ID, d.identifier)
+	if err != nil {
+		return Certificate{}, dcc.Certificate{}, fmt.Errorf("derive UVCI: %w", err)
+	}
+	now := s.now()
+	payload := dcc.Certificate{Version: dcc.SchemaVersion, Name: id.name, DateOfBirth: id.birthDate}
+	expires := now.Add(s.cfg.TestValidity)
+	switch sub.Kind {
+	case KindTest:
+		t := d.test
+		payload.Test = []dcc.Test{{
+			Disease:         DiseaseCOVID19,
+			Type:            t.TestType,
+			Name:            t.DeviceName,
+			Device:          t.DeviceID,
+			SampleCollected: t.SampledAt.UTC().Format(time.RFC3339),
+			Result:          t.Result,
+			Centre:          t.Facility,
+			Country:         s.cfg.Country,
+			Issuer:          s.cfg.IssuerName,
+			ID:              uvci,
+		}}
+	case KindRecovery:
+		fr := t0(d.test.SampledAt)
+		du := fr.AddDate(0, 0, 180)
+		payload.Recovery = []dcc.Recovery{{
+			Disease:       DiseaseCOVID19,
+			FirstPositive: fr.Format("2006-01-02"),
+			Country:       s.cfg.Country,
+			Issuer:        s.cfg.IssuerName,
+			ValidFrom:     fr.AddDate(0, 0, 11).Format("2006-01-02"),
+			ValidUntil:    du.Format("2006-01-02"),
+			ID:            uvci,
+		}}
+		expires = now.Add(s.cfg.RecoveryValidity)
+		// The certificate cannot outlive the recovery it proves.
+		if end := time.Date(du.Year(), du.Month(), du.Day(), 23, 59, 59, 0, stockholm()); end.Before(expires) {
+			expires = end
+		}
+	case KindVaccination:
+		v := d.vacc
+		payload.Vaccination = []dcc.Vaccination{{
+			Disease:      DiseaseCOVID19,
+			Vaccine:      v.Prophylaxis,
+			Product:      v.Product,
+			Manufacturer: v.Manufacturer,
+			DoseNumber:   v.Dose,
+			TotalDoses:   v.Series,
+			Date:         dateOf(v.OccurredAt),
+			Country:      s.cfg.Country,
+			Issuer:       s.cfg.IssuerName,
+			ID:           uvci,
+		}}
+		expires = now.Add(s.cfg.VaccinationValidity)
+	default:
+		return Certificate{}, dcc.Certificate{}, fmt.Errorf("unknown kind %q", sub.Kind)
+	}
+	if err := payload.Validate(); err != nil {
+		return Certificate{}, dcc.Certificate{}, payloadProblems(err)
+	}
+	if err := payload.ValidateCodes(s.values()); err != nil {
+		return Certificate{}, dcc.Certificate{}, payloadProblems(err)
+	}
+	hc1, err := signer.Sign(payload, now, expires)
+	if err != nil {
+		return Certificate{}, dcc.Certificate{}, fmt.Errorf("sign %s: %w", uvci, err)
+	}
+	var subjectKey []byte
+	if !d.subject.PNR.IsZero() {
+		subjectKey = s.SubjectKeyFor(d.subject.PNR.Digits())
+	}
+	return Certificate{
+		UVCI:           uvci,
+		ProviderID:     sub.Principal.ID,
+		Identifier:     d.identifier,
+		Kind:           sub.Kind,
+		Environment:    sub.Principal.Environment,
+		ContentHash:    s.contentHash(sub.Kind, d.canonical),
+		SubjectKey:     subjectKey,
+		HC1:            hc1,
+		KID:            signer.KID(),
+		IdentitySource: id.source,
+		Delivery:       id.delivery,
+		RequestID:      sub.RequestID,
+		IssuedAt:       now,
+		ExpiresAt:      expires,
+	}, payload, nil
+}
+
+// t0 is the calendar day, in Swedish time, on which t falls.
+func t0(t time.Time) time.Time {
+	y, m, d := t.In(stockholm()).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+func (s *Service) values() *valueset.Catalogue { return s.catalogue }
+
+// payloadProblems turns a payload that breaks the schema into problems. Input validation should
+// have caught every such case; reaching here names the field rather than failing blindly.
+func payloadProblems(err error) error {
+	var ve *dcc.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	p := make(fhir.Problems, 0, len(ve.Problems))
+	for _, fe := range ve.Problems {
+		p = append(p, fhir.Problem{
+			Code:  CodeCertificateIncomplete,
+			Class: fhir.ClassInvalid,
+			Text:  fmt.Sprintf("The certificate field %s would not be valid: %s. Check the corresponding element of the request.", fe.Field, fe.Message),
+		})
+	}
+	return p
+}

@@ -1,0 +1,32 @@
+package issuer
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/sedcc/dcc/signing/dcc"
+	"github.com/sedcc/dcc/signing/hcert"
+)
+
+// HCertSigner signs through the signing core with one key and DSC.
+type HCertSigner struct {
+	Signer  *hcert.Signer
+	Country string // CWT iss
+}
+
+// Sign implements Signer.
+func (h HCertSigner) Sign(p dcc.Certificate, issuedAt, expires time.Time) (string, error) {
+	return h.Signer.Sign(hcert.Claims{Issuer: h.Country, IssuedAt: issuedAt, Expiry: expires, Payload: p})
+}
+
+// KID implements Signer.
+func (h HCertSigner) KID() []byte { return h.Signer.KID() }
+
+// decodePayload reads the payload back out of a stored certificate.
+func decodePayload(hc1 string) (dcc.Certificate, error) {
+	d, err := hcert.Decode(hc1)
+	if err != nil {
+		return dcc.Certificate{}, fmt.Errorf("decode HC1: %w", err)
+	}
+	return d.Claims.Payload, nil
+}
