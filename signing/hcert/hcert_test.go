@@ -291,6 +291,20 @@ func TestVerifyErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A DSC that expires an hour after the certificate was issued.
+	shortDSC := func() fixture {
+		key, _ := keys.NewKey()
+		cert, err := keys.SelfSigned(key, keys.Options{Now: issued.Add(-time.Hour), Validity: 2 * time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := NewSigner(key, cert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fixture{key: key, cert: cert, signer: s}
+	}()
+
 	// The same kid as f, but another key: a forged or corrupted signature.
 	forgedKID := mapTrust{string(f.signer.KID()): {other.cert}}
 
@@ -311,7 +325,8 @@ func TestVerifyErrors(t *testing.T) {
 		{"flipped signature bit", flipSignature(t, hc1), trust, issued, ErrBadSignature},
 		{"key usage", vaccByTestDSC, trustOf(toCert), issued, ErrKeyUsage},
 		{"key usage ok", testByTestDSC, trustOf(toCert), issued, nil},
-		{"dsc not yet valid", hc1, trust, f.cert.NotBefore.Add(-time.Hour), ErrDSCValidity},
+		{"dsc expired", shortDSC.sign(t, testPayload()), trustOf(shortDSC.cert), issued.Add(2 * time.Hour), ErrDSCValidity},
+		{"dsc still valid", shortDSC.sign(t, testPayload()), trustOf(shortDSC.cert), issued.Add(time.Hour / 2), nil},
 		{"unknown algorithm", withAlgorithm(t, f, hc1, cose.AlgorithmES384), trust, issued, ErrUnknownAlgorithm},
 		{"wrong prefix", "HC2:" + hc1[4:], trust, issued, ErrPrefix},
 		{"no prefix", hc1[4:], trust, issued, ErrPrefix},

@@ -39,8 +39,8 @@ func Verify(hc1 string, trust Trust, now time.Time) (*Decoded, error) {
 }
 
 // Verify checks, in this order, the algorithm, that trust knows the kid, the signature against
-// the trusted DSCs for that kid, that the DSC was valid at now, that its extended key usage
-// allows the certificate's kind, and that now lies between iat and exp. It returns the DSC
+// the trusted DSCs for that kid, that now lies between iat and exp, that the payload holds one
+// kind and the DSC's extended key usage allows it, and that the DSC is valid at now. It returns the DSC
 // that signed, and an error wrapping one of the package's sentinel errors.
 func (d *Decoded) Verify(trust Trust, now time.Time) (*x509.Certificate, error) {
 	if _, ok := supported[d.Algorithm]; !ok {
@@ -69,9 +69,8 @@ func (d *Decoded) Verify(trust Trust, now time.Time) (*x509.Certificate, error) 
 	if signer == nil {
 		return nil, errors.Join(errs...)
 	}
-	if now.Before(signer.NotBefore) || now.After(signer.NotAfter) {
-		return signer, fmt.Errorf("%w: DSC valid %s to %s", ErrDSCValidity,
-			signer.NotBefore.UTC().Format(time.RFC3339), signer.NotAfter.UTC().Format(time.RFC3339))
+	if err := d.CheckTime(now); err != nil {
+		return signer, err
 	}
 	if d.Kind() == dcc.KindUnknown {
 		return signer, fmt.Errorf("%w: not exactly one of v, t and r", ErrPayload)
@@ -79,8 +78,9 @@ func (d *Decoded) Verify(trust Trust, now time.Time) (*x509.Certificate, error) 
 	if err := d.CheckKeyUsage(signer); err != nil {
 		return signer, err
 	}
-	if err := d.CheckTime(now); err != nil {
-		return signer, err
+	if now.Before(signer.NotBefore) || now.After(signer.NotAfter) {
+		return signer, fmt.Errorf("%w: DSC valid %s to %s", ErrDSCValidity,
+			signer.NotBefore.UTC().Format(time.RFC3339), signer.NotAfter.UTC().Format(time.RFC3339))
 	}
 	return signer, nil
 }
