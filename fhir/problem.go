@@ -3,6 +3,7 @@ package fhir
 import (
 	"errors"
 	"strings"
+	"time"
 )
 
 // Class says what kind of failure a problem is, without naming a transport. The HTTP layer maps
@@ -42,6 +43,8 @@ type Problem struct {
 	// IssueType is the FHIR issue-type code (http://hl7.org/fhir/issue-type); derived from Class
 	// when empty.
 	IssueType string
+	// RetryAfter tells the caller when to try again (classes RateLimited and Unavailable).
+	RetryAfter time.Duration
 }
 
 // Problems is the one error type the domain returns for anything it can name. Several problems
@@ -75,6 +78,17 @@ func (p Problems) Class() Class {
 		}
 	}
 	return best
+}
+
+// RetryAfter is the longest wait any of the problems asks for.
+func (p Problems) RetryAfter() time.Duration {
+	var d time.Duration
+	for _, pr := range p {
+		if pr.RetryAfter > d {
+			d = pr.RetryAfter
+		}
+	}
+	return d
 }
 
 // Codes lists the problems' codes in order.

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sedcc/dcc/cmd/internal/setup"
+	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/store/postgres"
+)
+
+func registerAdminCommands(r registry) {
+	r["provider"] = command{summary: "manage provider credentials: add, list, rotate, revoke", run: providerCommand}
+	r["support"] = command{summary: "manage support staff credentials: add", run: supportCommand}
+	r["migrate"] = command{summary: "apply the store's schema migrations", run: migrateCommand}
+	r["devsetup"] = command{summary: "prepare a development data directory and print a sandbox provider key", run: devsetupCommand}
+}
+
+// storeFlags adds the flags that choose the store, over the environment.
+func storeFlags(fs *flag.FlagSet, e *env) (*setup.Config, error) {
+	cfg, err := setup.FromEnv(e.getenv)
+	if err != nil {
+		return nil, err
+	}
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "embedded store directory (DCC_DATA_DIR)")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "PostgreSQL URL (DATABASE_URL)")
+	return &cfg, nil
+}
+
+func withStore(e *env, cfg *setup.Config, f func(*issuer.Credentials, issuer.Store) error) int {
+	st, err := setup.OpenStore(e.ctx, *cfg)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "dccctl: %v\n", err)
+		return exitFailure
+	}
+	defer st.Close()
+	if err := f(issuer.NewCredentials(st, e.now, 0), st); err != nil {
+		fmt.Fprintf(e.stderr, "dccctl: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+func providerCommand(e *env, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(e.stderr, "usage: dccctl provider add|list|rotate|revoke [flags]")
+		return exitUsage
+	}
+	fs := flag.NewFlagSet("provider "+args[0], flag.ContinueOnError)
+	cfg, err := storeFlags(fs, e)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "dccctl: configuration: %v\n", err)
+		return exitUsage
+	}
+	switch args[0] {
+	case "add":
+		name := fs.String("name", "", "the provider organisation's name (unique)")
+		envName := fs.String("env", "", "sandbox or production")
+		kinds := fs.String("kinds", "", "comma-separated kinds it may issue: test,recovery,vaccination")
+		if _, ok := parseFlags(fs, e, args[1:]); !ok {
+			return exitUsage
+		}
+		var ks []issuer.Kind
+		for _, k := range strings.Split(*kinds, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				ks = append(ks, issuer.Kind(k))
+			}
+		}
+		return withStore(e, cfg, func(c *issuer.Credentials, _ issuer.Store) error {
+			p, token, err := c.Add(e.ctx, issuer.NewPrincipal{Name: *name, Role: issuer.RoleProvider,
+				Environment: issuer.Environment(*envName), Kinds: ks})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "provider %s (%s) created: environment %s, kinds %s\n", p.ID, p.Name, p.Environment, joinKinds(p.Kinds))
+			fmt.Fprintln(e.stdout, "API key (shown once; store it safely, send it as 'Authorization: Bearer <key>'):")
+			fmt.Fprintln(e.stdout, token)
+			return nil
+		})
+	case "list":
+		if _, ok := parseFlags(fs, e, args[1:]); !ok {
+			return exitUsage
+		}
+		return withStore(e, cfg, func(_ *issuer.Credentials, st issuer.Store) error {
+			ps, err := st.ListPrincipals(e.ctx)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tROLE\tENV\tKINDS\tKEY\tCREATED\tEXPIRES\tREVOKED")
+			for _, p := range ps {
+				keys, err := st.ListAPIKeys(e.ctx, p.ID)
+				if err != nil {
+					return err
+				}
+				if len(keys) == 0 {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t-\t-\t-\t-\n", p.ID, p.Name, p.Role, p.Environment, joinKinds(p.Kinds))
+				}
+				for _, k := range keys {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Name, p.Role, p.Environment, joinKinds(p.Kinds),
+						k.ID, k.CreatedAt.Format(time.RFC3339), timeOrDash(k.ExpiresAt), timeOrDash(k.RevokedAt))
+				}
+			}
+			return tw.Flush()
+		})
+	case "rotate":
+		key := fs.String("key", "", "the id of the key to rotate (see provider list)")
+		overlap := fs.Duration("overlap", 24*time.Hour, "how long the old key keeps working")
+		if _, ok := parseFlags(fs, e, args[1:]); !ok {
+			return exitUsage
+		}
+		return withStore(e, cfg, func(c *issuer.Credentials, _ issuer.Store) error {
+			token, err := c.Rotate(e.ctx, *key, *overlap)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "key %s now expires at %s; new API key (shown once):\n", *key, e.now().Add(*overlap).UTC().Format(time.RFC3339))
+			fmt.Fprintln(e.stdout, token)
+			return nil
+		})
+	case "revoke":
+		key := fs.String("key", "", "the id of the key to revoke (see provider list)")
+		if _, ok := parseFlags(fs, e, args[1:]); !ok {
+			return exitUsage
+		}
+		return withStore(e, cfg, func(c *issuer.Credentials, _ issuer.Store) error {
+			if err := c.Revoke(e.ctx, *key); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "key %s revoked\n", *key)
+			return nil
+		})
+	}
+	fmt.Fprintf(e.stderr, "dccctl: unknown provider command %q (add, list, rotate, revoke)\n", args[0])
+	return exitUsage
+}
+
+func supportCommand(e *env, args []string) int {
+	if len(args) == 0 || args[0] != "add" {
+		fmt.Fprintln(e.stderr, "usage: dccctl support add --name N [--admin]")
+		return exitUsage
+	}
+	fs := flag.NewFlagSet("support add", flag.ContinueOnError)
+	cfg, err := storeFlags(fs, e)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "dccctl: configuration: %v\n", err)
+		return exitUsage
+	}
+	name := fs.String("name", "", "the staff member's name (unique)")
+	admin := fs.Bool("admin", false, "support administrator (may revoke any certificate)")
+	if _, ok := parseFlags(fs, e, args[1:]); !ok {
+		return exitUsage
+	}
+	role := issuer.RoleSupport
+	if *admin {
+		role = issuer.RoleSupportAdmin
+	}
+	return withStore(e, cfg, func(c *issuer.Credentials, _ issuer.Store) error {
+		p, token, err := c.Add(e.ctx, issuer.NewPrincipal{Name: *name, Role: role})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s %s (%s) created\n", p.Role, p.ID, p.Name)
+		fmt.Fprintln(e.stdout, "API key (shown once):")
+		fmt.Fprintln(e.stdout, token)
+		return nil
+	})
+}
+
+func migrateCommand(e *env, args []string) int {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	cfg, err := storeFlags(fs, e)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "dccctl: configuration: %v\n", err)
+		return exitUsage
+	}
+	if _, ok := parseFlags(fs, e, args); !ok {
+		return exitUsage
+	}
+	if cfg.DatabaseURL != "" {
+		if err := postgres.Migrate(e.ctx, cfg.DatabaseURL); err != nil {
+			fmt.Fprintf(e.stderr, "dccctl: migrate: %v\n", err)
+			return exitFailure
+		}
+		v, _ := postgres.SchemaVersion()
+		fmt.Fprintf(e.stdout, "PostgreSQL schema at version %d\n", v)
+		return exitOK
+	}
+	// The embedded store migrates itself when opened.
+	return withStore(e, cfg, func(*issuer.Credentials, issuer.Store) error {
+		fmt.Fprintf(e.stdout, "embedded store in %s is up to date\n", cfg.DataDir)
+		return nil
+	})
+}
+
+// devsetupName is the sandbox provider devsetup creates for development runs.
+const devsetupName = "development"
+
+// devsetupCommand prepares a development data directory (store, keys, subject key) and prints a
+// fresh key of the "development" sandbox provider as its last line. make run calls it.
+func devsetupCommand(e *env, args []string) int {
+	fs := flag.NewFlagSet("devsetup", flag.ContinueOnError)
+	cfg, err := storeFlags(fs, e)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "dccctl: configuration: %v\n", err)
+		return exitUsage
+	}
+	if _, ok := parseFlags(fs, e, args); !ok {
+		return exitUsage
+	}
+	if _, err := setup.Signers(*cfg); err != nil {
+		fmt.Fprintf(e.stderr, "dccctl: %v\n", err)
+		return exitFailure
+	}
+	if _, err := setup.SubjectKey(*cfg); err != nil {
+		fmt.Fprintf(e.stderr, "dccctl: %v\n", err)
+		return exitFailure
+	}
+	return withStore(e, cfg, func(c *issuer.Credentials, st issuer.Store) error {
+		var token string
+		p, err := st.PrincipalByName(e.ctx, devsetupName)
+		switch {
+		case errors.Is(err, issuer.ErrNotFound):
+			p, token, err = c.Add(e.ctx, issuer.NewPrincipal{Name: devsetupName, Role: issuer.RoleProvider, Environment: issuer.Sandbox,
+				Kinds: []issuer.Kind{issuer.KindTest, issuer.KindRecovery, issuer.KindVaccination}})
+		case err == nil:
+			token, err = c.NewKey(e.ctx, p.ID)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "development data directory: %s\n", cfg.DataDir)
+		fmt.Fprintf(e.stdout, "sandbox provider %q (%s) may issue %s; its API key:\n", p.Name, p.ID, joinKinds(p.Kinds))
+		fmt.Fprintln(e.stdout, token)
+		return nil
+	})
+}
+
+func joinKinds(ks []issuer.Kind) string {
+	s := make([]string, len(ks))
+	for i, k := range ks {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ",")
+}
+
+func timeOrDash(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
