@@ -25,7 +25,6 @@ const (
 	CodeKindNotGranted        = "kind-not-granted"
 	CodeNotFound              = "not-found"
 	CodeMethodNotAllowed      = "method-not-allowed"
-	CodeUnsupportedMediaType  = "unsupported-media-type"
 	CodeInternal              = "internal-error"
 	CodeSigningFailed         = "signing-failed"
 	CodeCertificateIncomplete = "certificate-invalid"

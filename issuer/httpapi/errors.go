@@ -68,8 +68,6 @@ func httpErrorProblems(he *echo.HTTPError) fhir.Problems {
 	case http.StatusUnauthorized:
 		return fhir.Problems{{Code: issuer.CodeUnauthenticated, Class: fhir.ClassUnauthenticated, Expression: "Authorization",
 			Text: "Send a valid credential as 'Authorization: Bearer <key>'."}}
-	case http.StatusUnsupportedMediaType:
-		return fhir.New(fhir.ClassMalformed, issuer.CodeUnsupportedMediaType, "", "Send the resource as application/fhir+json or application/json.")
 	}
 	if he.Code >= 500 {
 		return fhir.Problems{{Code: issuer.CodeInternal, Class: fhir.ClassInternal,

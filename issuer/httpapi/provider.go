@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"mime"
 	"net/http"
 	"time"
 
@@ -46,13 +45,8 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 		if p := requestIDProblem(c); p != nil {
 			return refuse(p)
 		}
-		if ct := r.Header.Get(echo.HeaderContentType); ct != "" {
-			mt, _, _ := mime.ParseMediaType(ct)
-			if mt != "application/fhir+json" && mt != "application/json" {
-				return refuse(fhir.New(fhir.ClassMalformed, issuer.CodeUnsupportedMediaType, "",
-					"Send the resource with Content-Type application/fhir+json or application/json."))
-			}
-		}
+		// Any Content-Type is read as JSON: vendors' clients label the same body in many ways,
+		// and a body that is not JSON gets its own precise answer from the parser.
 		body, err := readBody(r, s.maxBody)
 		if err != nil {
 			p, _ := fhir.AsProblems(err)

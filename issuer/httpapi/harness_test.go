@@ -1,0 +1,264 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/sedcc/dcc/docs"
+	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/httpapi"
+	"github.com/sedcc/dcc/issuer/store/embedded"
+	"github.com/sedcc/dcc/issuer/store/pgtest"
+	"github.com/sedcc/dcc/issuer/store/postgres"
+	"github.com/sedcc/dcc/registry"
+	"github.com/sedcc/dcc/registry/fileregister"
+	"github.com/sedcc/dcc/signing/hcert"
+	"github.com/sedcc/dcc/signing/keys"
+	"github.com/sedcc/dcc/signing/trust"
+	"github.com/sedcc/dcc/signing/uvci"
+	"github.com/sedcc/dcc/signing/valueset"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// stores are the two store implementations every HTTP test runs against.
+var stores = []string{"embedded", "postgres"}
+
+// testEnv is a complete service on a real listener: real store, real signers with their own
+// development DSCs, the file register (or the one a test passes), real credentials.
+type testEnv struct {
+	t        *testing.T
+	url      string
+	store    issuer.Store
+	svc      *issuer.Service
+	creds    *issuer.Credentials
+	now      time.Time
+	dscs     map[issuer.Environment]*x509.Certificate
+	values   *valueset.Catalogue
+	logs     *syncBuffer
+	sandbox  string // key of a sandbox provider with every kind
+	prod     string // key of a production provider with every kind
+	testOnly string // key of a sandbox provider that may only issue tests
+	support  string // key of a support staff member
+}
+
+type envOptions struct {
+	register registry.Register
+	clock    func() time.Time
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func openStore(t *testing.T, kind string) issuer.Store {
+	t.Helper()
+	ctx := context.Background()
+	var st issuer.Store
+	switch kind {
+	case "embedded":
+		s, err := embedded.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		st = s
+	case "postgres":
+		url := pgtest.NewDatabase(t)
+		if err := postgres.Migrate(ctx, url); err != nil {
+			t.Fatal(err)
+		}
+		s, err := postgres.Open(ctx, url, postgres.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st = s
+	default:
+		t.Fatalf("unknown store %q", kind)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func newEnv(t *testing.T, storeKind string, o envOptions) *testEnv {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	clock := o.clock
+	if clock == nil {
+		clock = func() time.Time { return now }
+	}
+	st := openStore(t, storeKind)
+	values := valueset.MustLoad()
+	e := &testEnv{t: t, store: st, now: now, values: values, dscs: map[issuer.Environment]*x509.Certificate{}, logs: &syncBuffer{}}
+
+	signers := map[issuer.Environment]issuer.Signer{}
+	for _, env := range []issuer.Environment{issuer.Sandbox, issuer.Production} {
+		key, cert, err := keys.Generate(t.TempDir(), keys.Options{CommonName: "test " + string(env), Now: now.Add(-time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := hcert.NewSigner(key, cert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signers[env] = issuer.HCertSigner{Signer: s, Country: "SE"}
+		e.dscs[env] = cert
+	}
+	reg := o.register
+	if reg == nil {
+		fr, err := fileregister.Open("", now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg = fr
+	}
+	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	svc, err := issuer.New(issuer.Options{
+		Store:      st,
+		Signers:    signers,
+		UVCIs:      uvci.Generator{Country: "SE", Prefix: "DCC"},
+		Register:   reg,
+		Parser:     fhir.NewParser(fhir.Options{Now: clock, Values: values}),
+		Values:     values,
+		SubjectKey: bytes.Repeat([]byte{7}, 32),
+		Clock:      clock,
+		Log:        log,
+		NewID:      newID,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = svc
+	e.creds = issuer.NewCredentials(st, clock, time.Minute)
+	srv := httpapi.New(httpapi.Options{Issuer: svc, Credentials: e.creds, Store: st, Values: values, Log: log,
+		Clock: clock, OpenAPI: docs.OpenAPI, Version: "test"})
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	e.url = ts.URL
+
+	all := []issuer.Kind{issuer.KindTest, issuer.KindRecovery, issuer.KindVaccination}
+	add := func(name string, role issuer.Role, env issuer.Environment, kinds []issuer.Kind) string {
+		_, token, err := e.creds.Add(ctx, issuer.NewPrincipal{Name: name, Role: role, Environment: env, Kinds: kinds})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return token
+	}
+	e.sandbox = add("Sandbox Clinic", issuer.RoleProvider, issuer.Sandbox, all)
+	e.prod = add("Production Clinic", issuer.RoleProvider, issuer.Production, all)
+	e.testOnly = add("Test-only Lab", issuer.RoleProvider, issuer.Sandbox, []issuer.Kind{issuer.KindTest})
+	e.support = add("Support Person", issuer.RoleSupport, "", nil)
+	return e
+}
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// answer is an HTTP response read whole.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (a answer) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(a.body, &m); err != nil {
+		t.Fatalf("answer is not JSON (%d): %v\n%s", a.status, err, a.body)
+	}
+	return m
+}
+
+// outcome decodes an OperationOutcome answer.
+func (a answer) outcome(t *testing.T) fhir.OperationOutcome {
+	t.Helper()
+	var oo fhir.OperationOutcome
+	if err := json.Unmarshal(a.body, &oo); err != nil || oo.ResourceType != "OperationOutcome" || len(oo.Issue) == 0 {
+		t.Fatalf("answer is not an OperationOutcome (%d): %v\n%s", a.status, err, a.body)
+	}
+	return oo
+}
+
+// codes lists the stable codes of an OperationOutcome answer with their FHIRPaths.
+func (a answer) codes(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, is := range a.outcome(t).Issue {
+		if len(is.Details.Coding) == 0 || is.Details.Text == "" {
+			t.Fatalf("issue without code or text: %+v", is)
+		}
+		path := ""
+		if len(is.Expression) > 0 {
+			path = is.Expression[0]
+		}
+		out[is.Details.Coding[0].Code] = path
+	}
+	return out
+}
+
+func (e *testEnv) do(method, path, key string, body []byte, header ...string) answer {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.url+path, bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/fhir+json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return answer{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+func (e *testEnv) post(path, key string, body []byte, header ...string) answer {
+	e.t.Helper()
+	return e.do(http.MethodPost, path, key, body, header...)
+}
+
+// trustList holds both environments' DSCs.
+func (e *testEnv) trustList(envs ...issuer.Environment) *trust.List {
+	e.t.Helper()
+	l := trust.New("")
+	for _, env := range envs {
+		l.Add(e.dscs[env], string(env))
+	}
+	return l
+}
