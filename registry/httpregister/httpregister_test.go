@@ -83,7 +83,7 @@ func fast() Options {
 	}
 }
 
-func newFixture(t *testing.T, o Options, so standin.Options) *fixture {
+func newFixture(t testing.TB, o Options, so standin.Options) *fixture {
 	t.Helper()
 	reg, err := fileregister.Open("", now)
 	if err != nil {
@@ -114,7 +114,7 @@ func newFixture(t *testing.T, o Options, so standin.Options) *fixture {
 	return f
 }
 
-func (f *fixture) faults(t *testing.T, fl standin.Faults) {
+func (f *fixture) faults(t testing.TB, fl standin.Faults) {
 	t.Helper()
 	if err := f.standin.SetFaults(fl); err != nil {
 		t.Fatal(err)
@@ -214,7 +214,9 @@ func TestRetriesOnlyIdempotentFailures(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			o := fast()
-			o.Timeout = 50 * time.Millisecond
+			// Long enough that every attempt reaches the stand-in before it times out, even
+			// on a loaded machine, so that the stand-in's count is exact.
+			o.Timeout = 500 * time.Millisecond
 			f := newFixture(t, o, standin.Options{Token: tc.token})
 			f.faults(t, tc.faults)
 			_, err := f.client.Lookup(context.Background(), f.tolvan)
@@ -279,7 +281,7 @@ func TestTokenSent(t *testing.T) {
 func TestBudgetBoundsTheLookup(t *testing.T) {
 	o := fast()
 	o.Timeout = 10 * time.Second // longer than the budget: the budget must win
-	o.Budget = 150 * time.Millisecond
+	o.Budget = 500 * time.Millisecond
 	f := newFixture(t, o, standin.Options{})
 	f.faults(t, standin.Faults{Timeout: true})
 	start := time.Now()
@@ -293,13 +295,15 @@ func TestBudgetBoundsTheLookup(t *testing.T) {
 		t.Fatalf("%d attempts within a budget that only fits one", got)
 	}
 	if elapsed > 5*time.Second { // generous: the attempt timeout alone would be 10s
-		t.Fatalf("look-up took %s, budget 150ms", elapsed)
+		t.Fatalf("look-up took %s, budget 500ms", elapsed)
 	}
 }
 
 func TestUnreachableRegisterOpensTheBreakerThenFailsFast(t *testing.T) {
 	o := fast()
 	o.BreakerFailures = 3
+	o.Timeout = 500 * time.Millisecond
+	o.Budget = 5 * time.Second
 	f := newFixture(t, o, standin.Options{})
 	f.faults(t, standin.Faults{Timeout: true})
 
@@ -385,6 +389,40 @@ func TestBreakerRecoversWhenTheRegisterHeals(t *testing.T) {
 	want := []string{"closed>open", "open>half-open", "half-open>open", "open>half-open", "half-open>closed"}
 	if got := f.trans.list(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("transitions %v, want %v", got, want)
+	}
+}
+
+func TestHalfOpenLetsOneProbeThrough(t *testing.T) {
+	o := fast()
+	o.BreakerFailures = 1
+	o.MaxAttempts = 1
+	o.Timeout = 5 * time.Second
+	o.BreakerCooldown = 50 * time.Millisecond
+	f := newFixture(t, o, standin.Options{})
+	ctx := context.Background()
+	f.faults(t, standin.Faults{Outage: true})
+	unavailable(t, func() error { _, err := f.client.Lookup(ctx, f.tolvan); return err }())
+	waitForBreaker(t, f.client, BreakerHalfOpen)
+
+	// The probe is held by the stand-in; meanwhile other look-ups fail at once.
+	f.faults(t, standin.Faults{Latency: 300 * time.Millisecond})
+	probe := make(chan error, 1)
+	go func() { _, err := f.client.Lookup(ctx, f.tolvan); probe <- err }()
+	for f.standin.Stats().Lookups < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	_, err := f.client.Lookup(ctx, f.unknown)
+	if ue := unavailable(t, err); ue.Reason != ReasonBreakerOpen || !errors.Is(err, gobreaker.ErrTooManyRequests) {
+		t.Fatalf("second look-up during the probe: %v", err)
+	}
+	if err := <-probe; err != nil {
+		t.Fatalf("probe: %v", err)
+	}
+	if got := f.standin.Stats().Lookups; got != 2 {
+		t.Fatalf("%d requests, want the failure and the probe only", got)
+	}
+	if s := f.client.State(); s.Breaker != BreakerClosed {
+		t.Fatalf("state %+v", s)
 	}
 }
 
