@@ -256,6 +256,23 @@ func TestNodeVerifierAcceptsSigned(t *testing.T) {
 				t.Errorf("node verifier printed a different payload\n got: %s\nwant: %s", strings.TrimSpace(r.stdout), payload)
 			}
 
+			// The claims around it: ES256, issued by SE, a sane validity.
+			r = jsverify(t, e, kp.cert, hc1, "--claims")
+			var c struct {
+				Iss      string `json:"iss"`
+				Iat, Exp int64
+				Alg      string `json:"alg"`
+			}
+			if r.code != 0 {
+				t.Fatalf("node verifier --claims: exit %d: %s", r.code, r.stderr)
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &c); err != nil {
+				t.Fatalf("node verifier --claims: %v\n%s", err, r.stdout)
+			}
+			if c.Iss != "SE" || c.Alg != "ES256" || c.Exp <= c.Iat {
+				t.Errorf("claims: iss %q alg %q iat %d exp %d; want iss SE, alg ES256, exp after iat", c.Iss, c.Alg, c.Iat, c.Exp)
+			}
+
 			// The same certificate through stdin, as a scanner would pipe it.
 			r = run(t, e.root, []byte(hc1+"\n"), e.node, e.verifier, "--cert", kp.cert)
 			if r.code != 0 {

@@ -6,12 +6,13 @@
 // check by cose-js and certificate parsing by node's crypto (OpenSSL).
 //
 // Usage:
-//   node verify.js --cert DSC.pem [--now RFC3339] [--skew SECONDS] [HC1]
+//   node verify.js --cert DSC.pem [--now RFC3339] [--skew SECONDS] [--claims] [HC1]
 //
 // The HC1 string is read from the last argument, or from stdin when absent.
 // On success the DCC payload (claim -260 -> 1) is printed as JSON on stdout
 // and the exit status is 0. On failure the reason goes to stderr and the
-// exit status is 1 (2 for usage errors).
+// exit status is 1 (2 for usage errors). With --claims it prints
+// {"iss","iat","exp","kid","alg","payload"} instead of the payload alone.
 'use strict';
 
 const crypto = require('crypto');
@@ -271,12 +272,13 @@ function verify (hc1, certData, opts = {}) {
 
 function usage (msg) {
   if (msg) process.stderr.write(`verify: ${msg}\n`);
-  process.stderr.write('usage: node verify.js --cert DSC.pem [--now RFC3339] [--skew SECONDS] [HC1]\n');
+  process.stderr.write('usage: node verify.js --cert DSC.pem [--now RFC3339] [--skew SECONDS] [--claims] [HC1]\n');
   process.exit(2);
 }
 
 function main (argv) {
   let certFile, now, skew, hc1;
+  let claims = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -289,6 +291,7 @@ function main (argv) {
     else if (a.startsWith('--now=')) now = a.slice(6);
     else if (a === '--skew') skew = val();
     else if (a.startsWith('--skew=')) skew = a.slice(7);
+    else if (a === '--claims') claims = true;
     else if (a === '-h' || a === '--help') usage();
     else if (a.startsWith('--')) usage(`unknown option ${a}`);
     else if (hc1 === undefined) hc1 = a;
@@ -304,7 +307,7 @@ function main (argv) {
   }
   try {
     const res = verify(hc1, certData, { now, skew });
-    process.stdout.write(JSON.stringify(res.payload) + '\n');
+    process.stdout.write(JSON.stringify(claims ? res : res.payload) + '\n');
     return 0;
   } catch (e) {
     process.stderr.write(`verify: INVALID: ${e.message}\n`);
