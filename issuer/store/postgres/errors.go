@@ -65,11 +65,12 @@ func unavailable(err error) error {
 
 // unavailableCode says whether a SQLSTATE means the server cannot serve now: connection
 // exceptions (08), insufficient resources (53), operator intervention such as shutdown or a
-// statement timeout (57), system errors (58) and a read-only standby (25006).
+// statement timeout (57), system errors (58), a lock not granted within lock_timeout (55P03)
+// and a read-only standby (25006).
 func unavailableCode(code string) bool {
 	switch {
 	case strings.HasPrefix(code, "08"), strings.HasPrefix(code, "53"),
-		strings.HasPrefix(code, "57"), strings.HasPrefix(code, "58"), code == "25006":
+		strings.HasPrefix(code, "57"), strings.HasPrefix(code, "58"), code == "55P03", code == "25006":
 		return true
 	}
 	return false

@@ -84,4 +84,3 @@ func latestVersion(fsys fs.FS, dir string) (uint, error) {
 		v = next
 	}
 }
-

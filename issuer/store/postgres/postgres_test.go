@@ -1,0 +1,196 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/store/pgtest"
+	"github.com/sedcc/dcc/issuer/store/postgres"
+	"github.com/sedcc/dcc/issuer/store/storetest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// migratedDatabase returns the URL of a fresh database with the schema applied.
+func migratedDatabase(t testing.TB) string {
+	t.Helper()
+	url := pgtest.NewDatabase(t)
+	if err := postgres.Migrate(context.Background(), url); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return url
+}
+
+func openStore(t testing.TB, url string, opts postgres.Options) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), url, opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, storetest.Reopenable(
+		func(t *testing.T) string { return migratedDatabase(t) },
+		func(t *testing.T, url string) issuer.Store { return openStore(t, url, postgres.Options{MaxConns: 8}) },
+	))
+}
+
+func TestMigrateIsIdempotentAndConcurrent(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() { errs[i] = postgres.Migrate(t.Context(), url) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("concurrent Migrate %d: %v", i, err)
+		}
+	}
+	if err := postgres.Migrate(t.Context(), url); err != nil {
+		t.Fatalf("Migrate of a current schema: %v", err)
+	}
+	want, err := postgres.SchemaVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var version int64
+	var dirty bool
+	if err := conn.QueryRow(t.Context(), `SELECT version, dirty FROM schema_migrations`).Scan(&version, &dirty); err != nil {
+		t.Fatal(err)
+	}
+	if version != int64(want) || dirty {
+		t.Errorf("schema version %d (dirty %v), want %d", version, dirty, want)
+	}
+	// The tables later features rely on exist.
+	for _, table := range []string{"certificates", "audit_events", "request_records", "principals", "api_keys", "revocations", "status_incidents"} {
+		var exists bool
+		if err := conn.QueryRow(t.Context(), `SELECT to_regclass($1) IS NOT NULL`, table).Scan(&exists); err != nil {
+			t.Fatal(err)
+		}
+		if !exists {
+			t.Errorf("table %s missing after Migrate", table)
+		}
+	}
+	openStore(t, url, postgres.Options{})
+}
+
+func TestOpenRefusesUnmigratedDatabase(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	s, err := postgres.Open(t.Context(), url, postgres.Options{})
+	if err == nil {
+		s.Close()
+		t.Fatal("Open succeeded on a database without the schema")
+	}
+	if !strings.Contains(err.Error(), "dccctl migrate") {
+		t.Errorf("error %q does not say to run dccctl migrate", err)
+	}
+}
+
+func TestUnreachableServerIsUnavailable(t *testing.T) {
+	// Port 1 on loopback: nothing listens there, so the connection is refused at once.
+	url := "postgres://postgres:secret-password@127.0.0.1:1/dcc?sslmode=disable&connect_timeout=2"
+	_, err := postgres.Open(t.Context(), url, postgres.Options{Timeout: 2 * time.Second})
+	if !errors.Is(err, issuer.ErrStoreUnavailable) {
+		t.Errorf("Open: error %v, want ErrStoreUnavailable", err)
+	}
+	if err != nil && strings.Contains(err.Error(), "secret-password") {
+		t.Errorf("error reveals the password: %v", err)
+	}
+	err = postgres.Migrate(t.Context(), url)
+	if !errors.Is(err, issuer.ErrStoreUnavailable) {
+		t.Errorf("Migrate: error %v, want ErrStoreUnavailable", err)
+	}
+	if err != nil && strings.Contains(err.Error(), "secret-password") {
+		t.Errorf("error reveals the password: %v", err)
+	}
+}
+
+func TestBlockedOperationTimesOutAsUnavailable(t *testing.T) {
+	url := migratedDatabase(t)
+	s := openStore(t, url, postgres.Options{Timeout: 300 * time.Millisecond})
+
+	locker, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close(context.Background())
+	tx, err := locker.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(t.Context(), `LOCK TABLE certificates IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = s.CertificateByUVCI(t.Context(), "URN:UVCI:01:SE:X")
+	if !errors.Is(err, issuer.ErrStoreUnavailable) {
+		t.Errorf("read of a locked table: error %v, want ErrStoreUnavailable", err)
+	}
+	if err := tx.Rollback(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CertificateByUVCI(t.Context(), "URN:UVCI:01:SE:X"); !errors.Is(err, issuer.ErrNotFound) {
+		t.Errorf("after the lock is released: error %v, want ErrNotFound", err)
+	}
+}
+
+func benchRecord(id string) issuer.Record {
+	at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	c := issuer.Certificate{
+		UVCI: "URN:UVCI:01:SE:BENCH/" + id + "#K", ProviderID: "prov-bench", Identifier: id,
+		Kind: issuer.KindTest, Environment: issuer.Sandbox, ContentHash: make([]byte, 32),
+		SubjectKey: []byte("subject-key-" + id), HC1: "HC1:" + strings.Repeat("6BF", 130), KID: make([]byte, 8),
+		IdentitySource: issuer.SourceRegister, Delivery: issuer.DeliveryMailbox, RequestID: "req-" + id,
+		IssuedAt: at, ExpiresAt: at.Add(72 * time.Hour),
+	}
+	return issuer.Record{
+		Certificate: &c,
+		Request: &issuer.RequestRecord{PrincipalID: c.ProviderID, RequestID: c.RequestID, BodyHash: make([]byte, 32),
+			Status: 200, UVCI: c.UVCI, CreatedAt: at},
+		Audit: issuer.AuditEvent{ID: "ev-" + id, At: at, RequestID: c.RequestID, PrincipalID: c.ProviderID,
+			Role: issuer.RoleProvider, Route: "POST /observation", Status: 200, Outcome: issuer.OutcomeIssued,
+			Kind: c.Kind, Environment: c.Environment, IdentitySource: c.IdentitySource, UVCI: c.UVCI,
+			SubjectMasked: "19121212****", SubjectKey: c.SubjectKey, Latency: 40 * time.Millisecond},
+	}
+}
+
+// BenchmarkRecord measures durable Records (certificate, request record and audit event in one
+// synchronously committed transaction) from parallel callers.
+func BenchmarkRecord(b *testing.B) {
+	s := openStore(b, migratedDatabase(b), postgres.Options{})
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := s.Record(context.Background(), benchRecord(fmt.Sprint(n.Add(1)))); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
