@@ -1,0 +1,224 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sedcc/dcc/fhir/fhirtest"
+	"github.com/sedcc/dcc/registry/fileregister"
+	"github.com/sedcc/dcc/registry/httpregister"
+	"github.com/sedcc/dcc/registry/pnr"
+	"github.com/sedcc/dcc/registry/standin"
+)
+
+// Register settings for the fault tests: one attempt may take 150 ms, one look-up 300 ms.
+const (
+	regTimeout = 150 * time.Millisecond
+	regBudget  = 300 * time.Millisecond
+	// slack covers the rest of a request (parse, sign, store) on a loaded CI machine under the
+	// race detector; the bound asserted is the register's share, not a speed target.
+	slack = 3 * time.Second
+)
+
+type registerRig struct {
+	standin *standin.Server
+	client  *httpregister.Client
+}
+
+func newRegisterRig(t *testing.T) *registerRig {
+	t.Helper()
+	pop, err := fileregister.Open("", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	si, err := standin.New(standin.Options{Register: pop})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(si)
+	t.Cleanup(func() { si.Close(); ts.Close() })
+	cl, err := httpregister.New(httpregister.Options{
+		URL:             ts.URL,
+		Timeout:         regTimeout,
+		Budget:          regBudget,
+		MaxAttempts:     2,
+		BackoffBase:     10 * time.Millisecond,
+		BackoffMax:      20 * time.Millisecond,
+		BreakerFailures: 3,
+		BreakerCooldown: 2 * time.Second,
+		CacheTTL:        -1, // every request reaches the stand-in, so every fault is seen
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &registerRig{standin: si, client: cl}
+}
+
+type flowResult struct {
+	status  int
+	code    string
+	source  string
+	elapsed time.Duration
+	retry   string
+}
+
+// flow sends n concurrent requests and reports each answer.
+func (e *testEnv) flow(n int, body func(i int) []byte) []flowResult {
+	var wg sync.WaitGroup
+	out := make([]flowResult, n)
+	for i := range n {
+		wg.Go(func() {
+			start := time.Now()
+			a := e.post("/api/v1/observation", e.sandbox, body(i))
+			r := flowResult{status: a.status, elapsed: time.Since(start), retry: a.header.Get("Retry-After")}
+			var m map[string]any
+			_ = json.Unmarshal(a.body, &m)
+			if s, ok := m["identitySource"].(string); ok {
+				r.source = s
+			}
+			if a.status != http.StatusOK {
+				for c := range a.codes(e.t) {
+					r.code = c
+				}
+			}
+			out[i] = r
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// TestRegisterFaults drives the stand-in register through every fault while requests flow, and
+// asserts for each the status, the code, the identity source and that no request waits longer
+// than the register's budget.
+func TestRegisterFaults(t *testing.T) {
+	rig := newRegisterRig(t)
+	e := newEnv(t, "embedded", envOptions{register: rig.client})
+	var seq atomic.Int64
+	withName := func(int) []byte {
+		return fhirtest.Observation(fhirtest.RAT, fhirtest.Now(e.now), fhirtest.PNR("198503122387"),
+			fhirtest.Name("Öberg", "Åsa"), fhirtest.BirthDate("1985-03-12"), fhirtest.Identifier(fmt.Sprintf("F-%d", seq.Add(1))))
+	}
+	bare := func(int) []byte {
+		return fhirtest.Observation(fhirtest.RAT, fhirtest.Now(e.now), fhirtest.PNR("198503122387"), fhirtest.Identifier(fmt.Sprintf("F-%d", seq.Add(1))))
+	}
+	contradicting := func(int) []byte {
+		return fhirtest.Observation(fhirtest.RAT, fhirtest.Now(e.now), fhirtest.PNR("198503122387"),
+			fhirtest.Name("Öberg", "Åsa"), fhirtest.BirthDate("1985-03-13"), fhirtest.Identifier(fmt.Sprintf("F-%d", seq.Add(1))))
+	}
+	unknownPerson := func(int) []byte {
+		return fhirtest.Observation(fhirtest.RAT, fhirtest.Now(e.now), fhirtest.PNR(fhirtest.MakePersonnummer("19800101", "123")),
+			fhirtest.Identifier(fmt.Sprintf("F-%d", seq.Add(1))))
+	}
+	type want struct {
+		status int
+		code   string
+		source string
+	}
+	phases := []struct {
+		name   string
+		faults *standin.Faults // nil: healthy
+		body   func(int) []byte
+		want   want
+	}{
+		{"healthy", nil, bare, want{200, "", "register"}},
+		{"healthy, name sent too", nil, withName, want{200, "", "register"}},
+		{"slow but within the timeout", &standin.Faults{Latency: 30 * time.Millisecond}, bare, want{200, "", "register"}},
+		{"not found", &standin.Faults{NotFound: true}, bare, want{422, "person-not-found", ""}},
+		{"person not in register", nil, unknownPerson, want{422, "person-not-found", ""}},
+		{"errors, fallback", &standin.Faults{ErrorRate: 1, ErrorStatus: 503}, withName, want{200, "", "birthdate-fallback"}},
+		{"errors, no name", &standin.Faults{ErrorRate: 1, ErrorStatus: 500}, bare, want{503, "register-unavailable", ""}},
+		{"timeouts, fallback", &standin.Faults{Timeout: true}, withName, want{200, "", "birthdate-fallback"}},
+		{"timeouts, no name", &standin.Faults{Timeout: true}, bare, want{503, "register-unavailable", ""}},
+		{"outage, fallback", &standin.Faults{Outage: true}, withName, want{200, "", "birthdate-fallback"}},
+		{"outage, birth date contradicts", &standin.Faults{Outage: true}, contradicting, want{422, "birthdate-mismatch", ""}},
+		{"outage, no name", &standin.Faults{Outage: true}, bare, want{503, "register-unavailable", ""}},
+	}
+	for _, ph := range phases {
+		t.Run(ph.name, func(t *testing.T) {
+			e.t = t
+			if ph.faults == nil {
+				rig.standin.ClearFaults()
+				waitBreakerClosed(t, rig.client, e)
+			} else if err := rig.standin.SetFaults(*ph.faults); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range e.flow(8, ph.body) {
+				if r.status != ph.want.status || r.code != ph.want.code || r.source != ph.want.source {
+					t.Errorf("got %d %q source %q, want %d %q source %q", r.status, r.code, r.source, ph.want.status, ph.want.code, ph.want.source)
+				}
+				if r.elapsed > regBudget+slack {
+					t.Errorf("a request waited %s, more than the register budget %s (+%s)", r.elapsed, regBudget, slack)
+				}
+				if r.status == 503 && r.retry == "" {
+					t.Error("503 without Retry-After")
+				}
+			}
+		})
+	}
+
+	// While the register is unreachable the breaker opens after the first failures: later
+	// requests do not wait for a timeout at all.
+	t.Run("breaker open fails fast", func(t *testing.T) {
+		e.t = t
+		if err := rig.standin.SetFaults(standin.Faults{Timeout: true}); err != nil {
+			t.Fatal(err)
+		}
+		e.flow(4, withName)
+		if st := rig.client.State(); st.Breaker != httpregister.BreakerOpen || st.Status != "down" {
+			t.Fatalf("register state %+v, want the breaker open", st)
+		}
+		before := rig.standin.Stats().Lookups
+		for _, r := range e.flow(8, withName) {
+			if r.status != 200 || r.source != "birthdate-fallback" {
+				t.Errorf("with the breaker open: %d %s", r.status, r.source)
+			}
+			if r.elapsed >= regTimeout+slack {
+				t.Errorf("with the breaker open a request took %s", r.elapsed)
+			}
+		}
+		if got := rig.standin.Stats().Lookups - before; got != 0 {
+			t.Errorf("%d look-ups reached the register while the breaker was open", got)
+		}
+	})
+
+	t.Run("recovers", func(t *testing.T) {
+		e.t = t
+		rig.standin.ClearFaults()
+		waitBreakerClosed(t, rig.client, e)
+		for _, r := range e.flow(4, bare) {
+			if r.status != 200 || r.source != "register" {
+				t.Errorf("after recovery: %d %s %s", r.status, r.code, r.source)
+			}
+		}
+	})
+}
+
+// waitBreakerClosed sends look-ups until the breaker has let a probe through and closed.
+func waitBreakerClosed(t *testing.T, cl *httpregister.Client, e *testEnv) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for cl.State().Breaker != httpregister.BreakerClosed {
+		if time.Now().After(deadline) {
+			t.Fatalf("breaker did not close: %+v", cl.State())
+		}
+		time.Sleep(50 * time.Millisecond)
+		_, _ = cl.Lookup(t.Context(), mustPNR(t, "198503122387"))
+	}
+}
+
+
+func mustPNR(t *testing.T, s string) pnr.Number {
+	t.Helper()
+	n, err := pnr.Parse(s, pnr.Personnummer, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
