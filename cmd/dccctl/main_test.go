@@ -152,7 +152,7 @@ func TestUsageErrors(t *testing.T) {
 	cases := [][]string{
 		{},
 		{"nonsense"},
-		{"verify", "HC1:X"},                                     // neither --cert nor --trust-list
+		{"verify", "HC1:X"}, // neither --cert nor --trust-list
 		{"verify", "--cert", "a", "--trust-list", "b", "HC1:X"}, // both
 		{"keygen", "--bogus"},
 		{"decode"}, // nothing on stdin

@@ -10,6 +10,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -62,13 +63,14 @@ type cwtClaims struct {
 
 // Signer signs DCCs with one Document Signer key. It is safe for concurrent use.
 type Signer struct {
-	key   cose.Signer
-	alg   cose.Algorithm
-	kid   []byte
-	dsc   *x509.Certificate
-	codec codec
-	rand  io.Reader
-	zlibs sync.Pool // *zlib.Writer, reset per use
+	key       cose.DigestSigner
+	protected []byte // serialised protected header {1: alg, 4: kid}, fixed per signer
+	alg       cose.Algorithm
+	kid       []byte
+	dsc       *x509.Certificate
+	codec     codec
+	rand      io.Reader
+	zlibs     sync.Pool // *zlib.Writer, reset per use
 }
 
 // NewSigner returns a Signer for key, which must belong to dsc. ECDSA P-256 keys sign with
@@ -99,11 +101,20 @@ func NewSigner(key crypto.Signer, dsc *x509.Certificate) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hcert: %w", err)
 	}
+	ds, ok := cs.(cose.DigestSigner)
+	if !ok {
+		return nil, fmt.Errorf("hcert: go-cose signer for %s cannot sign digests", alg)
+	}
 	c, err := codecs()
 	if err != nil {
 		return nil, err
 	}
-	return &Signer{key: cs, alg: alg, kid: keys.KID(dsc), dsc: dsc, codec: c, rand: rand.Reader}, nil
+	kid := keys.KID(dsc)
+	protected, err := c.enc.Marshal(map[int64]any{int64(cose.HeaderLabelAlgorithm): int64(alg), int64(cose.HeaderLabelKeyID): kid})
+	if err != nil {
+		return nil, fmt.Errorf("hcert: protected header: %w", err)
+	}
+	return &Signer{key: ds, protected: protected, alg: alg, kid: kid, dsc: dsc, codec: c, rand: rand.Reader}, nil
 }
 
 // KID returns the key identifier placed in the protected header (8 bytes; a copy).
@@ -157,23 +168,45 @@ func (s *Signer) EncodeClaims(c Claims) ([]byte, error) {
 }
 
 // SignCWT wraps a CWT claims set in a tagged COSE_Sign1 whose protected header carries the
-// algorithm and the kid: the second stage of Sign.
+// algorithm and the kid: the second stage of Sign. The protected header is serialised once per
+// Signer; the Sig_structure (RFC 9052, section 4.4) and the message are written directly, and
+// go-cose signs the SHA-256 digest (ES256 signatures come out as fixed-width r||s).
 func (s *Signer) SignCWT(cwt []byte) ([]byte, error) {
-	msg := cose.Sign1Message{
-		Headers: cose.Headers{
-			Protected:   cose.ProtectedHeader{cose.HeaderLabelAlgorithm: s.alg, cose.HeaderLabelKeyID: s.kid},
-			Unprotected: cose.UnprotectedHeader{},
-		},
-		Payload: cwt,
-	}
-	if err := msg.Sign(s.rand, nil, s.key); err != nil {
+	tbs := make([]byte, 0, 32+len(s.protected)+len(cwt))
+	tbs = append(tbs, 0x84)            // array(4)
+	tbs = append(tbs, 0x6a)            // text(10)
+	tbs = append(tbs, "Signature1"...) // context
+	tbs = appendBstr(tbs, s.protected) // body_protected
+	tbs = append(tbs, 0x40)            // external_aad: empty bstr
+	tbs = appendBstr(tbs, cwt)         // payload
+	digest := sha256.Sum256(tbs)
+	sig, err := s.key.SignDigest(s.rand, digest[:])
+	if err != nil {
 		return nil, fmt.Errorf("hcert: sign: %w", err)
 	}
-	out, err := msg.MarshalCBOR()
-	if err != nil {
-		return nil, fmt.Errorf("hcert: encode COSE_Sign1: %w", err)
+	msg := make([]byte, 0, 16+len(s.protected)+len(cwt)+len(sig))
+	msg = append(msg, 0xd2, 0x84) // tag(18) array(4)
+	msg = appendBstr(msg, s.protected)
+	msg = append(msg, 0xa0) // unprotected: empty map
+	msg = appendBstr(msg, cwt)
+	msg = appendBstr(msg, sig)
+	return msg, nil
+}
+
+// appendBstr appends a CBOR byte string (major type 2, shortest length form).
+func appendBstr(dst, b []byte) []byte {
+	n := uint64(len(b))
+	switch {
+	case n < 24:
+		dst = append(dst, 0x40|byte(n))
+	case n <= 0xff:
+		dst = append(dst, 0x58, byte(n))
+	case n <= 0xffff:
+		dst = append(dst, 0x59, byte(n>>8), byte(n))
+	default:
+		dst = append(dst, 0x5a, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
 	}
-	return out, nil
+	return append(dst, b...)
 }
 
 // Encode compresses a COSE message with zlib, encodes it in Base45 and prefixes "HC1:": the
