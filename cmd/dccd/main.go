@@ -29,10 +29,10 @@ import (
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stderr))
+	os.Exit(runWith(os.Args[1:], os.Getenv, os.Stderr))
 }
 
-func run(args []string, getenv func(string) string, stderr io.Writer) int {
+func runWith(args []string, getenv func(string) string, stderr io.Writer) int {
 	cfg, err := setup.FromEnv(getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "dccd: configuration: %v\n", err)
