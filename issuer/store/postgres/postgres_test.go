@@ -3,10 +3,8 @@ package postgres_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -158,39 +156,9 @@ func TestBlockedOperationTimesOutAsUnavailable(t *testing.T) {
 	}
 }
 
-func benchRecord(id string) issuer.Record {
-	at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
-	c := issuer.Certificate{
-		UVCI: "URN:UVCI:01:SE:BENCH/" + id + "#K", ProviderID: "prov-bench", Identifier: id,
-		Kind: issuer.KindTest, Environment: issuer.Sandbox, ContentHash: make([]byte, 32),
-		SubjectKey: []byte("subject-key-" + id), HC1: "HC1:" + strings.Repeat("6BF", 130), KID: make([]byte, 8),
-		IdentitySource: issuer.SourceRegister, Delivery: issuer.DeliveryMailbox, RequestID: "req-" + id,
-		IssuedAt: at, ExpiresAt: at.Add(72 * time.Hour),
-	}
-	return issuer.Record{
-		Certificate: &c,
-		Request: &issuer.RequestRecord{PrincipalID: c.ProviderID, RequestID: c.RequestID, BodyHash: make([]byte, 32),
-			Status: 200, UVCI: c.UVCI, CreatedAt: at},
-		Audit: issuer.AuditEvent{ID: "ev-" + id, At: at, RequestID: c.RequestID, PrincipalID: c.ProviderID,
-			Role: issuer.RoleProvider, Route: "POST /observation", Status: 200, Outcome: issuer.OutcomeIssued,
-			Kind: c.Kind, Environment: c.Environment, IdentitySource: c.IdentitySource, UVCI: c.UVCI,
-			SubjectMasked: "19121212****", SubjectKey: c.SubjectKey, Latency: 40 * time.Millisecond},
-	}
-}
-
 // BenchmarkRecord measures durable Records (certificate, request record and audit event in one
 // synchronously committed transaction) from parallel callers.
 func BenchmarkRecord(b *testing.B) {
 	s := openStore(b, migratedDatabase(b), postgres.Options{})
-	var n atomic.Int64
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := s.Record(context.Background(), benchRecord(fmt.Sprint(n.Add(1)))); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
+	storetest.BenchmarkRecord(b, s)
 }
