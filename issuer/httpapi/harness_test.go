@@ -39,7 +39,7 @@ var stores = []string{"embedded", "postgres"}
 // testEnv is a complete service on a real listener: real store, real signers with their own
 // development DSCs, the file register (or the one a test passes), real credentials.
 type testEnv struct {
-	t        *testing.T
+	t        testing.TB
 	url      string
 	store    issuer.Store
 	svc      *issuer.Service
@@ -76,7 +76,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func openStore(t *testing.T, kind string) issuer.Store {
+func openStore(t testing.TB, kind string) issuer.Store {
 	t.Helper()
 	ctx := context.Background()
 	var st issuer.Store
@@ -104,7 +104,7 @@ func openStore(t *testing.T, kind string) issuer.Store {
 	return st
 }
 
-func newEnv(t *testing.T, storeKind string, o envOptions) *testEnv {
+func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Second)
@@ -185,7 +185,7 @@ type answer struct {
 	body   []byte
 }
 
-func (a answer) json(t *testing.T) map[string]any {
+func (a answer) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(a.body, &m); err != nil {
@@ -195,7 +195,7 @@ func (a answer) json(t *testing.T) map[string]any {
 }
 
 // outcome decodes an OperationOutcome answer.
-func (a answer) outcome(t *testing.T) fhir.OperationOutcome {
+func (a answer) outcome(t testing.TB) fhir.OperationOutcome {
 	t.Helper()
 	var oo fhir.OperationOutcome
 	if err := json.Unmarshal(a.body, &oo); err != nil || oo.ResourceType != "OperationOutcome" || len(oo.Issue) == 0 {
@@ -205,7 +205,7 @@ func (a answer) outcome(t *testing.T) fhir.OperationOutcome {
 }
 
 // codes lists the stable codes of an OperationOutcome answer with their FHIRPaths.
-func (a answer) codes(t *testing.T) map[string]string {
+func (a answer) codes(t testing.TB) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, is := range a.outcome(t).Issue {

@@ -109,7 +109,7 @@ var (
 	schemaErr  error
 )
 
-func schema(t *testing.T) *dccschema.Schema {
+func schema(t testing.TB) *dccschema.Schema {
 	t.Helper()
 	schemaOnce.Do(func() { schemaVal, schemaErr = dccschema.Compile() })
 	if schemaErr != nil {

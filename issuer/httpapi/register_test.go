@@ -31,7 +31,7 @@ type registerRig struct {
 	client  *httpregister.Client
 }
 
-func newRegisterRig(t *testing.T) *registerRig {
+func newRegisterRig(t testing.TB) *registerRig {
 	t.Helper()
 	pop, err := fileregister.Open("", time.Now())
 	if err != nil {
