@@ -5,7 +5,6 @@ package base45
 import (
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // Alphabet is the 45-character alphabet of RFC 9285, section 4. Note the space at index 36.
@@ -41,21 +40,21 @@ func EncodedLen(n int) int { return n/2*3 + n%2*2 }
 
 // Encode returns the Base45 encoding of src.
 func Encode(src []byte) string {
-	var b strings.Builder
-	b.Grow(EncodedLen(len(src)))
+	return string(AppendEncode(make([]byte, 0, EncodedLen(len(src))), src))
+}
+
+// AppendEncode appends the Base45 encoding of src to dst and returns the extended slice.
+func AppendEncode(dst, src []byte) []byte {
 	for i := 0; i+1 < len(src); i += 2 {
-		n := int(src[i])<<8 | int(src[i+1])
-		b.WriteByte(Alphabet[n%45])
-		n /= 45
-		b.WriteByte(Alphabet[n%45])
-		b.WriteByte(Alphabet[n/45])
+		n := uint(src[i])<<8 | uint(src[i+1])
+		c, n := n%45, n/45
+		dst = append(dst, Alphabet[c], Alphabet[n%45], Alphabet[n/45])
 	}
 	if len(src)%2 == 1 {
-		n := int(src[len(src)-1])
-		b.WriteByte(Alphabet[n%45])
-		b.WriteByte(Alphabet[n/45])
+		n := uint(src[len(src)-1])
+		dst = append(dst, Alphabet[n%45], Alphabet[n/45])
 	}
-	return b.String()
+	return dst
 }
 
 // DecodedLen returns the number of bytes that n characters of valid Base45 decode to.

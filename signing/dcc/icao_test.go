@@ -53,7 +53,7 @@ func TestTransliterate(t *testing.T) {
 		if got != c.want {
 			t.Errorf("Transliterate(%q) = %q, want %q", c.in, got, c.want)
 		}
-		if !standardisedName.MatchString(got) {
+		if !validStandardised(got) {
 			t.Errorf("Transliterate(%q) = %q, outside A-Z and <", c.in, got)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -222,5 +223,31 @@ func TestKind(t *testing.T) {
 	var empty Certificate
 	if empty.Kind() != KindUnknown || empty.Kind().String() != "unknown" {
 		t.Error("empty kind")
+	}
+}
+
+// The hand-written pattern checks agree with the schema's regular expressions (anchored where
+// the schema forgot to, dots literal in the version).
+func TestPatternsMatchSchema(t *testing.T) {
+	dob := regexp.MustCompile(`^((19|20)\d\d(-\d\d){0,2}){0,1}$`)
+	std := regexp.MustCompile(`^[A-Z<]*$`)
+	country := regexp.MustCompile(`^[A-Z]{1,10}$`)
+	version := regexp.MustCompile(`^\d+\.\d+\.\d+$`)
+	inputs := []string{"", "1958", "1958-11", "1958-11-11", "1899", "2100-01-01", "19581111", "1958-1-11",
+		"1958-11-11-11", "2099-99-99", "20a1", "ABC<D", "abc", "Å", "SE", "ABCDEFGHIJK", "A1", "1.3.0",
+		"1.3", "12345", "1.3.0.1", "01.2.3", "1..3", "1.3.x", "a.b.c", "XK", "<<"}
+	for _, s := range inputs {
+		if validDOB(s) != dob.MatchString(s) {
+			t.Errorf("validDOB(%q) = %v, schema pattern says %v", s, validDOB(s), !validDOB(s))
+		}
+		if validStandardised(s) != std.MatchString(s) {
+			t.Errorf("validStandardised(%q) disagrees", s)
+		}
+		if validCountry(s) != country.MatchString(s) {
+			t.Errorf("validCountry(%q) disagrees", s)
+		}
+		if validVersion(s) != version.MatchString(s) {
+			t.Errorf("validVersion(%q) disagrees", s)
+		}
 	}
 }

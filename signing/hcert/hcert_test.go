@@ -536,3 +536,23 @@ func TestGolden(t *testing.T) {
 		t.Error("encoded SE/1 does not decode to its COSE")
 	}
 }
+
+func TestCompressionLevels(t *testing.T) {
+	f := newFixture(t)
+	for _, level := range []int{zlib.NoCompression, zlib.BestSpeed, zlib.BestCompression, zlib.HuffmanOnly} {
+		s, err := NewSigner(f.key, f.cert, WithCompressionLevel(level))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hc1, err := s.Sign(Claims{Issuer: "SE", IssuedAt: issued, Expiry: expires, Payload: testPayload()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Verify(hc1, trustOf(f.cert), issued); err != nil {
+			t.Errorf("level %d: %v", level, err)
+		}
+	}
+	if _, err := NewSigner(f.key, f.cert, WithCompressionLevel(42)); err == nil {
+		t.Error("compression level 42 accepted")
+	}
+}

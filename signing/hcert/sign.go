@@ -37,10 +37,28 @@ const (
 	hcertDCC      = 1
 )
 
-// CompressionLevel is the zlib level used when signing. BestSpeed keeps the compressor's state
-// small enough to reuse cheaply; on a DCC payload it costs a few bytes against BestCompression
-// (see the benchmarks and docs/perf.md).
-const CompressionLevel = zlib.BestSpeed
+// DefaultCompressionLevel is the zlib level used unless WithCompressionLevel says otherwise:
+// stored blocks. A signed DCC is a few hundred bytes, a fifth of them a random signature, and
+// deflate hardly shrinks it: over the 348 COSE messages of the EU test vectors, Go's levels 1 to 9
+// save 0.1 % to 2.5 % against stored blocks (about 10 bytes a certificate at best), while a
+// BestCompression writer costs more than the ECDSA signature itself (docs/perf.md). The output
+// is a valid zlib stream either way, and every verifier inflates it.
+const DefaultCompressionLevel = zlib.NoCompression
+
+// Option adjusts a Signer.
+type Option func(*Signer) error
+
+// WithCompressionLevel sets the zlib level (zlib.NoCompression to zlib.BestCompression, or
+// zlib.HuffmanOnly), for issuers who prefer the last bytes of QR size to signing throughput.
+func WithCompressionLevel(level int) Option {
+	return func(s *Signer) error {
+		if _, err := zlib.NewWriterLevel(io.Discard, level); err != nil {
+			return fmt.Errorf("hcert: %w", err)
+		}
+		s.level = level
+		return nil
+	}
+}
 
 // Claims are the CWT claims of a DCC.
 type Claims struct {
@@ -71,11 +89,12 @@ type Signer struct {
 	codec     codec
 	rand      io.Reader
 	zlibs     sync.Pool // *zlib.Writer, reset per use
+	level     int
 }
 
 // NewSigner returns a Signer for key, which must belong to dsc. ECDSA P-256 keys sign with
 // ES256, RSA keys with PS256. key may be any crypto.Signer (a file key, an HSM).
-func NewSigner(key crypto.Signer, dsc *x509.Certificate) (*Signer, error) {
+func NewSigner(key crypto.Signer, dsc *x509.Certificate, opts ...Option) (*Signer, error) {
 	if key == nil || dsc == nil {
 		return nil, errors.New("hcert: signer needs a key and its DSC")
 	}
@@ -114,7 +133,13 @@ func NewSigner(key crypto.Signer, dsc *x509.Certificate) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hcert: protected header: %w", err)
 	}
-	return &Signer{key: ds, protected: protected, alg: alg, kid: kid, dsc: dsc, codec: c, rand: rand.Reader}, nil
+	s := &Signer{key: ds, protected: protected, alg: alg, kid: kid, dsc: dsc, codec: c, rand: rand.Reader, level: DefaultCompressionLevel}
+	for _, o := range opts {
+		if err := o(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // KID returns the key identifier placed in the protected header (8 bytes; a copy).
@@ -216,7 +241,9 @@ func (s *Signer) Encode(msg []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return Prefix + base45.Encode(z), nil
+	out := make([]byte, 0, len(Prefix)+base45.EncodedLen(len(z)))
+	out = append(out, Prefix...)
+	return string(base45.AppendEncode(out, z)), nil
 }
 
 // Compress returns the zlib stream of msg.
@@ -226,7 +253,7 @@ func (s *Signer) Compress(msg []byte) ([]byte, error) {
 	w, _ := s.zlibs.Get().(*zlib.Writer)
 	if w == nil {
 		var err error
-		if w, err = zlib.NewWriterLevel(&buf, CompressionLevel); err != nil {
+		if w, err = zlib.NewWriterLevel(&buf, s.level); err != nil {
 			return nil, fmt.Errorf("hcert: zlib: %w", err)
 		}
 	} else {
@@ -238,7 +265,6 @@ func (s *Signer) Compress(msg []byte) ([]byte, error) {
 	if err := w.Close(); err != nil {
 		return nil, fmt.Errorf("hcert: zlib: %w", err)
 	}
-	w.Reset(nil)
 	s.zlibs.Put(w)
 	return buf.Bytes(), nil
 }
