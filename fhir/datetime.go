@@ -1,0 +1,58 @@
+package fhir
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+)
+
+var (
+	zonelessDateTime = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$`)
+	dateOnly         = regexp.MustCompile(`^\d{4}(-\d{2}(-\d{2})?)?$`)
+)
+
+// dateTime reads a FHIR dateTime that must name an instant: RFC 3339 with seconds and with "Z" or
+// a numeric offset. element names the element in texts (e.g. "effectiveDateTime"), example is a
+// valid value to show.
+func dateTime(r *report, path, value, element, example string) (time.Time, bool) {
+	if value == "" {
+		r.add(CodeRequired, path, fmt.Sprintf("Send %s as an RFC 3339 date-time with zone, e.g. %s.", element, example))
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, value)
+	switch {
+	case err == nil:
+		return t, true
+	case zonelessDateTime.MatchString(value):
+		r.add(CodeTimezoneMissing, path, fmt.Sprintf(
+			"Add the time zone to %s: \"Z\" for UTC or the offset, e.g. %s; a time without zone is ambiguous.", element, example))
+	case dateOnly.MatchString(value):
+		r.add(CodeDateTimeInvalid, path, fmt.Sprintf(
+			"Send %s with the time of day and zone, e.g. %s; a date alone is not enough.", element, example))
+	default:
+		r.add(CodeDateTimeInvalid, path, fmt.Sprintf(
+			"Send %s as an RFC 3339 date-time with seconds and zone, e.g. %s.", element, example))
+	}
+	return time.Time{}, false
+}
+
+// civilDate is a calendar date, free of time of day and zone.
+type civilDate struct {
+	year  int
+	month time.Month
+	day   int
+}
+
+func dateOf(t time.Time) civilDate {
+	y, m, d := t.Date()
+	return civilDate{y, m, d}
+}
+
+func (c civilDate) time() time.Time { return time.Date(c.year, c.month, c.day, 0, 0, 0, 0, time.UTC) }
+
+func (c civilDate) before(o civilDate) bool { return c.time().Before(o.time()) }
+
+// daysBetween counts calendar days from a to b (positive when b is later).
+func daysBetween(a, b civilDate) int {
+	return int(b.time().Sub(a.time()).Hours() / 24)
+}

@@ -1,0 +1,184 @@
+package fhir
+
+import (
+	"bufio"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sedcc/dcc/registry/pnr"
+	"github.com/sedcc/dcc/signing/valueset"
+)
+
+// Every Code constant in codes.go has a class and issue type in codeTable.
+func TestCodeTableComplete(t *testing.T) {
+	fs := token.NewFileSet()
+	f, err := parser.ParseFile(fs, "codes.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consts := map[string]bool{}
+	for _, d := range f.Decls {
+		gd, ok := d.(*ast.GenDecl)
+		if !ok || gd.Tok != token.CONST {
+			continue
+		}
+		for _, s := range gd.Specs {
+			vs := s.(*ast.ValueSpec)
+			for i, n := range vs.Names {
+				if strings.HasPrefix(n.Name, "Code") {
+					v, _ := strconv.Unquote(vs.Values[i].(*ast.BasicLit).Value)
+					consts[v] = true
+				}
+			}
+		}
+	}
+	for c := range consts {
+		if _, ok := codeTable[c]; !ok {
+			t.Errorf("%s has no entry in codeTable", c)
+		}
+	}
+	if len(consts) != len(codeTable) {
+		t.Errorf("%d constants, %d table entries", len(consts), len(codeTable))
+	}
+}
+
+// docs/errors.md has a row for every code, with the status and issue type the code answers with.
+func TestErrorsDocumented(t *testing.T) {
+	f, err := os.Open("../docs/errors.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	status := map[Class]string{ClassMalformed: "400", ClassInvalid: "422", ClassTooLarge: "413"}
+	rows := map[string][]string{}
+	service := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "## Codes from the service") {
+			service = true
+		}
+		if service || !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		rows[strings.Trim(cells[0], "`")] = cells
+	}
+	if !service {
+		t.Error(`docs/errors.md has no section "## Codes from the service"`)
+	}
+	for code, info := range codeTable {
+		cells, ok := rows[code]
+		if !ok {
+			t.Errorf("docs/errors.md has no row for %s", code)
+			continue
+		}
+		if len(cells) < 6 {
+			t.Errorf("%s: %d columns", code, len(cells))
+			continue
+		}
+		if cells[1] != status[info.class] || cells[2] != "`"+info.issue+"`" {
+			t.Errorf("%s documented as %s / %s, answers %s / `%s`", code, cells[1], cells[2], status[info.class], info.issue)
+		}
+	}
+	for code := range rows {
+		if _, ok := codeTable[code]; !ok {
+			t.Errorf("docs/errors.md documents %s, which the package does not emit", code)
+		}
+	}
+}
+
+// The numbers shown in texts are valid.
+func TestExamplesValid(t *testing.T) {
+	now := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	if _, err := pnr.Parse(examplePersonnummer, pnr.Personnummer, now); err != nil {
+		t.Error(err)
+	}
+	if _, err := pnr.Parse(exampleSamordningsnummer, pnr.Samordningsnummer, now); err != nil {
+		t.Error(err)
+	}
+}
+
+// The authorised-product table agrees with the EU value sets and encoding instructions, and every
+// active product can be derived from.
+func TestVaccineTable(t *testing.T) {
+	c := valueset.MustLoad()
+	for _, v := range AuthorisedVaccines() {
+		in, ok := c.Instruction(v.Product)
+		if !ok {
+			t.Errorf("%s: no encoding instruction", v.Name)
+			continue
+		}
+		if found, active := c.Contains(valueset.VaccineProduct, v.Product); !found || !active {
+			t.Errorf("%s: product %s not active", v.Name, v.Product)
+		}
+		if in.Manufacturer != v.Manufacturer {
+			t.Errorf("%s: manufacturer %s, instructions say %s", v.Name, v.Manufacturer, in.Manufacturer)
+		}
+		if !contains(in.Prophylaxis, v.Prophylaxis) {
+			t.Errorf("%s: prophylaxis %s not in %v", v.Name, v.Prophylaxis, in.Prophylaxis)
+		}
+		if _, err := time.Parse(time.DateOnly, v.Authorised); err != nil {
+			t.Errorf("%s: %v", v.Name, err)
+		}
+	}
+	p := NewParser(Options{Values: c})
+	for _, code := range c.Set(valueset.VaccineProduct).Codes() {
+		if _, active := c.Contains(valueset.VaccineProduct, code); !active {
+			continue
+		}
+		r := p.rulesFor(code)
+		if !r.known || r.derived == "" || r.manufacturer == "" {
+			t.Errorf("active product %s: %+v", code, r)
+		}
+		if found, active := c.Contains(valueset.VaccineManufacturer, r.manufacturer); !found || !active {
+			t.Errorf("product %s: holder %s not in the value set", code, r.manufacturer)
+		}
+	}
+}
+
+func TestLocate(t *testing.T) {
+	raw := []byte(`{"a": [1, {"b": "x", "c": [true, {"d": 5}]}], "e": {"f": null}}`)
+	for _, tc := range []struct {
+		at   string
+		want string
+	}{
+		{`1,`, ".a[0]"},
+		{`"x"`, ".a[1].b"},
+		{`true`, ".a[1].c[0]"},
+		{`5}`, ".a[1].c[1].d"},
+		{`{"f"`, ".e"},
+		{`null`, ".e.f"},
+	} {
+		i := strings.Index(string(raw), tc.at)
+		end := int64(i + len(strings.TrimRight(tc.at, ",}")))
+		if strings.HasPrefix(tc.at, "{") {
+			end = int64(i + 1)
+		}
+		if got := locate(raw, end); got != tc.want {
+			t.Errorf("locate at %d (%s) = %q, want %q", end, tc.at, got, tc.want)
+		}
+	}
+	if got := locate([]byte(`{`), 100); got != "" {
+		t.Errorf("past the end: %q", got)
+	}
+}
+
+func TestQuote(t *testing.T) {
+	long := strings.Repeat("å", 50)
+	if q := quote(long); !strings.HasSuffix(q, `…"`) || len([]rune(q)) != 43 {
+		t.Errorf("quote(long) = %s", q)
+	}
+	if q := quote("a\nb"); q != `"a\nb"` {
+		t.Errorf("quote = %s", q)
+	}
+}

@@ -1,0 +1,153 @@
+package fhir
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/go-playground/validator/v10"
+
+	"github.com/sedcc/dcc/signing/valueset"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultMaxTestAge      = 72 * time.Hour
+	DefaultClockSkew       = 5 * time.Minute
+	DefaultRecoveryMinDays = 11
+	DefaultRecoveryMaxDays = 180
+)
+
+// Options configure a Parser. Zero values take the defaults above.
+type Options struct {
+	// Now is the clock every time rule is measured against (default time.Now).
+	Now func() time.Time
+	// MaxTestAge is how old a test sample may be for a test certificate (default 72 h).
+	MaxTestAge time.Duration
+	// ClockSkew is how far in the future a time may lie before it is refused (default 5 min).
+	ClockSkew time.Duration
+	// RecoveryMinDays and RecoveryMaxDays bound the age of the positive sample behind a recovery
+	// certificate, in calendar days (defaults 11 and 180).
+	RecoveryMinDays, RecoveryMaxDays int
+	// Values are the EU value sets (default: the embedded ones, valueset.Load).
+	Values *valueset.Catalogue
+}
+
+// Parser reads provider requests into domain values. It is safe for concurrent use.
+type Parser struct {
+	now                      func() time.Time
+	maxTestAge, clockSkew    time.Duration
+	recoveryMin, recoveryMax int
+	values                   *valueset.Catalogue
+	validate                 *validator.Validate
+}
+
+// NewParser builds a Parser. With o.Values nil it loads the embedded value sets, which fails
+// only when the binary itself is broken (and then panics, at wiring time).
+func NewParser(o Options) *Parser {
+	p := &Parser{
+		now:         o.Now,
+		maxTestAge:  o.MaxTestAge,
+		clockSkew:   o.ClockSkew,
+		recoveryMin: o.RecoveryMinDays,
+		recoveryMax: o.RecoveryMaxDays,
+		values:      o.Values,
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.maxTestAge <= 0 {
+		p.maxTestAge = DefaultMaxTestAge
+	}
+	if p.clockSkew <= 0 {
+		p.clockSkew = DefaultClockSkew
+	}
+	if p.recoveryMin <= 0 {
+		p.recoveryMin = DefaultRecoveryMinDays
+	}
+	if p.recoveryMax <= 0 {
+		p.recoveryMax = DefaultRecoveryMaxDays
+	}
+	if p.values == nil {
+		p.values = valueset.MustLoad()
+	}
+	p.validate = newValidator()
+	return p
+}
+
+// Element rules that read best as validator tags. Each rule names the problem code its tags
+// raise; the texts say what to send instead.
+type rule struct {
+	tags string
+	code map[string]string // failing validator tag -> problem code
+	text map[string]string // failing validator tag -> what to send instead
+}
+
+// IdentifierMaxLen is the longest provider identifier (Observation.identifier[0].value,
+// Immunization.identifier[0].value) accepted.
+const IdentifierMaxLen = 64
+
+// FreeTextMaxLen is the longest free text (names, testing centre, NAAT test name) accepted: what
+// the certificate's fields hold (DCC schema 1.3: fn, gn, tc and nm are at most 80 characters).
+const FreeTextMaxLen = 80
+
+var providerIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:/-]+$`)
+
+var (
+	ruleProviderID = rule{
+		tags: fmt.Sprintf("max=%d,providerid", IdentifierMaxLen),
+		code: map[string]string{"max": CodeIdentifierFormat, "providerid": CodeIdentifierFormat},
+		text: map[string]string{
+			"max":        fmt.Sprintf("Send your identifier for this result as 1 to %d characters of A-Z a-z 0-9 and - . _ : /, e.g. a UUID; it is longer.", IdentifierMaxLen),
+			"providerid": fmt.Sprintf("Send your identifier for this result as 1 to %d characters of A-Z a-z 0-9 and - . _ : /, e.g. a UUID; it has other characters.", IdentifierMaxLen),
+		},
+	}
+	ruleFreeText = rule{
+		tags: fmt.Sprintf("max=%d,freetext", FreeTextMaxLen),
+		code: map[string]string{"max": CodeTextTooLong, "freetext": CodeTextInvalid},
+		text: map[string]string{
+			"max":      fmt.Sprintf("Send at most %d characters here; the certificate holds no more.", FreeTextMaxLen),
+			"freetext": "Send printable text here, without control characters such as line breaks or tabs.",
+		},
+	}
+)
+
+func newValidator() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	// Registration fails only for an empty tag or nil function.
+	_ = v.RegisterValidation("providerid", func(fl validator.FieldLevel) bool {
+		return providerIDPattern.MatchString(fl.Field().String())
+	})
+	_ = v.RegisterValidation("freetext", func(fl validator.FieldLevel) bool {
+		s := fl.Field().String()
+		if !utf8.ValidString(s) {
+			return false
+		}
+		for _, c := range s {
+			if unicode.IsControl(c) || c == utf8.RuneError {
+				return false
+			}
+		}
+		return true
+	})
+	return v
+}
+
+// check applies a rule to one value and reports each failing tag at path.
+func (p *Parser) check(r *report, path, value string, ru rule) {
+	err := p.validate.Var(value, ru.tags)
+	var ve validator.ValidationErrors
+	if !errors.As(err, &ve) {
+		return
+	}
+	for _, fe := range ve {
+		code, ok := ru.code[fe.Tag()]
+		if !ok {
+			code = CodeTextInvalid
+		}
+		r.add(code, path, ru.text[fe.Tag()])
+	}
+}
