@@ -26,7 +26,6 @@ const (
 	CodeNotFound              = "not-found"
 	CodeMethodNotAllowed      = "method-not-allowed"
 	CodeInternal              = "internal-error"
-	CodeSigningFailed         = "signing-failed"
 	CodeCertificateIncomplete = "certificate-invalid"
 )
 

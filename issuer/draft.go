@@ -12,6 +12,7 @@ import (
 
 // draft is a parsed, validated request on its way to becoming a certificate.
 type draft struct {
+	resource       string // Observation or Immunization
 	identifier     string
 	identifierPath string
 	subject        fhir.Subject
@@ -37,6 +38,7 @@ func (s *Service) parse(sub Submission) (draft, error) {
 		c := t
 		c.SampledAt = c.SampledAt.UTC()
 		return draft{
+			resource:       "Observation",
 			identifier:     t.Identifier,
 			identifierPath: "Observation.identifier[0].value",
 			subject:        t.Subject,
@@ -52,6 +54,7 @@ func (s *Service) parse(sub Submission) (draft, error) {
 		c := v
 		c.OccurredAt = c.OccurredAt.UTC()
 		return draft{
+			resource:       "Immunization",
 			identifier:     v.Identifier,
 			identifierPath: "Immunization.identifier[0].value",
 			subject:        v.Subject,
@@ -88,7 +91,7 @@ func (s *Service) environmentRules(p Principal, d draft) error {
 		return nil
 	}
 	if d.testData {
-		return fhir.New(fhir.ClassInvalid, CodeTestDataInProduction, "meta.tag",
+		return fhir.New(fhir.ClassInvalid, CodeTestDataInProduction, d.resource+".meta.tag",
 			"This resource is tagged as test data (HTEST) and was sent with a production credential. Send test data with your sandbox credential.")
 	}
 	if !d.subject.PNR.IsZero() && s.isTestIdentity(d.subject.PNR.Digits()) {

@@ -92,13 +92,14 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 		return err
 	}
 	srv := httpapi.New(httpapi.Options{
-		Issuer:      svc,
-		Credentials: issuer.NewCredentials(st, time.Now, cfg.KeyCacheTTL),
-		Store:       st,
-		Values:      values,
-		Log:         log,
-		OpenAPI:     docs.OpenAPI,
-		Version:     version,
+		Issuer:       svc,
+		Credentials:  issuer.NewCredentials(st, time.Now, cfg.KeyCacheTTL),
+		Store:        st,
+		Values:       values,
+		Log:          log,
+		OpenAPI:      docs.OpenAPI,
+		Version:      version,
+		ProviderRate: httpapi.RateLimit{Rate: cfg.ProviderRate, Burst: cfg.ProviderBurst},
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -57,6 +57,7 @@ type testEnv struct {
 type envOptions struct {
 	register registry.Register
 	clock    func() time.Time
+	rate     httpapi.RateLimit
 }
 
 type syncBuffer struct {
@@ -156,7 +157,7 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 	e.svc = svc
 	e.creds = issuer.NewCredentials(st, clock, time.Minute)
 	srv := httpapi.New(httpapi.Options{Issuer: svc, Credentials: e.creds, Store: st, Values: values, Log: log,
-		Clock: clock, OpenAPI: docs.OpenAPI, Version: "test"})
+		Clock: clock, OpenAPI: docs.OpenAPI, Version: "test", ProviderRate: o.rate})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	e.url = ts.URL

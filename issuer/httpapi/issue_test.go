@@ -17,6 +17,7 @@ import (
 	"github.com/sedcc/dcc/fhir"
 	"github.com/sedcc/dcc/fhir/fhirtest"
 	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/httpapi"
 	"github.com/sedcc/dcc/signing/dcc/dccschema"
 	"github.com/sedcc/dcc/signing/hcert"
 	"github.com/sedcc/dcc/signing/keys"
@@ -348,7 +349,7 @@ func TestTestDataInProduction(t *testing.T) {
 	e := newEnv(t, "embedded", envOptions{})
 	tagged := fhirtest.Observation(fhirtest.RAT, fhirtest.Now(e.now), fhirtest.TestData(), fhirtest.PNR("198503122387"))
 	a := e.post("/api/v1/observation", e.prod, tagged)
-	if a.status != http.StatusUnprocessableEntity || a.codes(t)["test-data-in-production"] != "meta.tag" {
+	if a.status != http.StatusUnprocessableEntity || a.codes(t)["test-data-in-production"] != "Observation.meta.tag" {
 		t.Fatalf("tagged test data in production: %d %s", a.status, a.body)
 	}
 	e.mustIssue(issuer.KindTest, issuer.Sandbox, e.post("/api/v1/observation", e.sandbox, tagged))
@@ -483,4 +484,23 @@ func TestNoPersonalDataInLogs(t *testing.T) {
 			t.Errorf("the log contains %q", secret)
 		}
 	}
+}
+
+// TestRateLimitPerCredential: beyond its burst a credential gets 429 rate-limited with
+// Retry-After; another credential is not affected.
+func TestRateLimitPerCredential(t *testing.T) {
+	e := newEnv(t, "embedded", envOptions{rate: httpapi.RateLimit{Rate: 0.5, Burst: 2}})
+	body := func(id string) []byte {
+		return fhirtest.Observation(fhirtest.RAT, fhirtest.Now(e.now), fhirtest.Identifier(id))
+	}
+	e.mustIssue(issuer.KindTest, issuer.Sandbox, e.post("/api/v1/observation", e.sandbox, body("RL-1")))
+	e.mustIssue(issuer.KindTest, issuer.Sandbox, e.post("/api/v1/observation", e.sandbox, body("RL-2")))
+	a := e.post("/api/v1/observation", e.sandbox, body("RL-3"))
+	if a.status != http.StatusTooManyRequests || a.header.Get("Retry-After") != "2" {
+		t.Fatalf("beyond the burst: %d Retry-After %q %s", a.status, a.header.Get("Retry-After"), a.body)
+	}
+	if _, ok := a.codes(t)["rate-limited"]; !ok {
+		t.Fatalf("codes %v", a.codes(t))
+	}
+	e.mustIssue(issuer.KindTest, issuer.Sandbox, e.post("/api/v1/observation", e.testOnly, body("RL-1")))
 }

@@ -42,6 +42,10 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 			return refuse(fhir.New(fhir.ClassForbidden, issuer.CodeForbidden, "",
 				"This credential may not issue certificates; only provider credentials can."))
 		}
+		if err := s.limits.allow(principal); err != nil {
+			p, _ := fhir.AsProblems(err)
+			return refuse(p)
+		}
 		if p := requestIDProblem(c); p != nil {
 			return refuse(p)
 		}

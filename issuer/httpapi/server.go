@@ -38,6 +38,10 @@ type Options struct {
 	Version string
 	// MaxBodyBytes caps request bodies (default fhir.MaxBodyBytes).
 	MaxBodyBytes int64
+	// ProviderRate limits each provider credential; a zero Rate disables the limit.
+	ProviderRate RateLimit
+	// RateOverrides sets other limits for particular principals (by id).
+	RateOverrides map[string]RateLimit
 }
 
 // Server holds the routes and their dependencies.
@@ -52,6 +56,7 @@ type Server struct {
 	version  string
 	maxBody  int64
 	values   *valueset.Catalogue
+	limits   *rateLimiter
 	routeSet []Route
 }
 
@@ -79,6 +84,7 @@ func New(o Options) *Server {
 	e.HidePort = true
 	s := &Server{echo: e, issuer: o.Issuer, creds: o.Credentials, store: o.Store, log: o.Log, now: o.Clock,
 		openapi: o.OpenAPI, version: o.Version, maxBody: o.MaxBodyBytes, values: o.Values}
+	s.limits = newRateLimiter(o.ProviderRate, o.RateOverrides, o.Clock)
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(s.requestIDMiddleware, s.accessLog, s.recoverMiddleware)
 	s.routes()

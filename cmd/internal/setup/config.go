@@ -49,6 +49,11 @@ type Config struct {
 
 	KeyCacheTTL time.Duration // DCC_KEY_CACHE_TTL, how long a verified API key is cached
 
+	// ProviderRate and ProviderBurst limit each provider credential (token bucket); a rate of 0
+	// disables the limit.
+	ProviderRate  float64 // DCC_PROVIDER_RATE, requests per second, 50
+	ProviderBurst int     // DCC_PROVIDER_BURST, 100
+
 	LogFormat string // DCC_LOG_FORMAT: json or text
 	LogLevel  string // DCC_LOG_LEVEL: debug, info, warn, error
 
@@ -72,6 +77,8 @@ func Defaults() Config {
 		RecValidity:      180 * 24 * time.Hour,
 		VacValidity:      365 * 24 * time.Hour,
 		KeyCacheTTL:      30 * time.Second,
+		ProviderRate:     50,
+		ProviderBurst:    100,
 		LogFormat:        "text",
 		LogLevel:         "info",
 		ShutdownTimeout:  20 * time.Second,
@@ -142,6 +149,22 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			if p = strings.TrimSpace(p); p != "" {
 				c.TestIdentities = append(c.TestIdentities, p)
 			}
+		}
+	}
+	if v := getenv("DCC_PROVIDER_RATE"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 {
+			errs = append(errs, fmt.Errorf("DCC_PROVIDER_RATE=%q: want requests per second, e.g. 50 (0 disables)", v))
+		} else {
+			c.ProviderRate = f
+		}
+	}
+	if v := getenv("DCC_PROVIDER_BURST"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("DCC_PROVIDER_BURST=%q: want a whole number of at least 1", v))
+		} else {
+			c.ProviderBurst = n
 		}
 	}
 	str("DCC_LOG_FORMAT", &c.LogFormat)
