@@ -158,9 +158,14 @@ func TestWaitersBeyondQueueAreRefusedAtOnce(t *testing.T) {
 	// Wait is an hour: a refusal that waited would hang the test instead of returning.
 	l := mustNew(t, Config{Limit: 2, Queue: 3, Wait: time.Hour})
 	held := hold(t, l)
-	var waiters []<-chan result
+	// The waiters report on one channel: which of them a freed slot goes to is the runtime's
+	// choice, not the order they were started in.
+	results := make(chan result, 3)
 	for range 3 {
-		waiters = append(waiters, acquireAsync(context.Background(), l))
+		go func() {
+			tk, reason, retry := l.Acquire(context.Background())
+			results <- result{tk, reason, retry}
+		}()
 	}
 	waitUntil(t, "three waiters", func() bool { return l.Stats().Waiting == 3 })
 
@@ -183,14 +188,17 @@ func TestWaitersBeyondQueueAreRefusedAtOnce(t *testing.T) {
 	}
 	var got []*Ticket
 	for i := range 2 {
-		r := <-waiters[i]
+		r := <-results
 		if r.t == nil {
 			t.Fatalf("waiter %d refused (%v) after slots freed", i, r.reason)
 		}
 		got = append(got, r.t)
 	}
+	if s := l.Stats(); s.Waiting != 1 || s.InFlight != 2 {
+		t.Fatalf("stats = %+v, want one waiter left and both slots held", s)
+	}
 	got[0].Release()
-	if r := <-waiters[2]; r.t == nil {
+	if r := <-results; r.t == nil {
 		t.Fatalf("last waiter refused (%v) after a slot freed", r.reason)
 	} else {
 		r.t.Release()
