@@ -19,6 +19,7 @@ import (
 	"github.com/sedcc/dcc/fhir"
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/httpapi"
+	"github.com/sedcc/dcc/issuer/requestid"
 	"github.com/sedcc/dcc/issuer/store/embedded"
 	"github.com/sedcc/dcc/issuer/store/pgtest"
 	"github.com/sedcc/dcc/issuer/store/postgres"
@@ -138,7 +139,7 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 		}
 		reg = fr
 	}
-	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(requestid.Handler(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	svc, err := issuer.New(issuer.Options{
 		Store:      st,
 		Signers:    signers,

@@ -484,6 +484,16 @@ func TestNoPersonalDataInLogs(t *testing.T) {
 			t.Errorf("the log contains %q", secret)
 		}
 	}
+	// Every line written while serving a request names the request.
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line is not JSON: %s", line)
+		}
+		if id, _ := m["request_id"].(string); id == "" {
+			t.Errorf("log line without request_id: %s", line)
+		}
+	}
 }
 
 // TestRateLimitPerCredential: beyond its burst a credential gets 429 rate-limited with

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sedcc/dcc/fhir"
 	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/requestid"
 	"github.com/sedcc/dcc/signing/valueset"
 )
 
@@ -168,6 +169,7 @@ func (s *Server) requestIDMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Set(keyRequestID, id)
 		c.Set(keyClientGiven, client)
+		c.SetRequest(c.Request().WithContext(requestid.With(c.Request().Context(), id)))
 		c.Response().Header().Set(headerRequestID, id)
 		return next(c)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sedcc/dcc/fhir"
 	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/requestid"
 	"github.com/sedcc/dcc/issuer/store/embedded"
 	"github.com/sedcc/dcc/issuer/store/postgres"
 	"github.com/sedcc/dcc/registry"
@@ -35,9 +36,9 @@ func Logger(c Config, w io.Writer) *slog.Logger {
 	_ = level.UnmarshalText([]byte(c.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
 	if c.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(requestid.Handler(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(requestid.Handler(slog.NewTextHandler(w, opts)))
 }
 
 // OpenStore opens PostgreSQL when DATABASE_URL is set, applying migrations first, and the
