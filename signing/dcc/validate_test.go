@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sedcc/dcc/signing/internal/schematest"
+	"github.com/sedcc/dcc/signing/dcc/dccschema"
 	"github.com/sedcc/dcc/signing/valueset"
 )
 
@@ -54,7 +54,7 @@ func sampleRecovery() Certificate {
 }
 
 func TestValidateSamples(t *testing.T) {
-	schema, err := schematest.Compile()
+	schema, err := dccschema.Compile()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestValidateSamples(t *testing.T) {
 // The official examples decode into Certificate without loss, pass Validate and re-encode to
 // JSON that still validates against the schema.
 func TestOfficialExamples(t *testing.T) {
-	schema, err := schematest.Compile()
+	schema, err := dccschema.Compile()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestValidateProblems(t *testing.T) {
 		{"no uvci", func(c *Certificate) { c.Vaccination[0].ID = "" }, "v[0].ci", CodeRequired},
 		{"no product", func(c *Certificate) { c.Vaccination[0].Product = "" }, "v[0].mp", CodeRequired},
 	}
-	schema, err := schematest.Compile()
+	schema, err := dccschema.Compile()
 	if err != nil {
 		t.Fatal(err)
 	}

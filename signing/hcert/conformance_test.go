@@ -20,7 +20,7 @@ import (
 
 	"github.com/sedcc/dcc/signing/base45"
 	"github.com/sedcc/dcc/signing/dcc"
-	"github.com/sedcc/dcc/signing/internal/schematest"
+	"github.com/sedcc/dcc/signing/dcc/dccschema"
 	"github.com/sedcc/dcc/signing/keys"
 )
 
@@ -134,7 +134,7 @@ func TestConformance(t *testing.T) {
 		t.Fatalf("no vectors: %v", err)
 	}
 	sort.Strings(files)
-	schema, err := schematest.Compile()
+	schema, err := dccschema.Compile()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -521,7 +521,7 @@ func encodeMatches(v vector) (bool, error) {
 	return true, nil
 }
 
-func schemaValid(schema *schematest.Schema, payload []byte) error {
+func schemaValid(schema *dccschema.Schema, payload []byte) error {
 	g, err := genericCBOR(payload)
 	if err != nil {
 		return err

@@ -25,7 +25,7 @@ import (
 
 	"github.com/sedcc/dcc/signing/base45"
 	"github.com/sedcc/dcc/signing/dcc"
-	"github.com/sedcc/dcc/signing/internal/schematest"
+	"github.com/sedcc/dcc/signing/dcc/dccschema"
 	"github.com/sedcc/dcc/signing/keys"
 	"github.com/sedcc/dcc/signing/valueset"
 )
@@ -113,7 +113,7 @@ func (f fixture) sign(t testing.TB, p dcc.Certificate) string {
 // The backbone: sign, decode, verify, and get back exactly what was signed.
 func TestRoundTrip(t *testing.T) {
 	f := newFixture(t)
-	schema, err := schematest.Compile()
+	schema, err := dccschema.Compile()
 	if err != nil {
 		t.Fatal(err)
 	}
