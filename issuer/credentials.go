@@ -39,9 +39,12 @@ type Credentials struct {
 	cache *expirable.LRU[string, cachedKey]
 }
 
+// cachedKey is a key as last read from the store; unknown records that the store had none, so
+// probing unknown key ids costs what probing wrong secrets does.
 type cachedKey struct {
 	key       APIKey
-	principal Principal
+	principal Principal // loaded once the secret has matched
+	unknown   bool
 }
 
 // NewCredentials builds the credential service. cacheTTL bounds how long a revoked key may keep
@@ -170,7 +173,9 @@ func unauthenticated() fhir.Problems {
 }
 
 // Authenticate checks a bearer token and returns its principal. A missing, malformed, unknown,
-// expired or revoked key gets the same answer, with no detail about which.
+// expired or revoked key gets the same answer, with no detail about which, and an unknown key id
+// costs the same work as a wrong secret: one store read the first time (remembered in the cache,
+// found or not), then a hash and a constant-time comparison.
 func (c *Credentials) Authenticate(ctx context.Context, token string) (Principal, error) {
 	keyID, secret, ok := splitToken(token)
 	sum := sha256.Sum256([]byte(secret))
@@ -178,7 +183,6 @@ func (c *Credentials) Authenticate(ctx context.Context, token string) (Principal
 		subtle.ConstantTimeCompare(sum[:], unknownHash[:])
 		return Principal{}, unauthenticated()
 	}
-	now := c.now()
 	var ck cachedKey
 	var hit bool
 	if c.cache != nil {
@@ -188,27 +192,43 @@ func (c *Credentials) Authenticate(ctx context.Context, token string) (Principal
 		k, err := c.store.APIKey(ctx, keyID)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			subtle.ConstantTimeCompare(sum[:], unknownHash[:])
-			return Principal{}, unauthenticated()
+			ck = cachedKey{unknown: true}
 		case err != nil:
 			return Principal{}, fmt.Errorf("load key: %w", err)
+		default:
+			ck = cachedKey{key: k}
 		}
-		p, err := c.store.Principal(ctx, k.PrincipalID)
+		c.remember(keyID, ck)
+	}
+	want := ck.key.Hash
+	if ck.unknown {
+		want = unknownHash[:]
+	}
+	if subtle.ConstantTimeCompare(sum[:], want) != 1 || ck.unknown {
+		return Principal{}, unauthenticated()
+	}
+	now := c.now()
+	if ck.key.RevokedAt != nil || ck.key.ExpiresAt != nil && !now.Before(*ck.key.ExpiresAt) {
+		return Principal{}, unauthenticated()
+	}
+	if ck.principal.ID == "" {
+		p, err := c.store.Principal(ctx, ck.key.PrincipalID)
 		if err != nil {
 			return Principal{}, fmt.Errorf("load principal of key %s: %w", keyID, err)
 		}
-		ck = cachedKey{key: k, principal: p}
+		ck.principal = p
+		c.remember(keyID, ck)
 	}
-	if subtle.ConstantTimeCompare(sum[:], ck.key.Hash) != 1 {
+	if ck.principal.DisabledAt != nil {
 		return Principal{}, unauthenticated()
-	}
-	if ck.key.RevokedAt != nil || ck.key.ExpiresAt != nil && !now.Before(*ck.key.ExpiresAt) || ck.principal.DisabledAt != nil {
-		return Principal{}, unauthenticated()
-	}
-	if !hit && c.cache != nil {
-		c.cache.Add(keyID, ck)
 	}
 	return ck.principal, nil
+}
+
+func (c *Credentials) remember(keyID string, ck cachedKey) {
+	if c.cache != nil {
+		c.cache.Add(keyID, ck)
+	}
 }
 
 func splitToken(token string) (keyID, secret string, ok bool) {
