@@ -15,6 +15,8 @@ var (
 	ErrRequestIDTaken = errors.New("request id already used by this principal")
 	// ErrStoreUnavailable wraps failures to reach the store (connection refused, timeouts).
 	ErrStoreUnavailable = errors.New("store unavailable")
+	// ErrIncidentOpen: an incident for the same dependency is still open; nothing was written.
+	ErrIncidentOpen = errors.New("an incident is already open for this dependency")
 )
 
 // Record is everything one finished request writes. Store.Record commits it in one durable
@@ -51,7 +53,35 @@ type Store interface {
 	ExpireAPIKey(ctx context.Context, id string, at time.Time) error
 	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
 
+	// OpenIncident stores a new open incident (Kind set to StatusIncident). At most one
+	// incident per dependency is open at a time: it returns ErrIncidentOpen, writing nothing,
+	// when one is.
+	OpenIncident(ctx context.Context, e StatusEvent) error
+	// OpenIncidentFor returns the open incident of a dependency, or ErrNotFound.
+	OpenIncidentFor(ctx context.Context, dependency string) (StatusEvent, error)
+	// PostNotice stores a new notice (Kind set to StatusNotice). A zero UpdatedAt is taken
+	// from OpenedAt, here and in OpenIncident.
+	PostNotice(ctx context.Context, e StatusEvent) error
+	// CloseStatusEvent closes an incident or a notice at the given time (ErrNotFound when there
+	// is no such event). Closing a closed event keeps the first closing time.
+	CloseStatusEvent(ctx context.Context, id string, at time.Time) error
+	// StatusEvents lists the events still relevant at since: those not closed before it and
+	// not ended (Until) before it, newest first by (OpenedAt, ID), at most limit (0 means 100,
+	// more than 1000 means 1000).
+	StatusEvents(ctx context.Context, since time.Time, limit int) ([]StatusEvent, error)
+
 	// Ping checks that the store can serve.
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// StatusEventsLimit is the number of events Store.StatusEvents returns for a requested limit.
+func StatusEventsLimit(limit int) int {
+	switch {
+	case limit <= 0:
+		return 100
+	case limit > 1000:
+		return 1000
+	}
+	return limit
 }

@@ -152,3 +152,30 @@ type AuditPage struct {
 	Events []AuditEvent
 	Next   string // cursor for the next page; empty on the last page
 }
+
+// Kinds of status events.
+const (
+	// StatusIncident: a dependency failed; opened by the status monitor, closed when it recovers.
+	StatusIncident = "incident"
+	// StatusNotice: an operator's announcement, typically a planned maintenance window.
+	StatusNotice = "notice"
+)
+
+// StatusEvent is an incident or a notice shown on /status and in the status feed. It holds no
+// personal data: titles and bodies are written by the monitor or by operators for the public.
+type StatusEvent struct {
+	ID   string
+	Kind string // StatusIncident or StatusNotice
+	// Dependency is what the event is about ("store", "signing", "register"); empty for the
+	// service as a whole.
+	Dependency string
+	Title      string
+	Body       string
+	// OpenedAt is when the incident began, or when a notice's window starts (it may lie ahead).
+	OpenedAt time.Time
+	// UpdatedAt is when the event last changed (opened or closed).
+	UpdatedAt time.Time
+	ClosedAt  *time.Time
+	// Until is the announced end of a notice's window; nil for incidents and open-ended notices.
+	Until *time.Time
+}

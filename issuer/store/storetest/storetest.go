@@ -4,8 +4,8 @@
 // Beyond the interface's comments, the suite pins down: times come back in UTC, kept to the
 // microsecond; empty lists and byte slices come back nil; look-ups of lists return an empty list,
 // not ErrNotFound; audit pages are newest first by (At, ID) with opaque cursors; an audit event
-// without an ID is given one; revoking a revoked key keeps the first time; a closed store answers
-// with ErrStoreUnavailable.
+// without an ID is given one; revoking a revoked key keeps the first time; closing a closed status
+// event keeps the first time; a closed store answers with ErrStoreUnavailable.
 package storetest
 
 import (
@@ -39,6 +39,8 @@ func Run(t *testing.T, open func(t *testing.T) issuer.Store) {
 		{"APIKeys", testAPIKeys},
 		{"Reopen", testReopen},
 		{"PingAndClose", testPingAndClose},
+		{"StatusEvents", testStatusEvents},
+		{"StatusEventsPersist", testStatusEventsPersist},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,1 @@
+DROP INDEX status_incidents_one_open_idx;
