@@ -209,6 +209,20 @@ func TestVaccinationProducts(t *testing.T) {
 			}
 		})
 	}
+	// A booster beyond the primary series (3/2) is a normal certificate; each dose event of one
+	// person is its own certificate.
+	t.Run("booster", func(t *testing.T) {
+		e.t = t
+		out := e.mustIssue(issuer.KindVaccination, issuer.Sandbox, e.post("/api/v1/immunization", e.sandbox,
+			fhirtest.Immunization(fhirtest.Comirnaty, fhirtest.Now(e.now), fhirtest.Dose(3, 2), fhirtest.Identifier("VACC-BOOST-3"))))
+		if v := out.decoded.Claims.Payload.Vaccination[0]; v.DoseNumber != 3 || v.TotalDoses != 2 {
+			t.Errorf("booster entry %+v", v)
+		}
+		exp := out.decoded.Claims.Expiry.Sub(out.decoded.Claims.IssuedAt)
+		if exp != 365*24*time.Hour {
+			t.Errorf("vaccination validity %s, want 365 days", exp)
+		}
+	})
 }
 
 // TestReplayAndConflicts: the same Identifier and content returns the same certificate; the same
