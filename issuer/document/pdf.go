@@ -55,6 +55,36 @@ func rgb(c int) (r, g, b int) { return c >> 16 & 0xff, c >> 8 & 0xff, c & 0xff }
 // c.IssuedAt and the file carries no random document identifier, so the
 // same certificate always renders to the same bytes.
 func PDF(c Certificate) ([]byte, error) {
+	qrPNG, _, _, err := QR(c.HC1, QROptions{})
+	if err != nil {
+		return nil, fmt.Errorf("pdf: %w", err)
+	}
+	return pdfWithQR(c, qrPNG)
+}
+
+// Rendered is a certificate's QR code image and printable PDF, made from one QR encoding.
+type Rendered struct {
+	QR            []byte // PNG
+	Width, Height int
+	PDF           []byte
+}
+
+// Render makes the QR code image (default options) and the PDF of c, encoding the QR code once
+// and placing that same image in the PDF.
+func Render(c Certificate) (Rendered, error) {
+	png, w, h, err := QR(c.HC1, QROptions{})
+	if err != nil {
+		return Rendered{}, err
+	}
+	pdf, err := pdfWithQR(c, png)
+	if err != nil {
+		return Rendered{}, err
+	}
+	return Rendered{QR: png, Width: w, Height: h, PDF: pdf}, nil
+}
+
+// pdfWithQR lays out the PDF around qrPNG, which must be QR(c.HC1, QROptions{}).
+func pdfWithQR(c Certificate, qrPNG []byte) ([]byte, error) {
 	kindSV, kindEN, ok := c.Kind.title()
 	if !ok {
 		return nil, fmt.Errorf("pdf: unknown certificate kind %q", c.Kind)
@@ -63,10 +93,6 @@ func PDF(c Certificate) ([]byte, error) {
 		return nil, errors.New("pdf: issuance time is zero; it dates the document and keeps the output reproducible")
 	}
 	names, err := nameRows(c)
-	if err != nil {
-		return nil, fmt.Errorf("pdf: %w", err)
-	}
-	qrPNG, _, _, err := QR(c.HC1, QROptions{})
 	if err != nil {
 		return nil, fmt.Errorf("pdf: %w", err)
 	}

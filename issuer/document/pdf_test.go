@@ -418,3 +418,23 @@ func TestCP1252Folded(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderMatchesQRAndPDF: Render gives exactly what QR and PDF give separately.
+func TestRenderMatchesQRAndPDF(t *testing.T) {
+	c := certificateFromVector(t, "SE-2.json")
+	r, err := Render(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	png, w, h, err := QR(c.HC1, QROptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf, err := PDF(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(r.QR, png) || r.Width != w || r.Height != h || !bytes.Equal(r.PDF, pdf) {
+		t.Fatal("Render differs from QR and PDF")
+	}
+}

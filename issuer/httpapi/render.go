@@ -110,15 +110,11 @@ type submissionResponse struct {
 // derives from the stored certificate, so a replay answers with the same content.
 func (s *Server) render(out issuer.Issued) (submissionResponse, error) {
 	cert, pl := out.Certificate, out.Payload
-	png, w, h, err := document.QR(cert.HC1, document.QROptions{})
+	docs, err := document.Render(s.printable(cert, pl))
 	if err != nil {
-		return submissionResponse{}, fmt.Errorf("QR for %s: %w", cert.UVCI, err)
+		return submissionResponse{}, fmt.Errorf("render %s: %w", cert.UVCI, err)
 	}
-	doc := s.printable(cert, pl)
-	pdf, err := document.PDF(doc)
-	if err != nil {
-		return submissionResponse{}, fmt.Errorf("PDF for %s: %w", cert.UVCI, err)
-	}
+	png, w, h, pdf := docs.QR, docs.Width, docs.Height, docs.PDF
 	p := &proof{
 		QRCode: qrCode{Mimetype: "image/png", Width: w, Height: h, Image: base64.StdEncoding.EncodeToString(png)},
 		Metadata: metadata{
