@@ -7,6 +7,7 @@
 package issuer
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
@@ -26,6 +27,8 @@ import (
 type Signer interface {
 	Sign(payload dcc.Certificate, issuedAt, expires time.Time) (hc1 string, err error)
 	KID() []byte
+	// Check signs a probe to prove the key is usable (an HSM may be unreachable).
+	Check() error
 }
 
 // UVCIs derives the certificate identifier from (provider, the provider's Identifier), so that a
@@ -173,6 +176,45 @@ func New(o Options) (*Service, error) {
 		metrics:    o.Metrics,
 		newID:      o.NewID,
 	}, nil
+}
+
+// Health is the state of the issuer's own dependencies, for readiness and the status page.
+type Health struct {
+	Store    error // nil when the store answers
+	Signers  map[Environment]error
+	Register registry.State
+}
+
+// Ready reports whether the service can issue: store and every signer usable. The register does
+// not count: while it is down the birth-date fallback still issues.
+func (h Health) Ready() bool {
+	if h.Store != nil {
+		return false
+	}
+	for _, err := range h.Signers {
+		if err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// Health checks the store and the signers and reads the register's state.
+func (s *Service) Health(ctx context.Context) Health {
+	h := Health{Signers: map[Environment]error{}, Register: s.RegisterState()}
+	h.Store = s.store.Ping(ctx)
+	for env, sg := range s.signers {
+		h.Signers[env] = sg.Check()
+	}
+	return h
+}
+
+// RegisterState is the population register's state; "up" when the register cannot tell.
+func (s *Service) RegisterState() registry.State {
+	if r, ok := s.register.(registry.Reporter); ok {
+		return r.State()
+	}
+	return registry.State{Status: "up"}
 }
 
 // Config returns the effective configuration.

@@ -19,6 +19,14 @@ func (h HCertSigner) Sign(p dcc.Certificate, issuedAt, expires time.Time) (strin
 	return h.Signer.Sign(hcert.Claims{Issuer: h.Country, IssuedAt: issuedAt, Expiry: expires, Payload: p})
 }
 
+// Check implements Signer: it signs an empty CWT claims map.
+func (h HCertSigner) Check() error {
+	if _, err := h.Signer.SignCWT([]byte{0xa0}); err != nil {
+		return fmt.Errorf("probe signature: %w", err)
+	}
+	return nil
+}
+
 // KID implements Signer.
 func (h HCertSigner) KID() []byte { return h.Signer.KID() }
 

@@ -59,6 +59,7 @@ type envOptions struct {
 	register registry.Register
 	clock    func() time.Time
 	rate     httpapi.RateLimit
+	store    issuer.Store // used instead of opening one of the stores
 }
 
 type syncBuffer struct {
@@ -114,7 +115,10 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 	if clock == nil {
 		clock = func() time.Time { return now }
 	}
-	st := openStore(t, storeKind)
+	st := o.store
+	if st == nil {
+		st = openStore(t, storeKind)
+	}
 	values := valueset.MustLoad()
 	e := &testEnv{t: t, store: st, now: now, values: values, dscs: map[issuer.Environment]*x509.Certificate{}, logs: &syncBuffer{}}
 

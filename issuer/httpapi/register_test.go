@@ -174,6 +174,12 @@ func TestRegisterFaults(t *testing.T) {
 		if st := rig.client.State(); st.Breaker != httpregister.BreakerOpen || st.Status != "down" {
 			t.Fatalf("register state %+v, want the breaker open", st)
 		}
+		// The register being down leaves the service ready, and says so.
+		ready := e.do(http.MethodGet, "/readyz", "", nil)
+		rb := ready.json(t)
+		if ready.status != http.StatusOK || rb["status"] != "degraded" || rb["register"].(map[string]any)["breaker"] != "open" {
+			t.Errorf("readyz with the register down: %d %s", ready.status, ready.body)
+		}
 		before := rig.standin.Stats().Lookups
 		for _, r := range e.flow(8, withName) {
 			if r.status != 200 || r.source != "birthdate-fallback" {
@@ -196,6 +202,9 @@ func TestRegisterFaults(t *testing.T) {
 			if r.status != 200 || r.source != "register" {
 				t.Errorf("after recovery: %d %s %s", r.status, r.code, r.source)
 			}
+		}
+		if ready := e.do(http.MethodGet, "/readyz", "", nil); ready.json(t)["status"] != "ready" {
+			t.Errorf("readyz after recovery: %s", ready.body)
 		}
 	})
 }

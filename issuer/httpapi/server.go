@@ -279,12 +279,40 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "alive"})
 }
 
+// readyz answers 200 when the service can issue (store and signers usable) and 503 otherwise.
+// The register is reported but does not decide: while it is down the birth-date fallback issues,
+// and the body says "degraded".
 func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
-		s.log.WarnContext(ctx, "readiness: store unavailable", "err", err)
-		return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "unready", "store": "down"})
+	h := s.issuer.Health(ctx)
+	body := map[string]any{"register": h.Register}
+	updown := func(err error) string {
+		if err != nil {
+			return "down"
+		}
+		return "up"
 	}
-	return c.JSON(http.StatusOK, map[string]any{"status": "ready", "store": "up"})
+	body["store"] = updown(h.Store)
+	signers := map[string]string{}
+	for env, err := range h.Signers {
+		signers[string(env)] = updown(err)
+		if err != nil {
+			s.log.WarnContext(ctx, "readiness: signer unusable", "environment", env, "err", err)
+		}
+	}
+	body["signers"] = signers
+	if h.Store != nil {
+		s.log.WarnContext(ctx, "readiness: store unavailable", "err", h.Store)
+	}
+	switch {
+	case !h.Ready():
+		body["status"] = "unready"
+		return c.JSON(http.StatusServiceUnavailable, body)
+	case h.Register.Status != "up":
+		body["status"] = "degraded"
+	default:
+		body["status"] = "ready"
+	}
+	return c.JSON(http.StatusOK, body)
 }

@@ -1,0 +1,152 @@
+package httpapi_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sedcc/dcc/fhir/fhirtest"
+	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/store/pgtest"
+	"github.com/sedcc/dcc/issuer/store/postgres"
+)
+
+// cutProxy forwards TCP to a target until it is cut: then it closes every connection and
+// refuses new ones, as a database host that went away does. Heal reopens it on the same port.
+type cutProxy struct {
+	t      testing.TB
+	target string
+	addr   string
+
+	mu    sync.Mutex
+	ln    net.Listener
+	conns []net.Conn
+}
+
+func newCutProxy(t testing.TB, target string) *cutProxy {
+	p := &cutProxy{t: t, target: target}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.addr = ln.Addr().String()
+	p.serve(ln)
+	t.Cleanup(p.cut)
+	return p
+}
+
+func (p *cutProxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(up, c); up.Close() }()
+			go func() { _, _ = io.Copy(c, up); c.Close() }()
+		}
+	}()
+}
+
+func (p *cutProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *cutProxy) heal() {
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.serve(ln)
+}
+
+// TestStoreOutage: with the database gone, readiness fails and issuance answers 503
+// store-unavailable with Retry-After at once, not after a long timeout; when the database is back
+// both recover without a restart.
+func TestStoreOutage(t *testing.T) {
+	ctx := context.Background()
+	dbURL := pgtest.NewDatabase(t)
+	if err := postgres.Migrate(ctx, dbURL); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newCutProxy(t, u.Host)
+	u.Host = proxy.addr
+	st, err := postgres.Open(ctx, u.String(), postgres.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e := newEnv(t, "postgres", envOptions{store: st})
+
+	body := func(id string) []byte {
+		return fhirtest.Observation(fhirtest.RAT, fhirtest.Now(e.now), fhirtest.Identifier(id))
+	}
+	e.mustIssue(issuer.KindTest, issuer.Sandbox, e.post("/api/v1/observation", e.sandbox, body("SO-1")))
+	if a := e.do(http.MethodGet, "/readyz", "", nil); a.status != http.StatusOK {
+		t.Fatalf("readyz before the outage: %d %s", a.status, a.body)
+	}
+
+	proxy.cut()
+	start := time.Now()
+	a := e.post("/api/v1/observation", e.sandbox, body("SO-2"))
+	took := time.Since(start)
+	if a.status != http.StatusServiceUnavailable || a.header.Get("Retry-After") == "" {
+		t.Fatalf("issuance with the store down: %d Retry-After %q %s", a.status, a.header.Get("Retry-After"), a.body)
+	}
+	if _, ok := a.codes(t)["store-unavailable"]; !ok {
+		t.Fatalf("codes %v", a.codes(t))
+	}
+	if took > 2*time.Second {
+		t.Errorf("the answer took %s with the store refusing connections", took)
+	}
+	r := e.do(http.MethodGet, "/readyz", "", nil)
+	if r.status != http.StatusServiceUnavailable || r.json(t)["store"] != "down" || r.json(t)["status"] != "unready" {
+		t.Fatalf("readyz with the store down: %d %s", r.status, r.body)
+	}
+	if h := e.do(http.MethodGet, "/healthz", "", nil); h.status != http.StatusOK {
+		t.Fatalf("healthz with the store down: %d", h.status)
+	}
+
+	proxy.heal()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r = e.do(http.MethodGet, "/readyz", "", nil)
+		if r.status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz did not recover: %d %s", r.status, r.body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.mustIssue(issuer.KindTest, issuer.Sandbox, e.post("/api/v1/observation", e.sandbox, body("SO-2")))
+}
