@@ -5,7 +5,6 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
-command -v pdftotext >/dev/null || need_apt+=(poppler-utils)
 command -v node >/dev/null || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "deps: installing ${need_apt[*]}"
