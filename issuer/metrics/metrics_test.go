@@ -452,3 +452,12 @@ func (nopStore) ExpireAPIKey(context.Context, string, time.Time) error        { 
 func (nopStore) RevokeAPIKey(context.Context, string, time.Time) error        { return nil }
 func (nopStore) Ping(context.Context) error                                   { return nil }
 func (nopStore) Close() error                                                 { return nil }
+func (nopStore) OpenIncident(context.Context, issuer.StatusEvent) error       { return nil }
+func (nopStore) OpenIncidentFor(context.Context, string) (issuer.StatusEvent, error) {
+	return issuer.StatusEvent{}, nil
+}
+func (nopStore) PostNotice(context.Context, issuer.StatusEvent) error      { return nil }
+func (nopStore) CloseStatusEvent(context.Context, string, time.Time) error { return nil }
+func (nopStore) StatusEvents(context.Context, time.Time, int) ([]issuer.StatusEvent, error) {
+	return nil, nil
+}

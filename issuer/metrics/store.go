@@ -28,7 +28,7 @@ func outcome(err error) string {
 		return "ok"
 	case errors.Is(err, issuer.ErrNotFound):
 		return "not-found"
-	case errors.Is(err, issuer.ErrIdentifierTaken), errors.Is(err, issuer.ErrRequestIDTaken):
+	case errors.Is(err, issuer.ErrIdentifierTaken), errors.Is(err, issuer.ErrRequestIDTaken), errors.Is(err, issuer.ErrIncidentOpen):
 		return "conflict"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return "canceled"
