@@ -43,6 +43,8 @@ type Options struct {
 	ProviderRate RateLimit
 	// RateOverrides sets other limits for particular principals (by id).
 	RateOverrides map[string]RateLimit
+	// Status is what /status and /status/feed.xml show (a *status.Monitor); nil answers 404.
+	Status StatusSource
 }
 
 // Server holds the routes and their dependencies.
@@ -59,6 +61,7 @@ type Server struct {
 	values   *valueset.Catalogue
 	limits   *rateLimiter
 	routeSet []Route
+	status   StatusSource
 }
 
 // Route is one served route and the roles that may call it (see docs/roles.md).
@@ -86,6 +89,7 @@ func New(o Options) *Server {
 	s := &Server{echo: e, issuer: o.Issuer, creds: o.Credentials, store: o.Store, log: o.Log, now: o.Clock,
 		openapi: o.OpenAPI, version: o.Version, maxBody: o.MaxBodyBytes, values: o.Values}
 	s.limits = newRateLimiter(o.ProviderRate, o.RateOverrides, o.Clock)
+	s.status = o.Status
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(s.requestIDMiddleware, s.accessLog, s.recoverMiddleware)
 	s.routes()
@@ -116,6 +120,7 @@ func (s *Server) routes() {
 	s.add(http.MethodGet, "/openapi.yaml", s.openAPI, "public")
 	s.add(http.MethodGet, "/healthz", s.healthz, "public")
 	s.add(http.MethodGet, "/readyz", s.readyz, "public")
+	s.statusRoutes()
 }
 
 const headerRequestID = "X-Request-ID"
