@@ -366,7 +366,11 @@ func (m *Monitor) read(ctx context.Context, now time.Time) {
 	}
 	m.stored, m.readAt, m.readFailed = list, now, false
 	for _, e := range list {
-		if e.Kind != issuer.StatusIncident || e.ClosedAt != nil {
+		if e.Kind != issuer.StatusIncident {
+			continue
+		}
+		if e.ClosedAt != nil {
+			m.closedElsewhere(e, now)
 			continue
 		}
 		for _, d := range m.deps {
@@ -377,6 +381,22 @@ func (m *Monitor) read(ctx context.Context, now time.Time) {
 			if d.light == Red && d.redSince.After(e.OpenedAt) {
 				d.redSince = e.OpenedAt
 			}
+		}
+	}
+}
+
+// closedElsewhere lets go of a held incident that was closed in the store by someone else (an
+// operator with dccctl, or another instance). If the dependency is still red, a new incident
+// opens once it has been red for another threshold. Callers hold mu.
+func (m *Monitor) closedElsewhere(e issuer.StatusEvent, now time.Time) {
+	for _, d := range m.deps {
+		if d.incident == nil || d.incident.event.ID != e.ID || !d.incident.opened || m.holds(e.ID) {
+			continue
+		}
+		m.log.Info("incident closed in the store", "incident", e.ID, "dependency", d.dep.Name)
+		d.incident = nil
+		if d.light == Red {
+			d.redSince = now
 		}
 	}
 }

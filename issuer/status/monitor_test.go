@@ -435,6 +435,38 @@ func TestJoinsIncidentAnotherInstanceOpened(t *testing.T) {
 	}
 }
 
+// TestIncidentClosedByHand: an operator closes an incident while the dependency is still red;
+// the monitor lets it go and opens a new one only after another threshold.
+func TestIncidentClosedByHand(t *testing.T) {
+	f := newFixture(t, openStore(t, t.TempDir()))
+	f.register.Set(status.Red)
+	f.checkAt(t, t0)
+	s := f.checkAt(t, t0.Add(time.Minute))
+	if len(s.Open) != 1 {
+		t.Fatalf("open %v, want the register incident", s.Open)
+	}
+	first := s.Open[0].ID
+	closedAt := t0.Add(2 * time.Minute)
+	if err := f.store.CloseStatusEvent(t.Context(), first, closedAt); err != nil {
+		t.Fatal(err)
+	}
+	s = f.checkAt(t, closedAt.Add(10*time.Second))
+	if len(s.Open) != 0 || len(s.History) != 1 || s.History[0].ID != first {
+		t.Fatalf("after closing by hand: open %v history %v", s.Open, s.History)
+	}
+	s = f.checkAt(t, closedAt.Add(50*time.Second))
+	if len(s.Open) != 0 {
+		t.Errorf("new incident before another threshold: %v", s.Open)
+	}
+	s = f.checkAt(t, closedAt.Add(70*time.Second))
+	if len(s.Open) != 1 || s.Open[0].ID == first {
+		t.Errorf("open %v, want a new incident after another threshold of red", s.Open)
+	}
+	if n := len(stored(t, f.store)); n != 2 {
+		t.Errorf("store holds %d incidents, want 2", n)
+	}
+}
+
 // TestRunChecksOnEveryTick: Run checks at once, then on every tick, and returns when its
 // context ends.
 func TestRunChecksOnEveryTick(t *testing.T) {
