@@ -18,10 +18,17 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sedcc/dcc/cmd/internal/setup"
 	"github.com/sedcc/dcc/docs"
 	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/admission"
 	"github.com/sedcc/dcc/issuer/httpapi"
+	"github.com/sedcc/dcc/issuer/metrics"
+	"github.com/sedcc/dcc/issuer/status"
+	"github.com/sedcc/dcc/registry"
+	"github.com/sedcc/dcc/signing/hcert"
 	"github.com/sedcc/dcc/signing/valueset"
 )
 
@@ -62,15 +69,20 @@ func runWith(args []string, getenv func(string) string, stderr io.Writer) int {
 // it stops accepting, lets in-flight requests finish within the shutdown timeout, closes the store.
 // ready, when not nil, receives the listening address.
 func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<- string) error {
-	st, err := setup.OpenStore(ctx, cfg)
+	raw, err := setup.OpenStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if err := st.Close(); err != nil {
+		if err := raw.Close(); err != nil {
 			log.Warn("close store", "err", err)
 		}
 	}()
+	m, err := metrics.New(prometheus.NewRegistry(), metrics.Options{})
+	if err != nil {
+		return err
+	}
+	st := m.InstrumentStore(raw)
 	signers, err := setup.Signers(cfg)
 	if err != nil {
 		return err
@@ -79,18 +91,57 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	if err != nil {
 		return err
 	}
-	reg, err := setup.Register(cfg, log, nil)
+	reg, err := setup.Register(cfg, log, m.TrackBreaker())
 	if err != nil {
+		return err
+	}
+	if rep, ok := reg.(registry.Reporter); ok {
+		if err := m.WatchRegister(rep.State); err != nil {
+			return err
+		}
+	}
+	limiter, err := admission.New(admission.Config{Name: "issue", Limit: cfg.IssueConcurrency, Queue: cfg.IssueQueue,
+		Wait: cfg.IssueWait, MaxRetryAfter: cfg.IssueRetryAfterMax})
+	if err != nil {
+		return fmt.Errorf("DCC_ISSUE_*: %w", err)
+	}
+	if err := m.WatchLimiters(limiter); err != nil {
 		return err
 	}
 	values, err := valueset.Load()
 	if err != nil {
 		return err
 	}
-	svc, err := setup.Issuer(cfg, st, signers, reg, subjectKey, values, log, time.Now, nil)
+	svc, err := setup.Issuer(cfg, st, signers, reg, subjectKey, values, log, time.Now, m)
 	if err != nil {
 		return err
 	}
+	// The monitor stops before the store closes (defers run last in, first out).
+	monitor, err := statusMonitor(cfg, st, signers, reg, log)
+	if err != nil {
+		return err
+	}
+	monitorCtx, stopMonitor := context.WithCancel(ctx)
+	monitorDone := make(chan struct{})
+	go func() {
+		defer close(monitorDone)
+		monitor.Run(monitorCtx)
+	}()
+	defer func() {
+		stopMonitor()
+		<-monitorDone
+	}()
+
+	// Refusals are audited off the request path; what is queued is written before the store closes.
+	refusals := issuer.NewAuditQueue(st, log, setup.NewEventID, time.Now, cfg.AuditQueue)
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := refusals.Close(fctx); err != nil {
+			log.Warn("audit queue not flushed", "err", err)
+		}
+	}()
+
 	srv := httpapi.New(httpapi.Options{
 		Issuer:       svc,
 		Credentials:  issuer.NewCredentials(st, time.Now, cfg.KeyCacheTTL),
@@ -100,6 +151,10 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 		OpenAPI:      docs.OpenAPI,
 		Version:      version,
 		ProviderRate: httpapi.RateLimit{Rate: cfg.ProviderRate, Burst: cfg.ProviderBurst},
+		Admission:    limiter,
+		Metrics:      m,
+		AuditQueue:   refusals,
+		Status:       monitor,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -149,4 +204,35 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// statusMonitor watches the store and the signing keys (critical: without them nothing is
+// issued) and the population register when it reports its state (not critical: the birth-date
+// fallback keeps issuance going), for /status.
+func statusMonitor(cfg setup.Config, st issuer.Store, signers map[issuer.Environment]*hcert.Signer,
+	reg registry.Register, log *slog.Logger) (*status.Monitor, error) {
+	keys := map[string]status.KeySigner{}
+	for env, s := range signers {
+		keys[string(env)] = s
+	}
+	deps := []status.Dependency{
+		{Name: status.DependencyStore, Title: "Certificate store", Probe: status.StoreProbe(st), Critical: true},
+		{Name: status.DependencySigning, Title: "Signing", Probe: status.SigningProbe(keys, time.Now, 0), Critical: true},
+	}
+	if r, ok := reg.(registry.Reporter); ok {
+		deps = append(deps, status.Dependency{Name: status.DependencyRegister, Title: "Population register", Probe: status.RegisterProbe(r)})
+	}
+	m, err := status.New(status.Options{
+		Events:       st,
+		Dependencies: deps,
+		Interval:     cfg.StatusInterval,
+		Threshold:    cfg.IncidentThreshold,
+		Clock:        time.Now,
+		NewID:        setup.NewEventID,
+		Log:          log.With("component", "status"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("status monitor: %w", err)
+	}
+	return m, nil
 }

@@ -14,11 +14,14 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sedcc/dcc/docs"
 	"github.com/sedcc/dcc/fhir"
 	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/admission"
 	"github.com/sedcc/dcc/issuer/httpapi"
+	"github.com/sedcc/dcc/issuer/metrics"
 	"github.com/sedcc/dcc/issuer/requestid"
 	"github.com/sedcc/dcc/issuer/store/embedded"
 	"github.com/sedcc/dcc/issuer/store/pgtest"
@@ -53,6 +56,7 @@ type testEnv struct {
 	prod     string // key of a production provider with every kind
 	testOnly string // key of a sandbox provider that may only issue tests
 	support  string // key of a support staff member
+	queue    *issuer.AuditQueue
 }
 
 type envOptions struct {
@@ -60,6 +64,7 @@ type envOptions struct {
 	clock    func() time.Time
 	rate     httpapi.RateLimit
 	store    issuer.Store // used instead of opening one of the stores
+	admit    *admission.Limiter
 }
 
 type syncBuffer struct {
@@ -161,8 +166,20 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 	}
 	e.svc = svc
 	e.creds = issuer.NewCredentials(st, clock, time.Minute)
+	e.queue = issuer.NewAuditQueue(st, log, newID, clock, 1000)
+	t.Cleanup(func() { _ = e.queue.Close(context.Background()) })
+	m, err := metrics.New(prometheus.NewRegistry(), metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.admit != nil {
+		if err := m.WatchLimiters(o.admit); err != nil {
+			t.Fatal(err)
+		}
+	}
 	srv := httpapi.New(httpapi.Options{Issuer: svc, Credentials: e.creds, Store: st, Values: values, Log: log,
-		Clock: clock, OpenAPI: docs.OpenAPI, Version: "test", ProviderRate: o.rate})
+		Clock: clock, OpenAPI: docs.OpenAPI, Version: "test", ProviderRate: o.rate, Admission: o.admit,
+		Metrics: m, AuditQueue: e.queue})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	e.url = ts.URL

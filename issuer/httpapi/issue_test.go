@@ -455,6 +455,11 @@ func TestAuditEveryRequest(t *testing.T) {
 			e.post("/api/v1/observation", e.sandbox, fhirtest.Observation(fhirtest.RAT, fhirtest.Now(e.now), fhirtest.PNR("191212121213")), "X-Request-ID", "audit-bad")
 			e.post("/api/v1/observation", "", fhirtest.Observation(fhirtest.RAT, fhirtest.Now(e.now)), "X-Request-ID", "audit-401")
 			ctx := context.Background()
+			// Refusals before any work are written off the request path; wait for them.
+			deadline := time.Now().Add(10 * time.Second)
+			for e.queue.Written() < 1 && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
 			for id, want := range map[string]issuer.Outcome{"audit-ok": issuer.OutcomeIssued, "audit-bad": issuer.OutcomeRejected, "audit-401": issuer.OutcomeRejected} {
 				page, err := e.store.SearchAudit(ctx, issuer.AuditQuery{RequestID: id})
 				if err != nil {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/sedcc/dcc/fhir"
 	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/admission"
 )
 
 // issue serves POST /observation, /recovery and /immunization: authenticate, read the body within
@@ -23,9 +25,7 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 			ev.Outcome = issuer.OutcomeRejected
 			ev.Codes = p.Codes()
 			ev.Latency = s.now().Sub(start)
-			if err := s.issuer.Audit(r.Context(), ev); err != nil {
-				s.log.ErrorContext(r.Context(), "audit refused request", "request_id", ev.RequestID, "err", err)
-			}
+			s.auditRefusal(r.Context(), ev)
 			return p
 		}
 
@@ -45,6 +45,13 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 		if err := s.limits.allow(principal); err != nil {
 			p, _ := fhir.AsProblems(err)
 			return refuse(p)
+		}
+		if s.admit != nil {
+			ticket, _, wait := s.admit.Acquire(r.Context())
+			if ticket == nil {
+				return refuse(admission.Overloaded(wait))
+			}
+			defer ticket.Release()
 		}
 		if p := requestIDProblem(c); p != nil {
 			return refuse(p)
@@ -79,6 +86,18 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 		c.Response().Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSONCharsetUTF8)
 		c.Response().WriteHeader(http.StatusOK)
 		return encodeJSON(c.Response(), resp)
+	}
+}
+
+// auditRefusal records a request refused before any work. Through the queue it never waits for
+// the store, so a refusal stays fast when the store is busy with admitted work.
+func (s *Server) auditRefusal(ctx context.Context, ev issuer.AuditEvent) {
+	if s.refusals != nil {
+		s.refusals.Add(ev)
+		return
+	}
+	if err := s.issuer.Audit(ctx, ev); err != nil {
+		s.log.ErrorContext(ctx, "audit refused request", "request_id", ev.RequestID, "err", err)
 	}
 }
 

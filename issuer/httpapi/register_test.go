@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sedcc/dcc/fhir/fhirtest"
+	"github.com/sedcc/dcc/issuer/admission"
 	"github.com/sedcc/dcc/registry/fileregister"
 	"github.com/sedcc/dcc/registry/httpregister"
 	"github.com/sedcc/dcc/registry/pnr"
@@ -230,4 +232,49 @@ func mustPNR(t *testing.T, s string) pnr.Number {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestOverload: with the issuance budget full, excess requests get 503 overloaded with
+// Retry-After and an OperationOutcome at once; admitted requests complete; nothing else happens.
+func TestOverload(t *testing.T) {
+	rig := newRegisterRig(t)
+	// A slow register keeps each admitted request busy long enough to fill the budget.
+	if err := rig.standin.SetFaults(standin.Faults{Latency: 100 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	lim, err := admission.New(admission.Config{Name: "issue", Limit: 2, Queue: 1, Wait: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, "embedded", envOptions{register: rig.client, admit: lim})
+	var seq atomic.Int64
+	results := e.flow(24, func(int) []byte {
+		return fhirtest.Observation(fhirtest.RAT, fhirtest.Now(e.now), fhirtest.PNR("198503122387"), fhirtest.Identifier(fmt.Sprintf("O-%d", seq.Add(1))))
+	})
+	ok, shed := 0, 0
+	for _, r := range results {
+		switch {
+		case r.status == http.StatusOK:
+			ok++
+		case r.status == http.StatusServiceUnavailable && r.code == "overloaded" && r.retry != "":
+			shed++
+		default:
+			t.Errorf("unexpected answer under overload: %d %q Retry-After %q", r.status, r.code, r.retry)
+		}
+	}
+	if ok < 2 || shed == 0 {
+		t.Fatalf("admitted %d, shed %d: the budget of 2 did not shed the excess", ok, shed)
+	}
+	if st := lim.Stats(); st.InFlight != 0 || st.Rejected() != uint64(shed) {
+		t.Errorf("limiter after the rush: %+v", st)
+	}
+	m := e.do(http.MethodGet, "/metrics", "", nil)
+	if m.status != http.StatusOK || !strings.Contains(string(m.body), "dcc_admission_rejected_total") {
+		t.Errorf("/metrics: %d", m.status)
+	}
+	for _, secret := range []string{"198503122387", "Öberg", "URN:UVCI"} {
+		if strings.Contains(string(m.body), secret) {
+			t.Errorf("/metrics holds %q", secret)
+		}
+	}
 }

@@ -10,10 +10,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
 
 	"github.com/sedcc/dcc/docs"
 	"github.com/sedcc/dcc/issuer/httpapi"
+	"github.com/sedcc/dcc/issuer/metrics"
 )
 
 // routeKey names a route as "METHOD /path" with echo's :param written {param}.
@@ -25,7 +27,13 @@ func routeKey(method, path string) string {
 func servedRoutes(t *testing.T) (*httpapi.Server, map[string]bool) {
 	t.Helper()
 	e := newEnv(t, "embedded", envOptions{})
-	srv := httpapi.New(httpapi.Options{Issuer: e.svc, Credentials: e.creds, Store: e.store, Values: e.values, OpenAPI: docs.OpenAPI})
+	m, err := metrics.New(prometheus.NewRegistry(), metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Built as dccd builds it: every optional part present, so every route is registered.
+	srv := httpapi.New(httpapi.Options{Issuer: e.svc, Credentials: e.creds, Store: e.store, Values: e.values,
+		OpenAPI: docs.OpenAPI, Metrics: m})
 	out := map[string]bool{}
 	for _, r := range srv.EchoRoutes() {
 		out[routeKey(r.Method, r.Path)] = true

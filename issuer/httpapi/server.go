@@ -18,6 +18,8 @@ import (
 
 	"github.com/sedcc/dcc/fhir"
 	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/admission"
+	"github.com/sedcc/dcc/issuer/metrics"
 	"github.com/sedcc/dcc/issuer/requestid"
 	"github.com/sedcc/dcc/signing/valueset"
 )
@@ -39,6 +41,13 @@ type Options struct {
 	Version string
 	// MaxBodyBytes caps request bodies (default fhir.MaxBodyBytes).
 	MaxBodyBytes int64
+	// Admission bounds the concurrent issuance work; nil admits everything.
+	Admission *admission.Limiter
+	// Metrics, when set, counts every request and serves GET /metrics.
+	Metrics *metrics.Metrics
+	// AuditQueue records refusals made before any work without making them wait for the store;
+	// nil writes them synchronously.
+	AuditQueue *issuer.AuditQueue
 	// ProviderRate limits each provider credential; a zero Rate disables the limit.
 	ProviderRate RateLimit
 	// RateOverrides sets other limits for particular principals (by id).
@@ -60,6 +69,9 @@ type Server struct {
 	maxBody  int64
 	values   *valueset.Catalogue
 	limits   *rateLimiter
+	admit    *admission.Limiter
+	metrics  *metrics.Metrics
+	refusals *issuer.AuditQueue
 	routeSet []Route
 	status   StatusSource
 }
@@ -90,8 +102,13 @@ func New(o Options) *Server {
 		openapi: o.OpenAPI, version: o.Version, maxBody: o.MaxBodyBytes, values: o.Values}
 	s.limits = newRateLimiter(o.ProviderRate, o.RateOverrides, o.Clock)
 	s.status = o.Status
+	s.admit, s.metrics, s.refusals = o.Admission, o.Metrics, o.AuditQueue
 	e.HTTPErrorHandler = s.errorHandler
-	e.Use(s.requestIDMiddleware, s.accessLog, s.recoverMiddleware)
+	e.Use(s.requestIDMiddleware, s.accessLog)
+	if s.metrics != nil {
+		e.Use(s.metrics.Middleware())
+	}
+	e.Use(s.recoverMiddleware)
 	s.routes()
 	return s
 }
@@ -120,6 +137,9 @@ func (s *Server) routes() {
 	s.add(http.MethodGet, "/openapi.yaml", s.openAPI, "public")
 	s.add(http.MethodGet, "/healthz", s.healthz, "public")
 	s.add(http.MethodGet, "/readyz", s.readyz, "public")
+	if s.metrics != nil {
+		s.add(http.MethodGet, "/metrics", echo.WrapHandler(s.metrics.Handler()), "public")
+	}
 	s.statusRoutes()
 }
 

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +50,15 @@ type Config struct {
 
 	KeyCacheTTL time.Duration // DCC_KEY_CACHE_TTL, how long a verified API key is cached
 
+	// Admission control of issuance (docs/overload.md): at most IssueConcurrency requests do the
+	// work at once, IssueQueue more wait up to IssueWait for a slot, the rest get 503 overloaded.
+	IssueConcurrency   int           // DCC_ISSUE_CONCURRENCY, default 2 x CPUs
+	IssueQueue         int           // DCC_ISSUE_QUEUE, default 4 x IssueConcurrency
+	IssueWait          time.Duration // DCC_ISSUE_WAIT, 100ms
+	IssueRetryAfterMax time.Duration // DCC_ISSUE_RETRY_AFTER_MAX, 30s
+	// AuditQueue bounds the refusals waiting to be audited (DCC_AUDIT_QUEUE, 10000).
+	AuditQueue int
+
 	// ProviderRate and ProviderBurst limit each provider credential (token bucket); a rate of 0
 	// disables the limit.
 	ProviderRate  float64 // DCC_PROVIDER_RATE, requests per second, 50
@@ -58,30 +68,42 @@ type Config struct {
 	LogLevel  string // DCC_LOG_LEVEL: debug, info, warn, error
 
 	ShutdownTimeout time.Duration // DCC_SHUTDOWN_TIMEOUT
+
+	// StatusInterval is the time between two checks of the dependencies (/status);
+	// IncidentThreshold how long one must be red before an incident is opened.
+	StatusInterval    time.Duration // DCC_STATUS_INTERVAL, 10s
+	IncidentThreshold time.Duration // DCC_INCIDENT_THRESHOLD, 60s
 }
 
 // Defaults returns the configuration with nothing set.
 func Defaults() Config {
 	return Config{
-		Listen:           "127.0.0.1:8080",
-		DataDir:          "./data",
-		RegisterTimeout:  2 * time.Second,
-		RegisterBudget:   3 * time.Second,
-		RegisterAttempts: 2,
-		Country:          "SE",
-		IssuerName:       "Swedish eHealth Agency",
-		UVCIPrefix:       "DCC",
-		MaxTestAge:       72 * time.Hour,
-		ClockSkew:        5 * time.Minute,
-		TestValidity:     72 * time.Hour,
-		RecValidity:      180 * 24 * time.Hour,
-		VacValidity:      365 * 24 * time.Hour,
-		KeyCacheTTL:      30 * time.Second,
-		ProviderRate:     50,
-		ProviderBurst:    100,
-		LogFormat:        "text",
-		LogLevel:         "info",
-		ShutdownTimeout:  20 * time.Second,
+		Listen:             "127.0.0.1:8080",
+		DataDir:            "./data",
+		RegisterTimeout:    2 * time.Second,
+		RegisterBudget:     3 * time.Second,
+		RegisterAttempts:   2,
+		Country:            "SE",
+		IssuerName:         "Swedish eHealth Agency",
+		UVCIPrefix:         "DCC",
+		MaxTestAge:         72 * time.Hour,
+		ClockSkew:          5 * time.Minute,
+		TestValidity:       72 * time.Hour,
+		RecValidity:        180 * 24 * time.Hour,
+		VacValidity:        365 * 24 * time.Hour,
+		KeyCacheTTL:        30 * time.Second,
+		IssueConcurrency:   2 * runtime.GOMAXPROCS(0),
+		IssueWait:          100 * time.Millisecond,
+		IssueRetryAfterMax: 30 * time.Second,
+		AuditQueue:         10000,
+		ProviderRate:       50,
+		ProviderBurst:      100,
+		LogFormat:          "text",
+		LogLevel:           "info",
+		ShutdownTimeout:    20 * time.Second,
+
+		StatusInterval:    10 * time.Second,
+		IncidentThreshold: 60 * time.Second,
 	}
 }
 
@@ -144,12 +166,32 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	dur("DCC_VACCINATION_VALIDITY", &c.VacValidity)
 	dur("DCC_KEY_CACHE_TTL", &c.KeyCacheTTL)
 	dur("DCC_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
+	dur("DCC_STATUS_INTERVAL", &c.StatusInterval)
+	dur("DCC_INCIDENT_THRESHOLD", &c.IncidentThreshold)
 	if v := getenv("DCC_TEST_IDENTITIES"); v != "" {
 		for _, p := range strings.Split(v, ",") {
 			if p = strings.TrimSpace(p); p != "" {
 				c.TestIdentities = append(c.TestIdentities, p)
 			}
 		}
+	}
+	intVar := func(name string, dst *int, min int) {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < min {
+				errs = append(errs, fmt.Errorf("%s=%q: want a whole number of at least %d", name, v, min))
+				return
+			}
+			*dst = n
+		}
+	}
+	intVar("DCC_ISSUE_CONCURRENCY", &c.IssueConcurrency, 1)
+	intVar("DCC_ISSUE_QUEUE", &c.IssueQueue, 0)
+	dur("DCC_ISSUE_WAIT", &c.IssueWait)
+	dur("DCC_ISSUE_RETRY_AFTER_MAX", &c.IssueRetryAfterMax)
+	intVar("DCC_AUDIT_QUEUE", &c.AuditQueue, 1)
+	if c.IssueQueue == 0 && getenv("DCC_ISSUE_QUEUE") == "" {
+		c.IssueQueue = 4 * c.IssueConcurrency
 	}
 	if v := getenv("DCC_PROVIDER_RATE"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
@@ -201,6 +243,12 @@ func (c Config) Validate() []error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("DCC_DATA_DIR must not be empty"))
+	}
+	if c.StatusInterval < time.Second {
+		errs = append(errs, fmt.Errorf("DCC_STATUS_INTERVAL=%s: want at least 1s", c.StatusInterval))
+	}
+	if c.IncidentThreshold <= 0 {
+		errs = append(errs, fmt.Errorf("DCC_INCIDENT_THRESHOLD=%s: want a positive duration such as 60s", c.IncidentThreshold))
 	}
 	return errs
 }
