@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gorilla/feeds"
@@ -204,7 +205,10 @@ func (s *Server) statusFeed(c echo.Context) error {
 }
 
 func feedText(e issuer.StatusEvent) string {
-	t := e.Body
+	t := strings.TrimSpace(e.Body)
+	if t != "" && !strings.ContainsAny(t[len(t)-1:], ".!?") {
+		t += "."
+	}
 	if t != "" {
 		t += " "
 	}
