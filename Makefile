@@ -52,5 +52,9 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+## load: measure capacity at moderate concurrency, then offer 10x that for 60 s (loopback only)
+load:
+	$(GO) run ./cmd/dccload $(LOAD_FLAGS)
+
 clean:
 	rm -rf bin

@@ -71,17 +71,35 @@ func (q *AuditQueue) Dropped() uint64 { return q.dropped.Load() }
 // Written is how many events were written.
 func (q *AuditQueue) Written() uint64 { return q.written.Load() }
 
+// auditBatch is the most events written in one transaction.
+const auditBatch = 512
+
+// run writes what is queued, taking everything waiting (up to auditBatch) into one transaction.
 func (q *AuditQueue) run() {
 	defer close(q.done)
+	batch := make([]AuditEvent, 0, auditBatch)
 	for ev := range q.events {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := q.store.Record(ctx, Record{Audit: ev})
+		batch = append(batch[:0], ev)
+	fill:
+		for len(batch) < auditBatch {
+			select {
+			case more, ok := <-q.events:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, more)
+			default:
+				break fill
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := q.store.RecordAudit(ctx, batch)
 		cancel()
 		if err != nil {
-			q.log.Error("record refused request", "request_id", ev.RequestID, "err", err)
+			q.log.Error("record refused requests", "events", len(batch), "err", err)
 			continue
 		}
-		q.written.Add(1)
+		q.written.Add(uint64(len(batch)))
 	}
 }
 

@@ -34,6 +34,9 @@ type Store interface {
 	// synchronous commit). It returns ErrIdentifierTaken or ErrRequestIDTaken, writing nothing,
 	// when the certificate's (provider, Identifier) or the request's (principal, request id) exists.
 	Record(ctx context.Context, r Record) error
+	// RecordAudit writes the audit events of requests that wrote nothing else (refusals), many in
+	// one durable transaction, so that recording a rush of refusals costs one commit per batch.
+	RecordAudit(ctx context.Context, events []AuditEvent) error
 
 	CertificateByIdentifier(ctx context.Context, providerID, identifier string) (Certificate, error)
 	CertificateByUVCI(ctx context.Context, uvci string) (Certificate, error)

@@ -224,7 +224,6 @@ func waitBreakerClosed(t *testing.T, cl *httpregister.Client, e *testEnv) {
 	}
 }
 
-
 func mustPNR(t *testing.T, s string) pnr.Number {
 	t.Helper()
 	n, err := pnr.Parse(s, pnr.Personnummer, time.Now())

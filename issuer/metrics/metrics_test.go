@@ -421,7 +421,8 @@ func TestInstrumentStoreCoversInterface(t *testing.T) {
 // nopStore answers every call with zero values.
 type nopStore struct{}
 
-func (nopStore) Record(context.Context, issuer.Record) error { return nil }
+func (nopStore) Record(context.Context, issuer.Record) error            { return nil }
+func (nopStore) RecordAudit(context.Context, []issuer.AuditEvent) error { return nil }
 func (nopStore) CertificateByIdentifier(context.Context, string, string) (issuer.Certificate, error) {
 	return issuer.Certificate{}, nil
 }

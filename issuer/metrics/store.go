@@ -63,6 +63,10 @@ func (t *timedStore) Record(ctx context.Context, r issuer.Record) error {
 	return t.timedErr("Record", func() error { return t.s.Record(ctx, r) })
 }
 
+func (t *timedStore) RecordAudit(ctx context.Context, events []issuer.AuditEvent) error {
+	return t.timedErr("RecordAudit", func() error { return t.s.RecordAudit(ctx, events) })
+}
+
 func (t *timedStore) CertificateByIdentifier(ctx context.Context, providerID, identifier string) (issuer.Certificate, error) {
 	return timed(t, "CertificateByIdentifier", func() (issuer.Certificate, error) {
 		return t.s.CertificateByIdentifier(ctx, providerID, identifier)

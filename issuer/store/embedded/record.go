@@ -65,18 +65,62 @@ func (s *Store) Record(ctx context.Context, r issuer.Record) error {
 				return fmt.Errorf("record request %q of %s: %w", q.RequestID, q.PrincipalID, err)
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO audit_events (id, at, request_id, principal_id, role, route,
-			status, outcome, codes, kind, environment, identity_source, uvci, subject_masked, subject_key,
-			latency_ns, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			a.ID, micros(a.At), a.RequestID, a.PrincipalID, string(a.Role), a.Route, a.Status, string(a.Outcome),
-			codes, string(a.Kind), string(a.Environment), string(a.IdentitySource), a.UVCI, a.SubjectMasked,
-			blob(a.SubjectKey), int64(a.Latency), notes)
+		return insertAudit(ctx, tx, a, codes, notes)
+	})
+	return err
+}
+
+const insertAuditSQL = `INSERT INTO audit_events (id, at, request_id, principal_id, role, route,
+	status, outcome, codes, kind, environment, identity_source, uvci, subject_masked, subject_key,
+	latency_ns, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func insertAudit(ctx context.Context, tx *sql.Tx, a issuer.AuditEvent, codes, notes string) error {
+	_, err := tx.ExecContext(ctx, insertAuditSQL,
+		a.ID, micros(a.At), a.RequestID, a.PrincipalID, string(a.Role), a.Route, a.Status, string(a.Outcome),
+		codes, string(a.Kind), string(a.Environment), string(a.IdentitySource), a.UVCI, a.SubjectMasked,
+		blob(a.SubjectKey), int64(a.Latency), notes)
+	if err != nil {
+		return fmt.Errorf("record audit event %s: %w", a.ID, classify(err))
+	}
+	return nil
+}
+
+// RecordAudit writes events in one transaction. Events without an ID are given a UUIDv7.
+func (s *Store) RecordAudit(ctx context.Context, events []issuer.AuditEvent) error {
+	if s.closed.Load() {
+		return fmt.Errorf("record audit events: %w", errClosed)
+	}
+	type row struct {
+		ev           issuer.AuditEvent
+		codes, notes string
+	}
+	rows := make([]row, 0, len(events))
+	for _, a := range events {
+		if a.ID == "" {
+			id, err := uuid.NewV7()
+			if err != nil {
+				return fmt.Errorf("record audit events: id: %w", err)
+			}
+			a.ID = id.String()
+		}
+		codes, err := jsonList(a.Codes)
 		if err != nil {
-			return fmt.Errorf("record audit event %s: %w", a.ID, classify(err))
+			return fmt.Errorf("record audit event %s: codes: %w", a.ID, err)
+		}
+		notes, err := jsonList(a.Notes)
+		if err != nil {
+			return fmt.Errorf("record audit event %s: notes: %w", a.ID, err)
+		}
+		rows = append(rows, row{a, codes, notes})
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		for _, r := range rows {
+			if err := insertAudit(ctx, tx, r.ev, r.codes, r.notes); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
-	return err
 }
 
 var errNothingInserted = errors.New("key exists")

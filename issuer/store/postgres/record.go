@@ -73,6 +73,32 @@ func (s *Store) Record(ctx context.Context, r issuer.Record) error {
 	return nil
 }
 
+// RecordAudit writes events in one transaction. Events without an ID are given a UUIDv7.
+func (s *Store) RecordAudit(ctx context.Context, events []issuer.AuditEvent) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	batch := &pgx.Batch{}
+	for _, a := range events {
+		if a.ID == "" {
+			id, err := uuid.NewV7()
+			if err != nil {
+				return fmt.Errorf("record audit events: id: %w", err)
+			}
+			a.ID = id.String()
+		}
+		batch.Queue(insertAudit, a.ID, a.At, a.RequestID, a.PrincipalID, string(a.Role), a.Route, a.Status,
+			string(a.Outcome), nonNil(a.Codes), string(a.Kind), string(a.Environment), string(a.IdentitySource),
+			a.UVCI, a.SubjectMasked, a.SubjectKey, int64(a.Latency), nonNil(a.Notes))
+	}
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		return tx.SendBatch(ctx, batch).Close()
+	})
+	if err != nil {
+		return fmt.Errorf("record %d audit events: %w", len(events), classify(err))
+	}
+	return nil
+}
+
 // checkBatch reads the batch's results in the order they were queued; an insert that met an
 // existing key (ON CONFLICT DO NOTHING) reports the matching sentinel.
 func checkBatch(results pgx.BatchResults, r issuer.Record) error {

@@ -359,3 +359,36 @@ func testCertificatesBySubject(t *testing.T, open func(t *testing.T) issuer.Stor
 	}
 	equal(t, "certificate without a subject", got1, noPNR)
 }
+
+// testRecordAudit: a batch of audit events is written whole and found by the audit search.
+func testRecordAudit(t *testing.T, open func(t *testing.T) issuer.Store) {
+	s := open(t)
+	var events []issuer.AuditEvent
+	for i := range 20 {
+		events = append(events, issuer.AuditEvent{
+			ID:        fmt.Sprintf("ev-batch-%02d", i),
+			At:        base().Add(time.Duration(i) * time.Millisecond),
+			RequestID: fmt.Sprintf("req-batch-%02d", i),
+			Route:     "POST /observation",
+			Status:    503,
+			Outcome:   issuer.OutcomeRejected,
+			Codes:     []string{"overloaded"},
+			Kind:      issuer.KindTest,
+		})
+	}
+	if err := s.RecordAudit(ctx(t), events); err != nil {
+		t.Fatalf("RecordAudit: %v", err)
+	}
+	page, err := s.SearchAudit(ctx(t), issuer.AuditQuery{Outcome: issuer.OutcomeRejected, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Events) != len(events) {
+		t.Fatalf("found %d events, wrote %d", len(page.Events), len(events))
+	}
+	// Newest first.
+	equal(t, "newest event", page.Events[0], events[len(events)-1])
+	if err := s.RecordAudit(ctx(t), nil); err != nil {
+		t.Fatalf("RecordAudit of nothing: %v", err)
+	}
+}

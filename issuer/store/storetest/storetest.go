@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) issuer.Store) {
 	}{
 		{"RecordAndLookUp", testRecordAndLookUp},
 		{"RecordWithoutCertificate", testRecordWithoutCertificate},
+		{"RecordAudit", testRecordAudit},
 		{"DuplicateIdentifierWritesNothing", testDuplicateIdentifier},
 		{"DuplicateRequestIDWritesNothing", testDuplicateRequestID},
 		{"DuplicateUVCIWritesNothing", testDuplicateUVCI},
