@@ -275,4 +275,3 @@ func runMain(t *testing.T, env map[string]string, stderr io.Writer) int {
 	t.Helper()
 	return runWith(nil, func(k string) string { return env[k] }, stderr)
 }
-

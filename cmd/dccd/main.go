@@ -133,7 +133,8 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	}()
 
 	// Refusals are audited off the request path; what is queued is written before the store closes.
-	refusals := issuer.NewAuditQueue(st, log, setup.NewEventID, time.Now, cfg.AuditQueue)
+	refusals := issuer.NewAuditQueue(st, log, setup.NewEventID, time.Now,
+		issuer.AuditQueueOptions{Size: cfg.AuditQueue, PerSecond: cfg.AuditRefusalRate})
 	defer func() {
 		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sync/atomic"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sedcc/dcc/fhir/fhirtest"
+	"github.com/sedcc/dcc/issuer/admission"
 	"github.com/sedcc/dcc/registry/standin"
 )
 
@@ -71,4 +73,25 @@ func BenchmarkIssueRegister(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkRefusal measures what turning a request away costs while the issuance budget is full:
+// the price every excess request pays during a rush.
+func BenchmarkRefusal(b *testing.B) {
+	lim, err := admission.New(admission.Config{Name: "issue", Limit: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	held, _, _ := lim.Acquire(context.Background())
+	defer held.Release()
+	e := newEnv(b, "embedded", envOptions{admit: lim})
+	body := fhirtest.Observation(fhirtest.RAT, fhirtest.Now(e.now))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if a := e.post("/api/v1/observation", e.sandbox, body); a.status != http.StatusServiceUnavailable {
+				b.Errorf("status %d", a.status)
+			}
+		}
+	})
 }

@@ -166,7 +166,7 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 	}
 	e.svc = svc
 	e.creds = issuer.NewCredentials(st, clock, time.Minute)
-	e.queue = issuer.NewAuditQueue(st, log, newID, clock, 1000)
+	e.queue = issuer.NewAuditQueue(st, log, newID, clock, issuer.AuditQueueOptions{Size: 1000})
 	t.Cleanup(func() { _ = e.queue.Close(context.Background()) })
 	m, err := metrics.New(prometheus.NewRegistry(), metrics.Options{})
 	if err != nil {

@@ -56,8 +56,11 @@ type Config struct {
 	IssueQueue         int           // DCC_ISSUE_QUEUE, default 4 x IssueConcurrency
 	IssueWait          time.Duration // DCC_ISSUE_WAIT, 100ms
 	IssueRetryAfterMax time.Duration // DCC_ISSUE_RETRY_AFTER_MAX, 30s
-	// AuditQueue bounds the refusals waiting to be audited (DCC_AUDIT_QUEUE, 10000).
-	AuditQueue int
+	// AuditQueue bounds the refusals waiting to be audited (DCC_AUDIT_QUEUE, 10000);
+	// AuditRefusalRate is the most refusals recorded one by one per second, beyond which they are
+	// counted in a summary event (DCC_AUDIT_REFUSAL_RATE, 200; docs/overload.md).
+	AuditQueue       int
+	AuditRefusalRate int
 
 	// ProviderRate and ProviderBurst limit each provider credential (token bucket); a rate of 0
 	// disables the limit.
@@ -96,6 +99,7 @@ func Defaults() Config {
 		IssueWait:          100 * time.Millisecond,
 		IssueRetryAfterMax: 30 * time.Second,
 		AuditQueue:         10000,
+		AuditRefusalRate:   200,
 		ProviderRate:       50,
 		ProviderBurst:      100,
 		LogFormat:          "text",
@@ -190,6 +194,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	dur("DCC_ISSUE_WAIT", &c.IssueWait)
 	dur("DCC_ISSUE_RETRY_AFTER_MAX", &c.IssueRetryAfterMax)
 	intVar("DCC_AUDIT_QUEUE", &c.AuditQueue, 1)
+	intVar("DCC_AUDIT_REFUSAL_RATE", &c.AuditRefusalRate, 0)
 	if c.IssueQueue == 0 && getenv("DCC_ISSUE_QUEUE") == "" {
 		c.IssueQueue = 4 * c.IssueConcurrency
 	}
