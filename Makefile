@@ -52,7 +52,9 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-## load: measure capacity at moderate concurrency, then offer 10x that for 60 s (loopback only)
+## load: measure capacity at moderate concurrency, then offer 10x that for 60 s (loopback only).
+## Clients honour Retry-After, as the API asks; LOAD_FLAGS= (empty) shows clients that ignore it.
+LOAD_FLAGS ?= --honor-retry-after
 load:
 	$(GO) run ./cmd/dccload $(LOAD_FLAGS)
 

@@ -141,15 +141,9 @@ func SubjectKey(c Config) ([]byte, error) {
 // register otherwise.
 func Register(c Config, log *slog.Logger, onState func(from, to string)) (registry.Register, error) {
 	if c.RegisterURL != "" {
-		cl, err := httpregister.New(httpregister.Options{
-			URL:           c.RegisterURL,
-			Token:         c.RegisterToken,
-			Timeout:       c.RegisterTimeout,
-			Budget:        c.RegisterBudget,
-			MaxAttempts:   c.RegisterAttempts,
-			Logger:        log,
-			OnStateChange: onState,
-		})
+		o := c.Register
+		o.URL, o.Logger, o.OnStateChange = c.RegisterURL, log, onState
+		cl, err := httpregister.New(o)
 		if err != nil {
 			return nil, fmt.Errorf("DCC_REGISTER_URL: %w", err)
 		}

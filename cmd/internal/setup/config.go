@@ -6,11 +6,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"runtime"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sedcc/dcc/registry/httpregister"
 )
 
 // Config is every setting of dccd and dccctl. Defaults make a development run work with no set-up.
@@ -19,12 +20,11 @@ type Config struct {
 	DataDir     string // DCC_DATA_DIR
 	DatabaseURL string // DATABASE_URL
 
-	RegisterURL      string        // DCC_REGISTER_URL
-	RegisterFile     string        // DCC_REGISTER_FILE
-	RegisterToken    string        // DCC_REGISTER_TOKEN (or DCC_REGISTER_TOKEN_FILE)
-	RegisterTimeout  time.Duration // DCC_REGISTER_TIMEOUT: one attempt
-	RegisterBudget   time.Duration // DCC_REGISTER_BUDGET: one look-up, retries included
-	RegisterAttempts int           // DCC_REGISTER_ATTEMPTS
+	RegisterURL  string // DCC_REGISTER_URL
+	RegisterFile string // DCC_REGISTER_FILE
+	// Register is the HTTP register client's settings (DCC_REGISTER_*, docs/register-api.md),
+	// read when DCC_REGISTER_URL is set.
+	Register httpregister.Options
 
 	// Signing keys per environment. Empty: a development key and self-signed DSC under
 	// DataDir/keys/<environment>, created on first start.
@@ -83,9 +83,6 @@ func Defaults() Config {
 	return Config{
 		Listen:             "127.0.0.1:8080",
 		DataDir:            "./data",
-		RegisterTimeout:    2 * time.Second,
-		RegisterBudget:     3 * time.Second,
-		RegisterAttempts:   2,
 		Country:            "SE",
 		IssuerName:         "Swedish eHealth Agency",
 		UVCIPrefix:         "DCC",
@@ -136,24 +133,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("DATABASE_URL", &c.DatabaseURL)
 	str("DCC_REGISTER_URL", &c.RegisterURL)
 	str("DCC_REGISTER_FILE", &c.RegisterFile)
-	str("DCC_REGISTER_TOKEN", &c.RegisterToken)
-	if f := getenv("DCC_REGISTER_TOKEN_FILE"); f != "" {
-		b, err := os.ReadFile(f)
+	if c.RegisterURL != "" {
+		o, err := httpregister.OptionsFromEnv(getenv)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("DCC_REGISTER_TOKEN_FILE: %w", err))
-		} else {
-			c.RegisterToken = strings.TrimSpace(string(b))
+			errs = append(errs, err)
 		}
-	}
-	dur("DCC_REGISTER_TIMEOUT", &c.RegisterTimeout)
-	dur("DCC_REGISTER_BUDGET", &c.RegisterBudget)
-	if v := getenv("DCC_REGISTER_ATTEMPTS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 10 {
-			errs = append(errs, fmt.Errorf("DCC_REGISTER_ATTEMPTS=%q: want a whole number from 1 to 10", v))
-		} else {
-			c.RegisterAttempts = n
-		}
+		c.Register = o
 	}
 	str("DCC_PRODUCTION_KEY_FILE", &c.ProductionKeyFile)
 	str("DCC_PRODUCTION_CERT_FILE", &c.ProductionCertFile)
