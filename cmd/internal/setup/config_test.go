@@ -1,0 +1,53 @@
+package setup
+
+import (
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaultsRunWithNothingSet(t *testing.T) {
+	c, err := FromEnv(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:8080" || c.DataDir != "./data" || c.DatabaseURL != "" || c.MaxTestAge != 72*time.Hour {
+		t.Errorf("defaults %+v", c)
+	}
+	if c.IssueConcurrency != 2*runtime.GOMAXPROCS(0) || c.IssueQueue != 4*c.IssueConcurrency {
+		t.Errorf("admission defaults %d/%d", c.IssueConcurrency, c.IssueQueue)
+	}
+}
+
+func TestEveryBadVariableIsNamed(t *testing.T) {
+	_, err := FromEnv(env(map[string]string{
+		"DCC_LOG_FORMAT":        "xml",
+		"DCC_MAX_TEST_AGE":      "three days",
+		"DCC_ISSUE_CONCURRENCY": "0",
+		"DCC_PROVIDER_RATE":     "fast",
+		"DCC_UVCI_PREFIX":       "dcc/1",
+		"DCC_REGISTER_URL":      "http://127.0.0.1:8090",
+		"DCC_REGISTER_TIMEOUT":  "soon",
+	}))
+	if err == nil {
+		t.Fatal("bad configuration accepted")
+	}
+	for _, name := range []string{"DCC_LOG_FORMAT", "DCC_MAX_TEST_AGE", "DCC_ISSUE_CONCURRENCY", "DCC_PROVIDER_RATE", "DCC_UVCI_PREFIX", "DCC_REGISTER_TIMEOUT"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s: %v", name, err)
+		}
+	}
+}
+
+func TestRegisterSettings(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{"DCC_REGISTER_URL": "http://127.0.0.1:8090", "DCC_REGISTER_BUDGET": "1500ms"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RegisterURL != "http://127.0.0.1:8090" || c.Register.Budget != 1500*time.Millisecond {
+		t.Errorf("register settings %+v", c.Register)
+	}
+}
