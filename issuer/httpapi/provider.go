@@ -83,7 +83,7 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 		if out.Replayed {
 			c.Response().Header().Set("X-Replayed", "true")
 		}
-		c.Response().Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSONCharsetUTF8)
+		c.Response().Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
 		c.Response().WriteHeader(http.StatusOK)
 		return encodeJSON(c.Response(), resp)
 	}
