@@ -24,7 +24,7 @@ func newCodec() (codec, error) {
 		MaxArrayElements:  4096,
 		MaxMapPairs:       4096,
 		IndefLength:       cbor.IndefLengthAllowed,
-		IntDec:            cbor.IntDecConvertSignedOrError,
+		IntDec:            cbor.IntDecConvertSignedOrFail,
 		FieldNameMatching: cbor.FieldNameMatchingCaseSensitive,
 		UTF8:              cbor.UTF8RejectInvalid,
 	}.DecMode()
