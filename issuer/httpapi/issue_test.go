@@ -174,8 +174,14 @@ func TestIssueEveryKind(t *testing.T) {
 				t.Errorf("recovery details in the answer: %v", rec.raw["recoveryProof"])
 			}
 
-			uvcis := map[string]bool{naat.uvci: true, rat.uvci: true, nopnr.uvci: true, rec.uvci: true}
-			if len(uvcis) != 4 {
+			snr := e.mustIssue(issuer.KindTest, issuer.Sandbox, e.post("/api/v1/observation", e.sandbox,
+				fhirtest.Observation(fhirtest.RAT, now, fhirtest.Samordningsnummer("199001751248"), fhirtest.Identifier("SNR-1"))))
+			if p := snr.decoded.Claims.Payload; p.Name.FamilyName != "Haddad" || p.DateOfBirth != "1990-01-15" || snr.source != "register" {
+				t.Errorf("samordningsnummer: %+v %s %s", p.Name, p.DateOfBirth, snr.source)
+			}
+
+			uvcis := map[string]bool{naat.uvci: true, rat.uvci: true, nopnr.uvci: true, rec.uvci: true, snr.uvci: true}
+			if len(uvcis) != 5 {
 				t.Errorf("UVCIs not distinct: %v", uvcis)
 			}
 			for u := range uvcis {

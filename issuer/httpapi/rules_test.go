@@ -60,7 +60,9 @@ func TestValidationRulesOverHTTP(t *testing.T) {
 		{"unknown resource type", obsPath, []byte(`{"resourceType":"Patient","id":"1"}`), 400, "resource-type-unexpected", ""},
 		{"dangling reference", obsPath, obs(fhirtest.RAT, fhirtest.Set("subject.reference", "#9")), 422, "reference-dangling", "Observation.subject.reference"},
 		{"two patient identifiers", obsPath, obs(fhirtest.RAT, fhirtest.Set("contained[0].identifier[1]", map[string]any{
-			"system": "http://electronichealth.se/identifier/personnummer", "value": "198503122387"})), 422, "patient-identifier-multiple", ""},
+			"system": "http://electronichealth.se/identifier/personnummer", "value": "198503122387"})), 422, "patient-identifier-multiple", "Patient.identifier[1]"},
+		{"identifier with other characters", obsPath, obs(fhirtest.RAT, fhirtest.Identifier("ab cd#ö")), 422, "identifier-format", "Observation.identifier[0].value"},
+		{"unknown identity system", obsPath, obs(fhirtest.RAT, fhirtest.Set("contained[0].identifier[0].system", "urn:oid:1.2.752.129.2.1.3.1")), 422, "identifier-system-unknown", "Patient.identifier[0].system"},
 		{"malformed JSON", obsPath, []byte(`{"resourceType":`), 400, "json-malformed", ""},
 		{"vaccination status", immPath, imm(fhirtest.Comirnaty, fhirtest.Status("not-done")), 422, "status-invalid", "Immunization.status"},
 		{"vaccination dose out of range", immPath, imm(fhirtest.Comirnaty, fhirtest.Dose(0, 2)), 422, "dose-out-of-range", "Immunization.protocolApplied[0].doseNumberPositiveInt"},
