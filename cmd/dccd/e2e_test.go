@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/sedcc/dcc/fhir/fhirtest"
 	"github.com/sedcc/dcc/issuer/store/pgtest"
+	"github.com/sedcc/dcc/registry/fileregister"
+	"github.com/sedcc/dcc/registry/standin"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -274,4 +277,78 @@ func TestBadConfiguration(t *testing.T) {
 func runMain(t *testing.T, env map[string]string, stderr io.Writer) int {
 	t.Helper()
 	return runWith(nil, func(k string) string { return env[k] }, stderr)
+}
+
+// TestShutdownFinishesInFlight: SIGTERM while a request is being served (the register is slow)
+// lets that request finish with its certificate, refuses new connections, and exits 0.
+func TestShutdownFinishesInFlight(t *testing.T) {
+	b := build(t)
+	pop, err := fileregister.Open("", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	si, err := standin.New(standin.Options{Register: pop})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := si.SetFaults(standin.Faults{Latency: 1500 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	reg := httptest.NewServer(si)
+	defer func() { si.Close(); reg.Close() }()
+
+	data := t.TempDir()
+	env := []string{"DCC_DATA_DIR=" + data, "DATABASE_URL=", "DCC_REGISTER_URL=" + reg.URL, "DCC_REGISTER_TIMEOUT=5s", "DCC_REGISTER_BUDGET=6s"}
+	srv := start(t, b, env)
+	out, code := run(t, b.root, env, nil, b.dccctl, "provider", "add", "--name", "Lab", "--env", "sandbox", "--kinds", "test")
+	if code != 0 {
+		t.Fatalf("provider add: %s", out)
+	}
+	key := lastLine(out)
+
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, srv.url+"/api/v1/observation",
+			bytes.NewReader(fhirtest.Observation(fhirtest.RAT, fhirtest.Now(time.Now()), fhirtest.PNR("198503122387"))))
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		done <- result{status: resp.StatusCode, body: string(raw)}
+	}()
+	// Wait until the request is inside the service, waiting for the register.
+	deadline := time.Now().Add(10 * time.Second)
+	for si.Stats().Lookups == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the request never reached the register")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || r.status != http.StatusOK {
+		t.Fatalf("in-flight request during shutdown: %v %d %s", r.err, r.status, r.body)
+	}
+	select {
+	case err := <-srv.done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, srv.logs)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("dccd did not exit")
+	}
+	if _, err := http.Get(srv.url + "/healthz"); err == nil {
+		t.Fatal("dccd still accepts connections after shutting down")
+	}
 }
