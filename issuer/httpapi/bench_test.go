@@ -22,6 +22,10 @@ import (
 // Figures are in docs/perf.md.
 
 func benchIssue(b *testing.B, e *testEnv, body func(i int64) []byte) {
+	benchIssueAt(b, e, "/api/v1/observation", body)
+}
+
+func benchIssueAt(b *testing.B, e *testEnv, path string, body func(i int64) []byte) {
 	b.Helper()
 	var seq atomic.Int64
 	var failures atomic.Int64
@@ -31,7 +35,7 @@ func benchIssue(b *testing.B, e *testEnv, body func(i int64) []byte) {
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			a := e.post("/api/v1/observation", e.sandbox, body(seq.Add(1)))
+			a := e.post(path, e.sandbox, body(seq.Add(1)))
 			if a.status != http.StatusOK {
 				failures.Add(1)
 			}
@@ -46,10 +50,16 @@ func benchIssue(b *testing.B, e *testEnv, body func(i int64) []byte) {
 
 func BenchmarkIssue(b *testing.B) {
 	for _, st := range stores {
-		b.Run(st, func(b *testing.B) {
+		b.Run(st+"/test", func(b *testing.B) {
 			e := newEnv(b, st, envOptions{})
 			benchIssue(b, e, func(i int64) []byte {
 				return fhirtest.Observation(fhirtest.RAT, fhirtest.Now(e.now), fhirtest.PNR("198503122387"), fhirtest.Identifier(fmt.Sprintf("B-%d", i)))
+			})
+		})
+		b.Run(st+"/vaccination", func(b *testing.B) {
+			e := newEnv(b, st, envOptions{})
+			benchIssueAt(b, e, "/api/v1/immunization", func(i int64) []byte {
+				return fhirtest.Immunization(fhirtest.Comirnaty, fhirtest.Now(e.now), fhirtest.PNR("198503122387"), fhirtest.Identifier(fmt.Sprintf("V-%d", i)))
 			})
 		})
 	}
