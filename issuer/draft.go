@@ -12,11 +12,10 @@ import (
 
 // draft is a parsed, validated request on its way to becoming a certificate.
 type draft struct {
-	resource       string // Observation or Immunization
-	identifier     string
-	identifierPath string
-	subject        fhir.Subject
-	testData       bool
+	resource   string // Observation or Immunization
+	identifier string
+	subject    fhir.Subject
+	testData   bool
 	// canonical is the request's content in a fixed form: the basis of the content hash that
 	// tells a retry from a conflicting reuse of the Identifier.
 	canonical []byte
@@ -38,13 +37,12 @@ func (s *Service) parse(sub Submission) (draft, error) {
 		c := t
 		c.SampledAt = c.SampledAt.UTC()
 		return draft{
-			resource:       "Observation",
-			identifier:     t.Identifier,
-			identifierPath: "Observation.identifier[0].value",
-			subject:        t.Subject,
-			testData:       t.TestData,
-			canonical:      canonical(c, t.Subject.PNR),
-			test:           &t,
+			resource:   "Observation",
+			identifier: t.Identifier,
+			subject:    t.Subject,
+			testData:   t.TestData,
+			canonical:  canonical(c, t.Subject.PNR),
+			test:       &t,
 		}, nil
 	case KindVaccination:
 		v, err := s.parser.Vaccination(sub.Body)
@@ -54,17 +52,19 @@ func (s *Service) parse(sub Submission) (draft, error) {
 		c := v
 		c.OccurredAt = c.OccurredAt.UTC()
 		return draft{
-			resource:       "Immunization",
-			identifier:     v.Identifier,
-			identifierPath: "Immunization.identifier[0].value",
-			subject:        v.Subject,
-			testData:       v.TestData,
-			canonical:      canonical(c, v.Subject.PNR),
-			vacc:           &v,
+			resource:   "Immunization",
+			identifier: v.Identifier,
+			subject:    v.Subject,
+			testData:   v.TestData,
+			canonical:  canonical(c, v.Subject.PNR),
+			vacc:       &v,
 		}, nil
 	}
 	return draft{}, fmt.Errorf("unknown kind %q", sub.Kind)
 }
+
+// identifierPath is the FHIRPath of the provider's Identifier.
+func (d draft) identifierPath() string { return d.resource + ".identifier[0].value" }
 
 // canonical encodes a parsed request. The personnummer type masks itself when encoded, so its
 // digits are appended explicitly; the result is only ever hashed.

@@ -187,7 +187,7 @@ func (s *Service) replayIdentifier(ctx context.Context, sub Submission, d draft,
 		return Issued{}, s.reject(ctx, sub, ev, req, fhir.Problems{{
 			Code:       CodeIdentifierConflict,
 			Class:      fhir.ClassConflict,
-			Expression: d.identifierPath,
+			Expression: d.identifierPath(),
 			Text:       "This Identifier was already used for a certificate with different content. Every new result needs its own unique Identifier; resend the original content to get the original certificate again.",
 		}}), true
 	}

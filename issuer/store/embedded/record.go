@@ -21,21 +21,9 @@ func (s *Store) Record(ctx context.Context, r issuer.Record) error {
 	if s.closed.Load() {
 		return fmt.Errorf("record: %w", errClosed)
 	}
-	a := r.Audit
-	if a.ID == "" {
-		id, err := uuid.NewV7()
-		if err != nil {
-			return fmt.Errorf("record: audit event id: %w", err)
-		}
-		a.ID = id.String()
-	}
-	codes, err := jsonList(a.Codes)
+	a, err := prepareAudit(r.Audit)
 	if err != nil {
-		return fmt.Errorf("record audit event %s: codes: %w", a.ID, err)
-	}
-	notes, err := jsonList(a.Notes)
-	if err != nil {
-		return fmt.Errorf("record audit event %s: notes: %w", a.ID, err)
+		return err
 	}
 
 	err = s.write(ctx, func(tx *sql.Tx) error {
@@ -65,20 +53,47 @@ func (s *Store) Record(ctx context.Context, r issuer.Record) error {
 				return fmt.Errorf("record request %q of %s: %w", q.RequestID, q.PrincipalID, err)
 			}
 		}
-		return insertAudit(ctx, tx, a, codes, notes)
+		return insertAudit(ctx, tx, a)
 	})
 	return err
+}
+
+// auditRow is an audit event ready to insert: its id set, its lists encoded.
+type auditRow struct {
+	ev           issuer.AuditEvent
+	codes, notes string
+}
+
+// prepareAudit gives an event without an ID a UUIDv7 and encodes its lists.
+func prepareAudit(a issuer.AuditEvent) (auditRow, error) {
+	if a.ID == "" {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return auditRow{}, fmt.Errorf("record: audit event id: %w", err)
+		}
+		a.ID = id.String()
+	}
+	codes, err := jsonList(a.Codes)
+	if err != nil {
+		return auditRow{}, fmt.Errorf("record audit event %s: codes: %w", a.ID, err)
+	}
+	notes, err := jsonList(a.Notes)
+	if err != nil {
+		return auditRow{}, fmt.Errorf("record audit event %s: notes: %w", a.ID, err)
+	}
+	return auditRow{ev: a, codes: codes, notes: notes}, nil
 }
 
 const insertAuditSQL = `INSERT INTO audit_events (id, at, request_id, principal_id, role, route,
 	status, outcome, codes, kind, environment, identity_source, uvci, subject_masked, subject_key,
 	latency_ns, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-func insertAudit(ctx context.Context, tx *sql.Tx, a issuer.AuditEvent, codes, notes string) error {
+func insertAudit(ctx context.Context, tx *sql.Tx, r auditRow) error {
+	a := r.ev
 	_, err := tx.ExecContext(ctx, insertAuditSQL,
 		a.ID, micros(a.At), a.RequestID, a.PrincipalID, string(a.Role), a.Route, a.Status, string(a.Outcome),
-		codes, string(a.Kind), string(a.Environment), string(a.IdentitySource), a.UVCI, a.SubjectMasked,
-		blob(a.SubjectKey), int64(a.Latency), notes)
+		r.codes, string(a.Kind), string(a.Environment), string(a.IdentitySource), a.UVCI, a.SubjectMasked,
+		blob(a.SubjectKey), int64(a.Latency), r.notes)
 	if err != nil {
 		return fmt.Errorf("record audit event %s: %w", a.ID, classify(err))
 	}
@@ -90,32 +105,17 @@ func (s *Store) RecordAudit(ctx context.Context, events []issuer.AuditEvent) err
 	if s.closed.Load() {
 		return fmt.Errorf("record audit events: %w", errClosed)
 	}
-	type row struct {
-		ev           issuer.AuditEvent
-		codes, notes string
-	}
-	rows := make([]row, 0, len(events))
+	rows := make([]auditRow, 0, len(events))
 	for _, a := range events {
-		if a.ID == "" {
-			id, err := uuid.NewV7()
-			if err != nil {
-				return fmt.Errorf("record audit events: id: %w", err)
-			}
-			a.ID = id.String()
-		}
-		codes, err := jsonList(a.Codes)
+		r, err := prepareAudit(a)
 		if err != nil {
-			return fmt.Errorf("record audit event %s: codes: %w", a.ID, err)
+			return err
 		}
-		notes, err := jsonList(a.Notes)
-		if err != nil {
-			return fmt.Errorf("record audit event %s: notes: %w", a.ID, err)
-		}
-		rows = append(rows, row{a, codes, notes})
+		rows = append(rows, r)
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
 		for _, r := range rows {
-			if err := insertAudit(ctx, tx, r.ev, r.codes, r.notes); err != nil {
+			if err := insertAudit(ctx, tx, r); err != nil {
 				return err
 			}
 		}
