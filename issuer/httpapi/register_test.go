@@ -193,8 +193,10 @@ func TestRegisterFaults(t *testing.T) {
 				t.Errorf("with the breaker open a request took %s", r.elapsed)
 			}
 		}
-		if got := rig.standin.Stats().Lookups - before; got != 0 {
-			t.Errorf("%d look-ups reached the register while the breaker was open", got)
+		// The breaker may reach the end of its cool-down during the burst: then exactly one probe
+		// goes through, and the breaker opens again.
+		if got := rig.standin.Stats().Lookups - before; got > 1 {
+			t.Errorf("%d look-ups reached the register while the breaker was open (at most one probe)", got)
 		}
 	})
 
