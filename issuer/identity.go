@@ -74,25 +74,32 @@ func (s *Service) resolve(ctx context.Context, subj fhir.Subject) (identity, err
 	case errors.Is(err, registry.ErrNotFound):
 		return identity{}, fhir.New(fhir.ClassInvalid, CodePersonNotFound, patientPath,
 			"The population register has no person with this personnummer. Check the number; for a person without a Swedish personnummer send name and birthDate instead of an identifier.")
-	case errors.Is(err, registry.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case registry.Outage(err), errors.Is(err, context.DeadlineExceeded):
 		s.log.WarnContext(ctx, "population register unavailable", "err", err)
 		return s.fallback(subj)
 	default:
-		s.log.ErrorContext(ctx, "population register failed", "err", err)
-		return s.fallback(subj)
+		// The register answered in a way the service cannot use (refused the service's
+		// credentials, a malformed answer): a fault to fix, which the fallback must not hide by
+		// issuing on what the provider claims.
+		s.log.ErrorContext(ctx, "population register unusable; no fallback", "err", err)
+		return identity{}, s.registerUnavailable()
 	}
+}
+
+func (s *Service) registerUnavailable() fhir.Problems {
+	return fhir.Problems{{
+		Code:       CodeRegisterUnavailable,
+		Class:      fhir.ClassUnavailable,
+		Expression: "Patient",
+		Text:       "The population register is unavailable. Retry after the time in Retry-After, or send the patient's name and birthDate with the personnummer so the certificate can be issued on the birth date.",
+		RetryAfter: s.cfg.RegisterRetryAfter,
+	}}
 }
 
 // fallback is the birth-date routine used while the register cannot answer.
 func (s *Service) fallback(subj fhir.Subject) (identity, error) {
 	if subj.FamilyName == "" && subj.GivenName == "" || subj.BirthDate == "" {
-		return identity{}, fhir.Problems{{
-			Code:       CodeRegisterUnavailable,
-			Class:      fhir.ClassUnavailable,
-			Expression: "Patient",
-			Text:       "The population register is unavailable. Retry after the time in Retry-After, or send the patient's name and birthDate with the personnummer so the certificate can be issued on the birth date.",
-			RetryAfter: s.cfg.RegisterRetryAfter,
-		}}
+		return identity{}, s.registerUnavailable()
 	}
 	if subj.BirthDate != subj.PNR.BirthDate().Format("2006-01-02") {
 		return identity{}, fhir.New(fhir.ClassInvalid, CodeBirthDateMismatch, "Patient.birthDate",

@@ -32,6 +32,19 @@ var (
 	ErrUnavailable = errors.New("population register unavailable")
 )
 
+// Outage reports whether err means the register could not answer for now (refused, timed out,
+// 5xx, circuit breaker open): the condition the birth-date fallback exists for. A register that
+// answered in a way the service cannot use (refused the service's credentials, a malformed
+// answer) is not an outage: no fallback may hide it. Errors that say nothing more than
+// ErrUnavailable count as outages.
+func Outage(err error) bool {
+	var o interface{ Outage() bool }
+	if errors.As(err, &o) {
+		return o.Outage()
+	}
+	return errors.Is(err, ErrUnavailable)
+}
+
 // Register looks persons up. Implementations return ErrNotFound or an error wrapping
 // ErrUnavailable for the two conditions the issuer must tell apart.
 type Register interface {

@@ -295,3 +295,34 @@ func TestOverload(t *testing.T) {
 		}
 	}
 }
+
+// TestRegisterRefusingTheServiceIsNoOutage: a register that refuses the service's credentials is
+// a fault to fix, not an outage: no certificate is issued on the provider's claimed identity.
+func TestRegisterRefusingTheServiceIsNoOutage(t *testing.T) {
+	pop, err := fileregister.Open("", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	si, err := standin.New(standin.Options{Register: pop, Token: "the-right-token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(si)
+	t.Cleanup(func() { si.Close(); ts.Close() })
+	cl, err := httpregister.New(httpregister.Options{URL: ts.URL, Token: "a-wrong-token", CacheTTL: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, "embedded", envOptions{register: cl})
+	a := e.post("/api/v1/observation", e.sandbox, fhirtest.Observation(fhirtest.RAT, fhirtest.Now(e.now), fhirtest.PNR("198503122387"),
+		fhirtest.Name("Fake", "Mallory"), fhirtest.BirthDate("1985-03-12")))
+	if a.status != http.StatusServiceUnavailable || a.header.Get("Retry-After") == "" {
+		t.Fatalf("register refusing the service: %d %s", a.status, a.body)
+	}
+	if _, ok := a.codes(t)["register-unavailable"]; !ok {
+		t.Fatalf("codes %v", a.codes(t))
+	}
+	if st := cl.State(); st.Status != "down" {
+		t.Errorf("register state %+v, want down", st)
+	}
+}

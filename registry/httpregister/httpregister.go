@@ -107,6 +107,7 @@ type Client struct {
 	mu       sync.Mutex
 	lastFail string
 	lastAt   time.Time
+	unusable bool // the last attempt got an answer the service cannot use (a 4xx, malformed)
 }
 
 type cached struct {
@@ -164,8 +165,10 @@ func New(o Options) (*Client, error) {
 			return counts.ConsecutiveFailures >= failures
 		},
 		// The breaker is told nil for an answer (found or not found), errCallerGone when the
-		// caller gave up, and the failure otherwise.
-		IsExcluded: func(err error) bool { return errors.Is(err, errCallerGone) },
+		// caller gave up, errNotOutage for an answer the service cannot use (a 4xx, a malformed
+		// body: configuration, which opening the breaker would only disguise as an outage), and
+		// the failure otherwise.
+		IsExcluded: func(err error) bool { return errors.Is(err, errCallerGone) || errors.Is(err, errNotOutage) },
 		OnStateChange: func(_ string, from, to gobreaker.State) {
 			level := slog.LevelWarn
 			if to == gobreaker.StateClosed {
@@ -265,6 +268,23 @@ func (e *UnavailableError) Error() string {
 	return fmt.Sprintf("%s (%s after %d attempt(s)): %v", registry.ErrUnavailable, e.Reason, e.Attempts, e.Err)
 }
 
+// Outage reports whether the register was unreachable or failing (see registry.Outage), as
+// opposed to answering in a way the service cannot use (a 4xx, a malformed body): those come
+// from configuration, and no fallback may hide them.
+func (e *UnavailableError) Outage() bool {
+	switch e.Reason {
+	case ReasonBreakerOpen, ReasonTimeout, ReasonConnection:
+		return true
+	case ReasonStatus:
+		return outageStatus(e.Status)
+	}
+	return false
+}
+
+// outageStatus: 5xx and 429 say the register is failing or overloaded; other statuses say the
+// request itself was refused.
+func outageStatus(status int) bool { return status >= 500 || status == http.StatusTooManyRequests }
+
 // Unwrap makes errors.Is see both registry.ErrUnavailable and the cause.
 func (e *UnavailableError) Unwrap() []error { return []error{registry.ErrUnavailable, e.Err} }
 
@@ -313,10 +333,12 @@ func (c *Client) Lookup(ctx context.Context, n pnr.Number) (registry.Person, err
 		switch {
 		case err == nil:
 			done(nil)
+			c.setUnusable(false)
 			c.toCache(n.Digits(), p)
 			return p, nil
 		case errors.Is(err, registry.ErrNotFound):
 			done(nil)
+			c.setUnusable(false)
 			return registry.Person{}, fmt.Errorf("look up %s: %w", n, err)
 		}
 		var ae *attemptError
@@ -327,6 +349,10 @@ func (c *Client) Lookup(ctx context.Context, n pnr.Number) (registry.Person, err
 			// The caller left; the register may be fine.
 			done(errCallerGone)
 			ae = &attemptError{reason: ReasonCancelled, err: err}
+		} else if !ae.outage() {
+			done(errNotOutage)
+			c.noteFailure(ae)
+			c.setUnusable(true)
 		} else {
 			done(err)
 			c.noteFailure(ae)
@@ -474,6 +500,12 @@ func (c *Client) noteFailure(ae *attemptError) {
 	c.mu.Unlock()
 }
 
+func (c *Client) setUnusable(v bool) {
+	c.mu.Lock()
+	c.unusable = v
+	c.mu.Unlock()
+}
+
 // State reports the register's health: "up" while the breaker is closed and the last attempt
 // succeeded, "degraded" while failures are being counted or the breaker is half-open, "down"
 // while the breaker is open. The detail names the last failure's kind, never personal data.
@@ -481,7 +513,7 @@ func (c *Client) State() registry.State {
 	state := c.breaker.State()
 	counts := c.breaker.Counts()
 	c.mu.Lock()
-	last, at := c.lastFail, c.lastAt
+	last, at, unusable := c.lastFail, c.lastAt, c.unusable
 	c.mu.Unlock()
 	lastText := ""
 	if last != "" {
@@ -496,7 +528,10 @@ func (c *Client) State() registry.State {
 		s.Status = "degraded"
 		s.Detail = "circuit half-open: one probe allowed" + lastText
 	default:
-		if counts.ConsecutiveFailures > 0 {
+		if unusable {
+			s.Status = "down"
+			s.Detail = "the register answers look-ups in a way the service cannot use (check DCC_REGISTER_URL and DCC_REGISTER_TOKEN)" + lastText
+		} else if counts.ConsecutiveFailures > 0 {
 			s.Status = "degraded"
 			s.Detail = fmt.Sprintf("%d consecutive failed attempt(s)%s", counts.ConsecutiveFailures, lastText)
 		} else {
@@ -504,4 +539,19 @@ func (c *Client) State() registry.State {
 		}
 	}
 	return s
+}
+
+// errNotOutage tells the breaker about an attempt the register answered in a way the service
+// cannot use; it is neither a success nor an outage.
+var errNotOutage = errors.New("register answer not usable")
+
+// outage reports whether a failed attempt means the register is unreachable or failing.
+func (a *attemptError) outage() bool {
+	switch a.reason {
+	case ReasonTimeout, ReasonConnection:
+		return true
+	case ReasonStatus:
+		return outageStatus(a.status)
+	}
+	return false
 }

@@ -227,8 +227,15 @@ func TestRetriesOnlyIdempotentFailures(t *testing.T) {
 			if got := f.standin.Stats().Lookups; got != tc.requests || int64(ue.Attempts) != tc.requests {
 				t.Errorf("%d requests, %d attempts; want %d", got, ue.Attempts, tc.requests)
 			}
-			if s := f.client.State(); s.Status != "degraded" || s.Breaker != BreakerClosed {
-				t.Errorf("state after failures %+v", s)
+			wantState := "degraded"
+			if !ue.Outage() {
+				wantState = "down" // a register that refuses the service is unusable until fixed
+			}
+			if s := f.client.State(); s.Status != wantState || s.Breaker != BreakerClosed {
+				t.Errorf("state after failures %+v, want %s", s, wantState)
+			}
+			if ue.Outage() != registry.Outage(err) {
+				t.Errorf("registry.Outage disagrees with the error's own Outage")
 			}
 		})
 	}
