@@ -49,6 +49,9 @@ func runWith(args []string, getenv func(string) string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	cfg.Flags(fs)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	if errs := cfg.Validate(); len(errs) > 0 {

@@ -225,6 +225,18 @@ func (c Config) Validate() []error {
 			break
 		}
 	}
+	if len(c.UVCIPrefix) > 30 {
+		errs = append(errs, fmt.Errorf("DCC_UVCI_PREFIX=%q: at most 30 characters, so that UVCIs stay within 80", c.UVCIPrefix))
+	}
+	for name, d := range map[string]time.Duration{
+		"DCC_MAX_TEST_AGE": c.MaxTestAge, "DCC_TEST_VALIDITY": c.TestValidity,
+		"DCC_RECOVERY_VALIDITY": c.RecValidity, "DCC_VACCINATION_VALIDITY": c.VacValidity,
+		"DCC_SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "DCC_ISSUE_RETRY_AFTER_MAX": c.IssueRetryAfterMax,
+	} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%s: must be longer than zero", name, d))
+		}
+	}
 	if (c.ProductionKeyFile == "") != (c.ProductionCertFile == "") {
 		errs = append(errs, errors.New("DCC_PRODUCTION_KEY_FILE and DCC_PRODUCTION_CERT_FILE must be set together"))
 	}
@@ -248,7 +260,6 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to serve on (DCC_LISTEN)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "embedded store, development keys and secrets (DCC_DATA_DIR)")
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL URL; when set the embedded store is not used (DATABASE_URL)")
-	fs.StringVar(&c.RegisterURL, "register-url", c.RegisterURL, "HTTP population register (DCC_REGISTER_URL)")
 	fs.StringVar(&c.RegisterFile, "register-file", c.RegisterFile, "population file for the file-backed register (DCC_REGISTER_FILE)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text (DCC_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (DCC_LOG_LEVEL)")

@@ -31,11 +31,12 @@ func TestEveryBadVariableIsNamed(t *testing.T) {
 		"DCC_UVCI_PREFIX":       "dcc/1",
 		"DCC_REGISTER_URL":      "http://127.0.0.1:8090",
 		"DCC_REGISTER_TIMEOUT":  "soon",
+		"DCC_TEST_VALIDITY":     "0s",
 	}))
 	if err == nil {
 		t.Fatal("bad configuration accepted")
 	}
-	for _, name := range []string{"DCC_LOG_FORMAT", "DCC_MAX_TEST_AGE", "DCC_ISSUE_CONCURRENCY", "DCC_PROVIDER_RATE", "DCC_UVCI_PREFIX", "DCC_REGISTER_TIMEOUT"} {
+	for _, name := range []string{"DCC_LOG_FORMAT", "DCC_MAX_TEST_AGE", "DCC_ISSUE_CONCURRENCY", "DCC_PROVIDER_RATE", "DCC_UVCI_PREFIX", "DCC_REGISTER_TIMEOUT", "DCC_TEST_VALIDITY"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s: %v", name, err)
 		}
