@@ -25,6 +25,8 @@ const (
 	ClassForbidden
 	// The thing asked for does not exist (or is not the caller's): 404.
 	ClassNotFound
+	// The path exists but does not take the method: 405.
+	ClassMethodNotAllowed
 	// Too many requests from this caller: 429, with Retry-After.
 	ClassRateLimited
 	// The service or a dependency cannot serve right now: 503, with Retry-After.
@@ -130,6 +132,8 @@ func classRank(c Class) int {
 		return 40
 	case ClassNotFound:
 		return 35
+	case ClassMethodNotAllowed:
+		return 36
 	case ClassConflict:
 		return 30
 	case ClassInvalid:
@@ -227,6 +231,8 @@ func issueType(c Class) string {
 		return "forbidden"
 	case ClassNotFound:
 		return "not-found"
+	case ClassMethodNotAllowed:
+		return "not-supported"
 	case ClassRateLimited:
 		return "throttled"
 	case ClassUnavailable:

@@ -26,6 +26,8 @@ const (
 	CodeNotFound              = "not-found"
 	CodeMethodNotAllowed      = "method-not-allowed"
 	CodeInternal              = "internal-error"
+	CodeBadRequest            = "bad-request"
+	CodeNameNotTransliterable = "name-not-transliterable"
 	CodeCertificateIncomplete = "certificate-invalid"
 )
 
@@ -47,6 +49,8 @@ func StatusOf(c fhir.Class) int {
 		return http.StatusForbidden
 	case fhir.ClassNotFound:
 		return http.StatusNotFound
+	case fhir.ClassMethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	case fhir.ClassRateLimited:
 		return http.StatusTooManyRequests
 	case fhir.ClassUnavailable:

@@ -117,7 +117,7 @@ func (s *Service) fallback(subj fhir.Subject) (identity, error) {
 func newName(family, given string) (dcc.Name, error) {
 	n, err := dcc.NewName(family, given)
 	if err != nil {
-		return dcc.Name{}, fhir.New(fhir.ClassInvalid, "name-not-transliterable", "Patient.name",
+		return dcc.Name{}, fhir.New(fhir.ClassInvalid, CodeNameNotTransliterable, "Patient.name",
 			"The name contains characters that cannot be written in the machine-readable form (ICAO 9303). Check the spelling of the name.")
 	}
 	return n, nil

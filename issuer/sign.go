@@ -129,7 +129,8 @@ func payloadProblems(err error) error {
 		p = append(p, fhir.Problem{
 			Code:  CodeCertificateIncomplete,
 			Class: fhir.ClassInvalid,
-			Text:  fmt.Sprintf("The certificate field %s would not be valid: %s. Check the corresponding element of the request.", fe.Field, fe.Message),
+			// The field and the rule only: the message may quote the value, which can be personal data.
+			Text: fmt.Sprintf("The certificate field %s would not be valid (%s). Check the corresponding element of the request.", fe.Field, fe.Code),
 		})
 	}
 	return p

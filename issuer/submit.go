@@ -55,7 +55,9 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Issued, error) {
 		Kind:        sub.Kind,
 		Environment: sub.Principal.Environment,
 	}
-	bodyHash := sha256.Sum256(sub.Body)
+	// The request id is bound to the route as well as the body: the same body sent to another
+	// route is another request.
+	bodyHash := sha256.Sum256(append([]byte(string(sub.Kind)+"\x00"), sub.Body...))
 
 	var req *RequestRecord
 	if sub.ClientRequestID {
@@ -128,8 +130,9 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Issued, error) {
 		}
 		return Issued{}, s.fail(ctx, sub, &ev, fmt.Errorf("request id taken but not found: %w", err))
 	case err != nil:
-		s.log.ErrorContext(ctx, "record issuance", "request_id", sub.RequestID, "err", err)
-		return Issued{}, s.unavailableStore(err)
+		// Nothing was written, not even the audit event: record the failure on its own.
+		ev.UVCI, ev.Notes = "", append(ev.Notes, "certificate-not-stored")
+		return Issued{}, s.fail(ctx, sub, &ev, fmt.Errorf("record issuance %s: %w", cert.UVCI, err))
 	}
 	if s.metrics != nil {
 		s.metrics.Issued(sub.Kind, sub.Principal.Environment, id.source)
@@ -218,9 +221,12 @@ func (s *Service) replayIdentifier(ctx context.Context, sub Submission, d draft,
 func (s *Service) replayed(ctx context.Context, sub Submission, ev *AuditEvent, cert Certificate, note string) (Issued, error, bool) {
 	ev.UVCI = cert.UVCI
 	ev.Notes = append(ev.Notes, note)
-	s.audit(ctx, ev, sub, OutcomeReplayed, 200, nil)
 	out, err := s.issued(cert, true)
-	return out, err, true
+	if err != nil {
+		return Issued{}, s.fail(ctx, sub, ev, err), true
+	}
+	s.audit(ctx, ev, sub, OutcomeReplayed, 200, nil)
+	return out, nil, true
 }
 
 func (s *Service) issued(c Certificate, replayed bool) (Issued, error) {
@@ -277,9 +283,12 @@ func transient(c fhir.Class) bool {
 }
 
 // fail records a failure the service cannot name for the caller and answers it without detail.
+// A store outage is answered 503 store-unavailable; its audit event is attempted all the same,
+// for a store that fails some operations and not others.
 func (s *Service) fail(ctx context.Context, sub Submission, ev *AuditEvent, err error) error {
 	if errors.Is(err, ErrStoreUnavailable) {
 		s.log.ErrorContext(ctx, "store unavailable", "request_id", sub.RequestID, "err", err)
+		s.audit(ctx, ev, sub, OutcomeFailed, StatusOf(fhir.ClassUnavailable), []string{CodeStoreUnavailable})
 		return s.unavailableStore(err)
 	}
 	s.log.ErrorContext(ctx, "request failed", "request_id", sub.RequestID, "err", err)

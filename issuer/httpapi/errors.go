@@ -62,9 +62,9 @@ func httpErrorProblems(he *echo.HTTPError) fhir.Problems {
 	case http.StatusNotFound:
 		return fhir.New(fhir.ClassNotFound, issuer.CodeNotFound, "", "There is no such resource. Check the path against /openapi.yaml.")
 	case http.StatusMethodNotAllowed:
-		return fhir.New(fhir.ClassMalformed, issuer.CodeMethodNotAllowed, "", "This path does not accept that method. Check /openapi.yaml.")
+		return fhir.New(fhir.ClassMethodNotAllowed, issuer.CodeMethodNotAllowed, "", "This path does not accept that method (see the Allow header and /openapi.yaml).")
 	case http.StatusRequestEntityTooLarge:
-		return tooLarge()
+		return tooLarge(fhir.MaxBodyBytes)
 	case http.StatusUnauthorized:
 		return fhir.Problems{{Code: issuer.CodeUnauthenticated, Class: fhir.ClassUnauthenticated, Expression: "Authorization",
 			Text: "Send a valid credential as 'Authorization: Bearer <key>'."}}
@@ -73,10 +73,10 @@ func httpErrorProblems(he *echo.HTTPError) fhir.Problems {
 		return fhir.Problems{{Code: issuer.CodeInternal, Class: fhir.ClassInternal,
 			Text: "The service could not complete the request. Retry later; if it persists, contact the service desk with the X-Request-ID."}}
 	}
-	return fhir.New(fhir.ClassMalformed, "bad-request", "", http.StatusText(he.Code))
+	return fhir.New(fhir.ClassMalformed, issuer.CodeBadRequest, "", http.StatusText(he.Code))
 }
 
-func tooLarge() fhir.Problems {
+func tooLarge(limit int64) fhir.Problems {
 	return fhir.New(fhir.ClassTooLarge, fhir.CodeBodyTooLarge, "",
-		"The request body is larger than "+strconv.Itoa(fhir.MaxBodyBytes/1024)+" KiB. Send one resource per request, without attachments.")
+		"The request body is larger than "+strconv.FormatInt(limit/1024, 10)+" KiB. Send one resource per request, without attachments.")
 }

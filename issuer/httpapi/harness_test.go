@@ -244,6 +244,13 @@ func (a answer) codes(t testing.TB) map[string]string {
 	return out
 }
 
+// has reports whether an OperationOutcome answer carries the code.
+func (a answer) has(t testing.TB, code string) bool {
+	t.Helper()
+	_, ok := a.codes(t)[code]
+	return ok
+}
+
 func (e *testEnv) do(method, path, key string, body []byte, header ...string) answer {
 	e.t.Helper()
 	req, err := http.NewRequest(method, e.url+path, bytes.NewReader(body))

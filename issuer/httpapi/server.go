@@ -273,14 +273,14 @@ func bearer(r *http.Request) string {
 // readBody reads at most limit bytes; a longer body is a ClassTooLarge problem.
 func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
-		return nil, tooLarge()
+		return nil, tooLarge(limit)
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return nil, fhir.New(fhir.ClassMalformed, fhir.CodeMalformedJSON, "", "The request body could not be read completely. Send it again.")
 	}
 	if int64(len(b)) > limit {
-		return nil, tooLarge()
+		return nil, tooLarge(limit)
 	}
 	return b, nil
 }
