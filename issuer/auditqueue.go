@@ -133,6 +133,10 @@ func (q *AuditQueue) run() {
 			}
 			if q.write(batch) {
 				q.written.Add(uint64(len(batch)))
+			} else {
+				// Not recorded: counted, and named in the next summary.
+				q.dropped.Add(uint64(len(batch)))
+				q.unlogged.Add(uint64(len(batch)))
 			}
 		case <-tick.C:
 			q.summarise()
@@ -156,7 +160,7 @@ func (q *AuditQueue) summarise() {
 	if n == 0 {
 		return
 	}
-	ev := AuditEvent{ID: q.newID(), At: q.now(), Route: "*", Status: 503, Outcome: OutcomeRejected,
+	ev := AuditEvent{ID: q.newID(), At: q.now(), Route: "*", Outcome: OutcomeRejected,
 		Notes: []string{fmt.Sprintf("refusals-not-recorded:%d", n)}}
 	if !q.write([]AuditEvent{ev}) {
 		q.unlogged.Add(n)

@@ -37,6 +37,9 @@ type Credentials struct {
 	// cache holds verified keys and their principals for a short time, so that a request costs a
 	// hash and a map look-up, not a store round trip. Revocation takes effect within its TTL.
 	cache *expirable.LRU[string, cachedKey]
+	// unknown remembers key ids the store does not have, apart from cache, so that a flood of
+	// made-up ids cannot push real keys out of it.
+	unknown *expirable.LRU[string, cachedKey]
 }
 
 // cachedKey is a key as last read from the store; unknown records that the store had none, so
@@ -56,6 +59,7 @@ func NewCredentials(store Store, clock func() time.Time, cacheTTL time.Duration)
 	c := &Credentials{store: store, now: clock}
 	if cacheTTL > 0 {
 		c.cache = expirable.NewLRU[string, cachedKey](keyCacheSize, nil, cacheTTL)
+		c.unknown = expirable.NewLRU[string, cachedKey](keyCacheSize, nil, cacheTTL)
 	}
 	return c
 }
@@ -136,6 +140,9 @@ func (c *Credentials) Rotate(ctx context.Context, keyID string, overlap time.Dur
 	if k.RevokedAt != nil {
 		return "", fmt.Errorf("key %s is revoked", keyID)
 	}
+	if k.ExpiresAt != nil && !c.now().Before(*k.ExpiresAt) {
+		return "", fmt.Errorf("key %s has expired; create a new one with provider add or rotate a key that is still valid", keyID)
+	}
 	token, err := c.NewKey(ctx, k.PrincipalID)
 	if err != nil {
 		return "", err
@@ -159,6 +166,7 @@ func (c *Credentials) Revoke(ctx context.Context, keyID string) error {
 func (c *Credentials) forget(keyID string) {
 	if c.cache != nil {
 		c.cache.Remove(keyID)
+		c.unknown.Remove(keyID)
 	}
 }
 
@@ -186,7 +194,9 @@ func (c *Credentials) Authenticate(ctx context.Context, token string) (Principal
 	var ck cachedKey
 	var hit bool
 	if c.cache != nil {
-		ck, hit = c.cache.Get(keyID)
+		if ck, hit = c.cache.Get(keyID); !hit {
+			ck, hit = c.unknown.Get(keyID)
+		}
 	}
 	if !hit {
 		k, err := c.store.APIKey(ctx, keyID)
@@ -226,7 +236,11 @@ func (c *Credentials) Authenticate(ctx context.Context, token string) (Principal
 }
 
 func (c *Credentials) remember(keyID string, ck cachedKey) {
-	if c.cache != nil {
+	switch {
+	case c.cache == nil:
+	case ck.unknown:
+		c.unknown.Add(keyID, ck)
+	default:
 		c.cache.Add(keyID, ck)
 	}
 }

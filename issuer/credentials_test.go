@@ -102,6 +102,12 @@ func TestRotateAndRevoke(t *testing.T) {
 	if _, err := creds.Authenticate(ctx, fresh); err != nil {
 		t.Fatalf("new key after the overlap: %v", err)
 	}
+	if _, err := creds.Rotate(ctx, keys[0].ID, time.Hour); err == nil {
+		t.Fatal("an expired key was rotated")
+	}
+	if _, err := creds.Authenticate(ctx, old); !isUnauthenticated(err) {
+		t.Fatalf("old key after a refused rotation: %v", err)
+	}
 	keys, _ = cs.ListAPIKeys(ctx, p.ID)
 	for _, k := range keys {
 		if k.RevokedAt == nil && k.ExpiresAt == nil {

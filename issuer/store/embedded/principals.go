@@ -146,9 +146,9 @@ func (s *Store) ListAPIKeys(ctx context.Context, principalID string) ([]issuer.A
 	return list, nil
 }
 
-// ExpireAPIKey sets the time a key stops being valid.
+// ExpireAPIKey sets the time a key stops being valid; an earlier expiry already set stays.
 func (s *Store) ExpireAPIKey(ctx context.Context, id string, at time.Time) error {
-	return s.updateKey(ctx, "expire", `UPDATE api_keys SET expires_at = ? WHERE id = ?`, id, at)
+	return s.updateKey(ctx, "expire", `UPDATE api_keys SET expires_at = MIN(COALESCE(expires_at, ?1), ?1) WHERE id = ?2`, id, at)
 }
 
 // RevokeAPIKey ends a key at once. Revoking a revoked key keeps the first revocation time.

@@ -126,7 +126,7 @@ func (s *Store) ListAPIKeys(ctx context.Context, principalID string) ([]issuer.A
 
 // ExpireAPIKey sets the time a key stops being valid.
 func (s *Store) ExpireAPIKey(ctx context.Context, id string, at time.Time) error {
-	return s.updateKey(ctx, "expire", `UPDATE api_keys SET expires_at = $2 WHERE id = $1`, id, at)
+	return s.updateKey(ctx, "expire", `UPDATE api_keys SET expires_at = LEAST(COALESCE(expires_at, $2), $2) WHERE id = $1`, id, at)
 }
 
 // RevokeAPIKey ends a key at once. Revoking a revoked key keeps the first revocation time.

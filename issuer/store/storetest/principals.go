@@ -126,6 +126,10 @@ func testAPIKeys(t *testing.T, open func(t *testing.T) issuer.Store) {
 	if err := s.ExpireAPIKey(ctx(t), "k-2", base().Add(48*time.Hour)); err != nil {
 		t.Fatalf("ExpireAPIKey: %v", err)
 	}
+	// A later expiry never extends an earlier one: rotating twice cannot bring a key back.
+	if err := s.ExpireAPIKey(ctx(t), "k-2", base().Add(96*time.Hour)); err != nil {
+		t.Fatalf("ExpireAPIKey later: %v", err)
+	}
 	if err := s.RevokeAPIKey(ctx(t), "k-1", base().Add(2*time.Hour)); err != nil {
 		t.Fatalf("RevokeAPIKey: %v", err)
 	}
