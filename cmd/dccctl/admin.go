@@ -46,9 +46,12 @@ func withStore(e *env, cfg *setup.Config, f func(*issuer.Credentials, issuer.Sto
 }
 
 func providerCommand(e *env, args []string) int {
-	if len(args) == 0 {
-		fmt.Fprintln(e.stderr, "usage: dccctl provider add|list|rotate|revoke [flags]")
-		return exitUsage
+	if len(args) == 0 || isHelp(args[0]) {
+		fmt.Fprintln(e.stderr, "usage: dccctl provider add|list|rotate|revoke [flags]  (dccctl provider add -h for a command's flags)")
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
 	}
 	fs := flag.NewFlagSet("provider "+args[0], flag.ContinueOnError)
 	cfg, err := storeFlags(fs, e)
@@ -142,6 +145,9 @@ func providerCommand(e *env, args []string) int {
 func supportCommand(e *env, args []string) int {
 	if len(args) == 0 || args[0] != "add" {
 		fmt.Fprintln(e.stderr, "usage: dccctl support add --name N [--admin]")
+		if len(args) > 0 && isHelp(args[0]) {
+			return exitOK
+		}
 		return exitUsage
 	}
 	fs := flag.NewFlagSet("support add", flag.ContinueOnError)
@@ -254,3 +260,5 @@ func timeOrDash(t *time.Time) string {
 	}
 	return t.UTC().Format(time.RFC3339)
 }
+
+func isHelp(a string) bool { return a == "-h" || a == "--help" || a == "help" }

@@ -30,8 +30,8 @@ const maxPayload = 64 << 10
 
 func runSign(e *env, args []string) int {
 	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
-	keyPath := fs.String("key", "", "PEM private key (default $DCC_DATA_DIR/"+keys.KeyFile+")")
-	certPath := fs.String("cert", "", "PEM DSC certificate (default $DCC_DATA_DIR/"+keys.CertFile+")")
+	keyPath := fs.String("key", "", "PEM private key (default $DCC_DATA_DIR/keys/sandbox/"+keys.KeyFile+")")
+	certPath := fs.String("cert", "", "PEM DSC certificate (default $DCC_DATA_DIR/keys/sandbox/"+keys.CertFile+")")
 	issuer := fs.String("issuer", "SE", "iss claim: issuing country")
 	days := fs.Int("valid-days", 365, "exp claim: days after iat")
 	fs.Usage = func() {
@@ -47,10 +47,10 @@ func runSign(e *env, args []string) int {
 		return exitUsage
 	}
 	if *keyPath == "" {
-		*keyPath = filepath.Join(dataDir(e), keys.KeyFile)
+		*keyPath = filepath.Join(defaultKeyDir(e), keys.KeyFile)
 	}
 	if *certPath == "" {
-		*certPath = filepath.Join(dataDir(e), keys.CertFile)
+		*certPath = filepath.Join(defaultKeyDir(e), keys.CertFile)
 	}
 	key, cert, err := keys.Load(*keyPath, *certPath)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/sedcc/dcc/cmd/internal/setup"
 	"github.com/sedcc/dcc/signing/keys"
 )
 
@@ -15,17 +16,19 @@ func registerKeyCommands(r registry) {
 	r["keygen"] = command{summary: "create a signing key and a self-signed DSC (or a CSR)", run: runKeygen}
 }
 
-// dataDir is DCC_DATA_DIR or ./data.
-func dataDir(e *env) string {
+// defaultKeyDir is where dccd keeps its development sandbox key and DSC:
+// DCC_DATA_DIR/keys/sandbox (DCC_DATA_DIR defaults to ./data).
+func defaultKeyDir(e *env) string {
+	dir := setup.Defaults().DataDir
 	if d := e.getenv("DCC_DATA_DIR"); d != "" {
-		return d
+		dir = d
 	}
-	return "data"
+	return filepath.Join(dir, "keys", "sandbox")
 }
 
 func runKeygen(e *env, args []string) int {
 	fs := flag.NewFlagSet("keygen", flag.ContinueOnError)
-	out := fs.String("out", "", "directory for "+keys.KeyFile+" and "+keys.CertFile+" (default $DCC_DATA_DIR or ./data)")
+	out := fs.String("out", "", "directory for "+keys.KeyFile+" and "+keys.CertFile+" (default $DCC_DATA_DIR/keys/sandbox, the development key dccd signs sandbox certificates with)")
 	fs.StringVar(out, "o", "", "short for --out")
 	csr := fs.Bool("csr", false, "write a CSR ("+keys.CSRFile+") for the national CSCA instead of a self-signed DSC")
 	country := fs.String("country", "SE", "subject country")
@@ -46,7 +49,7 @@ func runKeygen(e *env, args []string) int {
 	}
 	dir := *out
 	if dir == "" {
-		dir = dataDir(e)
+		dir = defaultKeyDir(e)
 	}
 	opts := keys.Options{Country: *country, Organization: *org, CommonName: *cn, Now: e.now(), Validity: time.Duration(*days) * 24 * time.Hour}
 	if *csr {

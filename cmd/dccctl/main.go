@@ -38,6 +38,7 @@ func newRegistry() registry {
 		registerKeyCommands,
 		registerHC1Commands,
 		registerAdminCommands,
+		registerExampleCommands,
 		registerStatusCommands,
 	} {
 		register(r)

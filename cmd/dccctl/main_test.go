@@ -117,10 +117,11 @@ func TestKeygenSignDecodeVerify(t *testing.T) {
 
 func TestVerifyTrustList(t *testing.T) {
 	dir := t.TempDir()
-	if r := runCLI(t, "", nil, "keygen", "--out", dir); r.code != 0 {
+	// Without --out the key goes where dccd keeps its development sandbox key.
+	if r := runCLI(t, "", map[string]string{"DCC_DATA_DIR": dir}, "keygen"); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
-	cert, err := keys.LoadCertificate(filepath.Join(dir, keys.CertFile))
+	cert, err := keys.LoadCertificate(filepath.Join(dir, "keys", "sandbox", keys.CertFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func TestUsageErrors(t *testing.T) {
 
 func TestSignRejectsBadPayload(t *testing.T) {
 	dir := t.TempDir()
-	if r := runCLI(t, "", nil, "keygen", "--out", dir); r.code != 0 {
+	if r := runCLI(t, "", nil, "keygen", "--out", filepath.Join(dir, "keys", "sandbox")); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
 	env := map[string]string{"DCC_DATA_DIR": dir}
