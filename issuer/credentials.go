@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -257,8 +256,6 @@ func splitToken(token string) (keyID, secret string, ok bool) {
 	return keyID, secret, true
 }
 
-// Allowed reports whether the principal may issue the kind.
-func (p Principal) Allowed(k Kind) bool { return p.Role == RoleProvider && slices.Contains(p.Kinds, k) }
 
 func randomID(prefix string) (string, error) {
 	b := make([]byte, 10)

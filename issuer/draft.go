@@ -81,7 +81,7 @@ func canonical(v any, n pnr.Number) []byte {
 
 // DefaultTestIdentities are personnummer known to be test identities, refused in production.
 // 191212121212 (Tolvan Tolvansson) is the test number used in public examples; operators add the
-// tax agency's published test ranges through configuration (docs/environments.md).
+// tax agency's published test ranges through configuration (docs/security.md).
 var DefaultTestIdentities = []string{"191212121212"}
 
 // environmentRules keeps test data out of production: a production credential's request is

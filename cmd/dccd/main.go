@@ -149,7 +149,6 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	srv := httpapi.New(httpapi.Options{
 		Issuer:       svc,
 		Credentials:  issuer.NewCredentials(st, time.Now, cfg.KeyCacheTTL),
-		Store:        st,
 		Values:       values,
 		Log:          log,
 		OpenAPI:      docs.OpenAPI,

@@ -177,7 +177,7 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 			t.Fatal(err)
 		}
 	}
-	srv := httpapi.New(httpapi.Options{Issuer: svc, Credentials: e.creds, Store: st, Values: values, Log: log,
+	srv := httpapi.New(httpapi.Options{Issuer: svc, Credentials: e.creds, Values: values, Log: log,
 		Clock: clock, OpenAPI: docs.OpenAPI, Version: "test", ProviderRate: o.rate, Admission: o.admit,
 		Metrics: m, AuditQueue: e.queue})
 	ts := httptest.NewServer(srv.Handler())

@@ -21,20 +21,19 @@ type RateLimit struct {
 // rateLimiter keeps one token bucket per principal. Buckets live in a bounded LRU, so a flood of
 // distinct principals cannot grow memory without bound.
 type rateLimiter struct {
-	def       RateLimit
-	overrides map[string]RateLimit // by principal id
-	now       func() time.Time
+	def RateLimit
+	now func() time.Time
 
 	mu      sync.Mutex
 	buckets *lru.Cache[string, *rate.Limiter]
 }
 
-func newRateLimiter(def RateLimit, overrides map[string]RateLimit, now func() time.Time) *rateLimiter {
+func newRateLimiter(def RateLimit, now func() time.Time) *rateLimiter {
 	if def.Rate <= 0 {
 		return nil
 	}
 	c, _ := lru.New[string, *rate.Limiter](10000)
-	return &rateLimiter{def: def, overrides: overrides, now: now, buckets: c}
+	return &rateLimiter{def: def, now: now, buckets: c}
 }
 
 // allow takes a token for the principal, or returns the rate-limited problem with the wait.
@@ -45,11 +44,7 @@ func (r *rateLimiter) allow(p issuer.Principal) error {
 	r.mu.Lock()
 	b, ok := r.buckets.Get(p.ID)
 	if !ok {
-		lim := r.def
-		if o, ok := r.overrides[p.ID]; ok {
-			lim = o
-		}
-		b = rate.NewLimiter(rate.Limit(lim.Rate), lim.Burst)
+		b = rate.NewLimiter(rate.Limit(r.def.Rate), r.def.Burst)
 		r.buckets.Add(p.ID, b)
 	}
 	r.mu.Unlock()

@@ -30,7 +30,6 @@ var stockholm = issuer.Location
 type Options struct {
 	Issuer      *issuer.Service
 	Credentials *issuer.Credentials
-	Store       issuer.Store
 	Log         *slog.Logger
 	Clock       func() time.Time
 	// OpenAPI is the document served at /openapi.yaml.
@@ -50,8 +49,6 @@ type Options struct {
 	AuditQueue *issuer.AuditQueue
 	// ProviderRate limits each provider credential; a zero Rate disables the limit.
 	ProviderRate RateLimit
-	// RateOverrides sets other limits for particular principals (by id).
-	RateOverrides map[string]RateLimit
 	// Status is what /status and /status/feed.xml show (a *status.Monitor); nil answers 404.
 	Status StatusSource
 }
@@ -61,7 +58,6 @@ type Server struct {
 	echo     *echo.Echo
 	issuer   *issuer.Service
 	creds    *issuer.Credentials
-	store    issuer.Store
 	log      *slog.Logger
 	now      func() time.Time
 	openapi  []byte
@@ -98,9 +94,9 @@ func New(o Options) *Server {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
-	s := &Server{echo: e, issuer: o.Issuer, creds: o.Credentials, store: o.Store, log: o.Log, now: o.Clock,
+	s := &Server{echo: e, issuer: o.Issuer, creds: o.Credentials, log: o.Log, now: o.Clock,
 		openapi: o.OpenAPI, version: o.Version, maxBody: o.MaxBodyBytes, values: o.Values}
-	s.limits = newRateLimiter(o.ProviderRate, o.RateOverrides, o.Clock)
+	s.limits = newRateLimiter(o.ProviderRate, o.Clock)
 	s.status = o.Status
 	s.admit, s.metrics, s.refusals = o.Admission, o.Metrics, o.AuditQueue
 	e.HTTPErrorHandler = s.errorHandler

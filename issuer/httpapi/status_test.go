@@ -68,7 +68,7 @@ func newStatusFixture(t *testing.T, storeKind string) *statusFixture {
 		t.Fatal(err)
 	}
 	f.monitor = m
-	srv := httpapi.New(httpapi.Options{Store: f.store, Status: m, Clock: f.clock})
+	srv := httpapi.New(httpapi.Options{Status: m, Clock: f.clock})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	f.url = ts.URL
@@ -360,7 +360,7 @@ func TestStatusWhileStoreDown(t *testing.T) {
 
 // TestStatusWithoutMonitor: a server built without a monitor answers 404 as an OperationOutcome.
 func TestStatusWithoutMonitor(t *testing.T) {
-	ts := httptest.NewServer(httpapi.New(httpapi.Options{Store: openStore(t, "embedded")}).Handler())
+	ts := httptest.NewServer(httpapi.New(httpapi.Options{}).Handler())
 	t.Cleanup(ts.Close)
 	for _, path := range []string{"/status", "/status/feed.xml"} {
 		res, body := get(t, ts.URL+path)
