@@ -121,8 +121,8 @@ func (s *Server) render(out issuer.Issued) (submissionResponse, error) {
 			UVCI:           cert.UVCI,
 			IssuanceDate:   cert.IssuedAt.In(stockholm()).Format("2006-01-02"),
 			ValidThrough:   cert.ExpiresAt.UTC().Format(time.RFC3339),
-			Issuer:         s.issuer.Config().IssuerName,
-			Country:        s.issuer.Config().Country,
+			Issuer:         issuerOf(pl),
+			Country:        countryOf(pl),
 			HC1:            cert.HC1,
 			IdentitySource: string(cert.IdentitySource),
 			Delivery:       string(cert.Delivery),
@@ -219,7 +219,6 @@ func (s *Server) display(set, code string) string { return s.coding(set, code).D
 
 // printable turns a certificate into the display values of its PDF.
 func (s *Server) printable(c issuer.Certificate, pl dcc.Certificate) document.Certificate {
-	cfg := s.issuer.Config()
 	doc := document.Certificate{
 		Kind:          document.Kind(c.Kind),
 		HC1:           c.HC1,
@@ -231,8 +230,8 @@ func (s *Server) printable(c issuer.Certificate, pl dcc.Certificate) document.Ce
 		BirthDate:     pl.DateOfBirth,
 		IssuedAt:      c.IssuedAt.In(stockholm()),
 		ValidUntil:    c.ExpiresAt.In(stockholm()),
-		Issuer:        cfg.IssuerName,
-		Country:       countryName(cfg.Country),
+		Issuer:        issuerOf(pl),
+		Country:       countryName(countryOf(pl)),
 	}
 	switch {
 	case len(pl.Test) == 1:
@@ -275,6 +274,32 @@ func (s *Server) printable(c issuer.Certificate, pl dcc.Certificate) document.Ce
 		})
 	}
 	return doc
+}
+
+// issuerOf and countryOf read the certificate's own issuer and country, so that an answer, a
+// replay included, shows what was signed whatever the configuration is today.
+func issuerOf(pl dcc.Certificate) string {
+	switch {
+	case len(pl.Test) == 1:
+		return pl.Test[0].Issuer
+	case len(pl.Recovery) == 1:
+		return pl.Recovery[0].Issuer
+	case len(pl.Vaccination) == 1:
+		return pl.Vaccination[0].Issuer
+	}
+	return ""
+}
+
+func countryOf(pl dcc.Certificate) string {
+	switch {
+	case len(pl.Test) == 1:
+		return pl.Test[0].Country
+	case len(pl.Recovery) == 1:
+		return pl.Recovery[0].Country
+	case len(pl.Vaccination) == 1:
+		return pl.Vaccination[0].Country
+	}
+	return ""
 }
 
 func day(s string) time.Time {
