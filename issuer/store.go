@@ -43,6 +43,9 @@ type Store interface {
 	// CertificatesBySubject lists a person's certificates, newest first.
 	CertificatesBySubject(ctx context.Context, subjectKey []byte) ([]Certificate, error)
 	Request(ctx context.Context, principalID, requestID string) (RequestRecord, error)
+	// PurgeRequests deletes request records created before the time, returning how many: a
+	// request id is remembered for replay for a retention period, not forever.
+	PurgeRequests(ctx context.Context, before time.Time) (int64, error)
 	SearchAudit(ctx context.Context, q AuditQuery) (AuditPage, error)
 
 	CreatePrincipal(ctx context.Context, p Principal) error

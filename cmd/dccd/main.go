@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -124,15 +125,15 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	if err != nil {
 		return err
 	}
-	monitorCtx, stopMonitor := context.WithCancel(ctx)
-	monitorDone := make(chan struct{})
-	go func() {
-		defer close(monitorDone)
-		monitor.Run(monitorCtx)
-	}()
+	// Background work (the status monitor, the request-id retention) stops before the store
+	// closes: defers run last in, first out.
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	var background sync.WaitGroup
+	background.Go(func() { monitor.Run(bgCtx) })
+	background.Go(func() { svc.RunRetention(bgCtx, time.Hour, cfg.RequestRetention) })
 	defer func() {
-		stopMonitor()
-		<-monitorDone
+		stopBackground()
+		background.Wait()
 	}()
 
 	// Refusals are audited off the request path; what is queued is written before the store closes.

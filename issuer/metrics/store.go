@@ -83,6 +83,10 @@ func (t *timedStore) CertificatesBySubject(ctx context.Context, subjectKey []byt
 	})
 }
 
+func (t *timedStore) PurgeRequests(ctx context.Context, before time.Time) (int64, error) {
+	return timed(t, "PurgeRequests", func() (int64, error) { return t.s.PurgeRequests(ctx, before) })
+}
+
 func (t *timedStore) Request(ctx context.Context, principalID, requestID string) (issuer.RequestRecord, error) {
 	return timed(t, "Request", func() (issuer.RequestRecord, error) { return t.s.Request(ctx, principalID, requestID) })
 }

@@ -72,6 +72,10 @@ type Config struct {
 
 	ShutdownTimeout time.Duration // DCC_SHUTDOWN_TIMEOUT
 
+	// RequestRetention is how long a client's X-Request-ID is remembered for replay
+	// (DCC_REQUEST_RETENTION, 720h = 30 days).
+	RequestRetention time.Duration
+
 	// StatusInterval is the time between two checks of the dependencies (/status);
 	// IncidentThreshold how long one must be red before an incident is opened.
 	StatusInterval    time.Duration // DCC_STATUS_INTERVAL, 10s
@@ -102,6 +106,7 @@ func Defaults() Config {
 		LogFormat:          "text",
 		LogLevel:           "info",
 		ShutdownTimeout:    20 * time.Second,
+		RequestRetention:   30 * 24 * time.Hour,
 
 		StatusInterval:    10 * time.Second,
 		IncidentThreshold: 60 * time.Second,
@@ -155,6 +160,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	dur("DCC_VACCINATION_VALIDITY", &c.VacValidity)
 	dur("DCC_KEY_CACHE_TTL", &c.KeyCacheTTL)
 	dur("DCC_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
+	dur("DCC_REQUEST_RETENTION", &c.RequestRetention)
 	dur("DCC_STATUS_INTERVAL", &c.StatusInterval)
 	dur("DCC_INCIDENT_THRESHOLD", &c.IncidentThreshold)
 	if v := getenv("DCC_TEST_IDENTITIES"); v != "" {
@@ -232,6 +238,7 @@ func (c Config) Validate() []error {
 		"DCC_MAX_TEST_AGE": c.MaxTestAge, "DCC_TEST_VALIDITY": c.TestValidity,
 		"DCC_RECOVERY_VALIDITY": c.RecValidity, "DCC_VACCINATION_VALIDITY": c.VacValidity,
 		"DCC_SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "DCC_ISSUE_RETRY_AFTER_MAX": c.IssueRetryAfterMax,
+		"DCC_REQUEST_RETENTION": c.RequestRetention,
 	} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s=%s: must be longer than zero", name, d))

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -170,6 +171,23 @@ func ignoreDone(err error) error {
 		return nil
 	}
 	return err
+}
+
+// PurgeRequests deletes request records created before the time.
+func (s *Store) PurgeRequests(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM request_records WHERE created_at < ?`, micros(before))
+		if err != nil {
+			return classify(err)
+		}
+		n, err = res.RowsAffected()
+		return classify(err)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge request records: %w", err)
+	}
+	return n, nil
 }
 
 // CertificateByIdentifier returns the certificate a provider issued for its Identifier.

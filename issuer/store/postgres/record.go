@@ -125,6 +125,17 @@ func checkBatch(results pgx.BatchResults, r issuer.Record) error {
 	return err
 }
 
+// PurgeRequests deletes request records created before the time.
+func (s *Store) PurgeRequests(ctx context.Context, before time.Time) (int64, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, `DELETE FROM request_records WHERE created_at < $1`, before)
+	if err != nil {
+		return 0, fmt.Errorf("purge request records: %w", classify(err))
+	}
+	return tag.RowsAffected(), nil
+}
+
 // CertificateByIdentifier returns the certificate a provider issued for its Identifier.
 func (s *Store) CertificateByIdentifier(ctx context.Context, providerID, identifier string) (issuer.Certificate, error) {
 	ctx, cancel := s.bound(ctx)

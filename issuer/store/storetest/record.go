@@ -392,3 +392,28 @@ func testRecordAudit(t *testing.T, open func(t *testing.T) issuer.Store) {
 		t.Fatalf("RecordAudit of nothing: %v", err)
 	}
 }
+
+// testPurgeRequests: request records older than the cut are deleted and counted; newer ones stay.
+func testPurgeRequests(t *testing.T, open func(t *testing.T) issuer.Store) {
+	s := open(t)
+	for i, age := range []time.Duration{72 * time.Hour, 48 * time.Hour, time.Hour} {
+		ev := issuer.AuditEvent{ID: fmt.Sprintf("ev-purge-%d", i), At: base(), RequestID: fmt.Sprintf("req-purge-%d", i),
+			Outcome: issuer.OutcomeRejected, Status: 422}
+		req := issuer.RequestRecord{PrincipalID: "prov-1", RequestID: ev.RequestID, BodyHash: hash("b"), Status: 422,
+			Body: []byte(`{}`), CreatedAt: base().Add(-age)}
+		mustRecord(t, s, issuer.Record{Audit: ev, Request: &req})
+	}
+	n, err := s.PurgeRequests(ctx(t), base().Add(-24*time.Hour))
+	if err != nil {
+		t.Fatalf("PurgeRequests: %v", err)
+	}
+	if n != 2 {
+		t.Fatalf("purged %d, want 2", n)
+	}
+	for i, want := range []error{issuer.ErrNotFound, issuer.ErrNotFound, nil} {
+		_, err := s.Request(ctx(t), "prov-1", fmt.Sprintf("req-purge-%d", i))
+		if !errors.Is(err, want) && !(want == nil && err == nil) {
+			t.Errorf("request %d after the purge: %v, want %v", i, err, want)
+		}
+	}
+}

@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) issuer.Store) {
 		{"RecordAndLookUp", testRecordAndLookUp},
 		{"RecordWithoutCertificate", testRecordWithoutCertificate},
 		{"RecordAudit", testRecordAudit},
+		{"PurgeRequests", testPurgeRequests},
 		{"DuplicateIdentifierWritesNothing", testDuplicateIdentifier},
 		{"DuplicateRequestIDWritesNothing", testDuplicateRequestID},
 		{"DuplicateUVCIWritesNothing", testDuplicateUVCI},
