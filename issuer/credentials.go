@@ -256,7 +256,6 @@ func splitToken(token string) (keyID, secret string, ok bool) {
 	return keyID, secret, true
 }
 
-
 func randomID(prefix string) (string, error) {
 	b := make([]byte, 10)
 	if _, err := rand.Read(b); err != nil {
