@@ -69,7 +69,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Issued, error) {
 	}
 
 	if !slices.Contains(sub.Principal.Kinds, sub.Kind) {
-		return Issued{}, s.reject(ctx, sub, &ev, nil, fhir.New(fhir.ClassForbidden, CodeKindNotGranted, "",
+		return Issued{}, s.reject(ctx, sub, &ev, req, fhir.New(fhir.ClassForbidden, CodeKindNotGranted, "",
 			fmt.Sprintf("This credential may not issue %s certificates. Ask the service desk to grant the kind, or use the credential that has it.", sub.Kind)))
 	}
 
@@ -103,7 +103,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Issued, error) {
 
 	cert, payload, err := s.sign(sub, draft, id)
 	if err != nil {
-		return Issued{}, s.reject(ctx, sub, &ev, nil, err)
+		return Issued{}, s.reject(ctx, sub, &ev, req, err)
 	}
 	ev.UVCI = cert.UVCI
 	ev.Status = 200
@@ -117,6 +117,10 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Issued, error) {
 	ev.At = s.now()
 	ev.Latency = ev.At.Sub(sub.Received)
 	err = s.store.Record(ctx, Record{Audit: ev, Certificate: &cert, Request: req})
+	if err != nil {
+		// Nothing was written; whatever answers this request writes its own event.
+		ev.UVCI, ev.Status, ev.Outcome = "", 0, ""
+	}
 	switch {
 	case errors.Is(err, ErrIdentifierTaken):
 		// Another process issued for this Identifier between our check and our write.
@@ -130,8 +134,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Issued, error) {
 		}
 		return Issued{}, s.fail(ctx, sub, &ev, fmt.Errorf("request id taken but not found: %w", err))
 	case err != nil:
-		// Nothing was written, not even the audit event: record the failure on its own.
-		ev.UVCI, ev.Notes = "", append(ev.Notes, "certificate-not-stored")
+		ev.Notes = append(ev.Notes, "certificate-not-stored")
 		return Issued{}, s.fail(ctx, sub, &ev, fmt.Errorf("record issuance %s: %w", cert.UVCI, err))
 	}
 	if s.metrics != nil {
