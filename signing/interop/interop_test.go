@@ -367,7 +367,8 @@ func TestNodeVerifierAgreesWithEUVectors(t *testing.T) {
 	e := setup(t)
 	dir := os.Getenv("DCC_TESTDATA_DIR")
 	if dir == "" {
-		dir = filepath.Join(e.root, "..", "shared", "dcc-spec", "testdata")
+		// The copy kept in the repository (source and licence in its README).
+		dir = filepath.Join(e.root, "signing", "hcert", "testdata", "dgc-testdata")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "SE", "2DCode", "raw")); err != nil {
 		t.Fatalf("EU DCC test vectors not found in %s (set DCC_TESTDATA_DIR to the dgc-testdata folder, or DCC_SKIP_INTEROP=1 to skip): %v", dir, err)
