@@ -419,12 +419,13 @@ func (c *Client) attempt(ctx context.Context, n pnr.Number) (registry.Person, er
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		reason := ReasonConnection
+		// The look-up only reads, so a transport failure may be retried; but not a timeout: a
+		// register that does not answer within DCC_REGISTER_TIMEOUT will most likely not answer
+		// the next attempt either, and the caller's request must not wait for two timeouts.
 		if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
-			reason = ReasonTimeout
+			return registry.Person{}, &attemptError{reason: ReasonTimeout, err: err}
 		}
-		// The look-up only reads, so any transport failure may be retried.
-		return registry.Person{}, &attemptError{reason: reason, retryable: true, err: err}
+		return registry.Person{}, &attemptError{reason: ReasonConnection, retryable: true, err: err}
 	}
 	defer func() {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, registerapi.MaxBodyBytes))
@@ -441,7 +442,7 @@ func (c *Client) attempt(ctx context.Context, n pnr.Number) (registry.Person, er
 				// The body was cut off in transit.
 				reason, retryable = ReasonConnection, true
 				if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
-					reason = ReasonTimeout
+					reason, retryable = ReasonTimeout, false
 				}
 			}
 			return registry.Person{}, &attemptError{reason: reason, status: resp.StatusCode, retryable: retryable, err: err}

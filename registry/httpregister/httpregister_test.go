@@ -208,8 +208,8 @@ func TestRetriesOnlyIdempotentFailures(t *testing.T) {
 		{"500 not retried", standin.Faults{ErrorRate: 1, ErrorStatus: 500}, "", 1, ReasonStatus, 500},
 		{"401 not retried", standin.Faults{}, "secret", 1, ReasonStatus, 401},
 		{"outage retried", standin.Faults{Outage: true}, "", 3, ReasonConnection, 0},
-		{"hang retried", standin.Faults{Timeout: true}, "", 3, ReasonTimeout, 0},
-		{"latency over the timeout retried", standin.Faults{Latency: 2 * time.Second}, "", 3, ReasonTimeout, 0},
+		{"hang not retried", standin.Faults{Timeout: true}, "", 1, ReasonTimeout, 0},
+		{"latency over the timeout not retried", standin.Faults{Latency: 2 * time.Second}, "", 1, ReasonTimeout, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -314,9 +314,14 @@ func TestUnreachableRegisterOpensTheBreakerThenFailsFast(t *testing.T) {
 	f := newFixture(t, o, standin.Options{})
 	f.faults(t, standin.Faults{Timeout: true})
 
-	// The first look-up pays one budget: three attempts, each timing out, which opens the breaker.
-	_, err := f.client.Lookup(context.Background(), f.tolvan)
-	unavailable(t, err)
+	// Each of the first three look-ups pays one attempt timeout (a timed-out attempt is not
+	// retried); the third failure opens the breaker.
+	for i := range 3 {
+		_, err := f.client.Lookup(context.Background(), f.tolvan)
+		if ue := unavailable(t, err); ue.Reason != ReasonTimeout || ue.Attempts != 1 {
+			t.Fatalf("look-up %d: %s after %d attempts", i, ue.Reason, ue.Attempts)
+		}
+	}
 	if got := f.standin.Stats().Lookups; got != 3 {
 		t.Fatalf("%d requests", got)
 	}
