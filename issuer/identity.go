@@ -27,7 +27,6 @@ type identity struct {
 	birthDate string
 	source    IdentitySource
 	delivery  Delivery
-	protected bool
 	notes     []string
 }
 
@@ -60,7 +59,7 @@ func (s *Service) resolve(ctx context.Context, subj fhir.Subject) (identity, err
 		if err != nil {
 			return identity{}, err
 		}
-		id := identity{name: n, birthDate: person.BirthDate, source: SourceRegister, delivery: DeliveryMailbox, protected: person.Protected}
+		id := identity{name: n, birthDate: person.BirthDate, source: SourceRegister, delivery: DeliveryMailbox}
 		if subj.FamilyName != "" && !sameName(subj.FamilyName, person.FamilyName) || subj.GivenName != "" && !sameName(subj.GivenName, person.GivenName) {
 			id.notes = append(id.notes, "register-name-mismatch")
 		}

@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -541,4 +542,29 @@ func TestRateLimitPerCredential(t *testing.T) {
 		t.Fatalf("codes %v", a.codes(t))
 	}
 	e.mustIssue(issuer.KindTest, issuer.Sandbox, e.post("/api/v1/observation", e.testOnly, body("RL-1")))
+}
+
+// TestProtectedIdentity: a person with a protected identity gets a certificate; the answer holds
+// nothing but the certificate's own fields, and the audit event notes the protection.
+func TestProtectedIdentity(t *testing.T) {
+	e := newEnv(t, "embedded", envOptions{})
+	a := e.post("/api/v1/observation", e.sandbox, fhirtest.Observation(fhirtest.RAT, fhirtest.Now(e.now),
+		fhirtest.PNR("196411182469")), "X-Request-ID", "protected-1")
+	out := e.mustIssue(issuer.KindTest, issuer.Sandbox, a)
+	if p := out.decoded.Claims.Payload; p.Name.FamilyName != "Lindqvist" || p.DateOfBirth != "1964-11-18" {
+		t.Errorf("payload %+v %s", p.Name, p.DateOfBirth)
+	}
+	if strings.Contains(string(a.body), "196411182469") {
+		t.Error("the answer echoes the personnummer")
+	}
+	subject := out.raw["testProof"].(map[string]any)["subject"].(map[string]any)
+	for k := range subject {
+		if k != "givenName" && k != "familyName" && k != "birthDate" && k != "birthDateString" {
+			t.Errorf("the answer's subject carries %q", k)
+		}
+	}
+	page, err := e.store.SearchAudit(context.Background(), issuer.AuditQuery{RequestID: "protected-1"})
+	if err != nil || len(page.Events) != 1 || !slices.Contains(page.Events[0].Notes, "protected-identity") {
+		t.Fatalf("audit %v %+v", err, page.Events)
+	}
 }
