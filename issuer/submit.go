@@ -204,7 +204,7 @@ func (s *Service) replayIdentifier(ctx context.Context, sub Submission, d draft,
 		r.UVCI = prev.UVCI
 		r.CreatedAt = s.now()
 		ev.ID, ev.At = s.newID(), s.now()
-		ev.UVCI, ev.Status, ev.Outcome = prev.UVCI, 200, OutcomeReplayed
+		ev.UVCI, ev.Status, ev.Outcome, ev.IdentitySource = prev.UVCI, 200, OutcomeReplayed, prev.IdentitySource
 		ev.Latency = ev.At.Sub(sub.Received)
 		ev.Notes = append(ev.Notes, "identifier-replay")
 		err := s.store.Record(ctx, Record{Audit: *ev, Request: &r})
@@ -222,7 +222,7 @@ func (s *Service) replayIdentifier(ctx context.Context, sub Submission, d draft,
 }
 
 func (s *Service) replayed(ctx context.Context, sub Submission, ev *AuditEvent, cert Certificate, note string) (Issued, error, bool) {
-	ev.UVCI = cert.UVCI
+	ev.UVCI, ev.IdentitySource = cert.UVCI, cert.IdentitySource
 	ev.Notes = append(ev.Notes, note)
 	out, err := s.issued(cert, true)
 	if err != nil {

@@ -345,6 +345,9 @@ func TestConcurrentDuplicates(t *testing.T) {
 			if len(rep.Events) != n-1 {
 				t.Fatalf("%d replayed events, want %d", len(rep.Events), n-1)
 			}
+			if ev := rep.Events[0]; ev.IdentitySource != issuer.SourceRegister || ev.UVCI != page.Events[0].UVCI {
+				t.Errorf("replayed event %+v", ev)
+			}
 		})
 	}
 }

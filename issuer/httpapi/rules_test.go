@@ -50,6 +50,8 @@ func TestValidationRulesOverHTTP(t *testing.T) {
 		{"recovery from RAT", recPath, obs(fhirtest.Recovery, fhirtest.TestType(fhirtest.TestTypeRAT), fhirtest.Device(fhirtest.DefaultDevice)), 422, "recovery-not-naat", "Observation.code.coding[0].code"},
 		{"positive on /observation", obsPath, obs(fhirtest.RAT, fhirtest.Result(fhirtest.Detected)), 422, "test-result-not-allowed", "Observation.valueCodeableConcept.coding[0].code"},
 		{"negative on /recovery", recPath, obs(fhirtest.Recovery, fhirtest.Result(fhirtest.NotDetected)), 422, "test-result-not-allowed", "Observation.valueCodeableConcept.coding[0].code"},
+		{"unknown disease", obsPath, obs(fhirtest.RAT, fhirtest.Set("code.coding[1].code", "12345")), 422, "valueset-unknown", "Observation.code.coding[1].code"},
+		{"unknown result", obsPath, obs(fhirtest.RAT, fhirtest.Result("12345")), 422, "valueset-unknown", "Observation.valueCodeableConcept.coding[0].code"},
 		{"unknown test type", obsPath, obs(fhirtest.RAT, fhirtest.TestType("94309-2")), 422, "valueset-unknown", "Observation.code.coding[0].code"},
 		{"RAT without device", obsPath, obs(fhirtest.RAT, fhirtest.WithoutDevice()), 422, "rat-device-missing", "Observation.device"},
 		{"RAT device not in EU list", obsPath, obs(fhirtest.RAT, fhirtest.Device("999999")), 422, "rat-device-unknown", "Device.identifier[0].value"},
