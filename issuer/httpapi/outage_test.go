@@ -23,9 +23,10 @@ type cutProxy struct {
 	target string
 	addr   string
 
-	mu    sync.Mutex
-	ln    net.Listener
-	conns []net.Conn
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  []net.Conn
+	silent bool // accept and swallow, never answer: a host behind a firewall that drops packets
 }
 
 func newCutProxy(t testing.TB, target string) *cutProxy {
@@ -49,6 +50,16 @@ func (p *cutProxy) serve(ln net.Listener) {
 			c, err := ln.Accept()
 			if err != nil {
 				return
+			}
+			p.mu.Lock()
+			silent := p.silent
+			if silent {
+				p.conns = append(p.conns, c)
+			}
+			p.mu.Unlock()
+			if silent {
+				go func() { _, _ = io.Copy(io.Discard, c) }()
+				continue
 			}
 			up, err := net.Dial("tcp", p.target)
 			if err != nil {
@@ -77,7 +88,32 @@ func (p *cutProxy) cut() {
 	p.conns = nil
 }
 
+// silence drops every open connection and from then on accepts connections without ever
+// answering on them.
+func (p *cutProxy) silence() {
+	p.mu.Lock()
+	p.silent = true
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+	p.mu.Unlock()
+}
+
 func (p *cutProxy) heal() {
+	p.mu.Lock()
+	if p.silent {
+		// Connections opened during the silence were never answered; the way back resets them.
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.conns = nil
+	}
+	p.silent = false
+	p.mu.Unlock()
+	if p.ln != nil {
+		return
+	}
 	ln, err := net.Listen("tcp", p.addr)
 	if err != nil {
 		p.t.Fatal(err)
@@ -149,4 +185,27 @@ func TestStoreOutage(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	e.mustIssue(issuer.KindTest, issuer.Sandbox, e.post("/api/v1/observation", e.sandbox, body("SO-2")))
+
+	// A database that stops answering (packets dropped): the request waits at most the store's
+	// operation timeout, not the client's, and gets the same 503.
+	proxy.silence()
+	start = time.Now()
+	a = e.post("/api/v1/observation", e.sandbox, body("SO-3"))
+	took = time.Since(start)
+	if a.status != http.StatusServiceUnavailable || !a.has(t, "store-unavailable") || a.header.Get("Retry-After") == "" {
+		t.Fatalf("issuance with the store silent: %d %s", a.status, a.body)
+	}
+	t.Logf("answer with the store silent after %s", took)
+	if took > 2*time.Second+3*time.Second {
+		t.Errorf("the answer took %s with the store silent; the store timeout is 2s", took)
+	}
+	proxy.heal()
+	deadline = time.Now().Add(15 * time.Second)
+	for e.do(http.MethodGet, "/readyz", "", nil).status != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("readyz did not recover after the silence")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.mustIssue(issuer.KindTest, issuer.Sandbox, e.post("/api/v1/observation", e.sandbox, body("SO-3")))
 }

@@ -48,7 +48,7 @@ func OpenStore(ctx context.Context, c Config) (issuer.Store, error) {
 		if err := postgres.Migrate(ctx, c.DatabaseURL); err != nil {
 			return nil, fmt.Errorf("migrate PostgreSQL: %w", err)
 		}
-		st, err := postgres.Open(ctx, c.DatabaseURL, postgres.Options{})
+		st, err := postgres.Open(ctx, c.DatabaseURL, postgres.Options{Timeout: c.StoreTimeout})
 		if err != nil {
 			return nil, fmt.Errorf("open PostgreSQL: %w", err)
 		}

@@ -19,6 +19,9 @@ type Config struct {
 	Listen      string // DCC_LISTEN
 	DataDir     string // DCC_DATA_DIR
 	DatabaseURL string // DATABASE_URL
+	// StoreTimeout bounds one PostgreSQL operation (DCC_STORE_TIMEOUT, 3s): a database that stops
+	// answering costs a request this long, not more, before it is answered 503 store-unavailable.
+	StoreTimeout time.Duration
 
 	RegisterURL  string // DCC_REGISTER_URL
 	RegisterFile string // DCC_REGISTER_FILE
@@ -87,6 +90,7 @@ func Defaults() Config {
 	return Config{
 		Listen:             "127.0.0.1:8080",
 		DataDir:            "./data",
+		StoreTimeout:       3 * time.Second,
 		Country:            "SE",
 		IssuerName:         "Swedish eHealth Agency",
 		UVCIPrefix:         "DCC",
@@ -160,6 +164,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	dur("DCC_VACCINATION_VALIDITY", &c.VacValidity)
 	dur("DCC_KEY_CACHE_TTL", &c.KeyCacheTTL)
 	dur("DCC_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
+	dur("DCC_STORE_TIMEOUT", &c.StoreTimeout)
 	dur("DCC_REQUEST_RETENTION", &c.RequestRetention)
 	dur("DCC_STATUS_INTERVAL", &c.StatusInterval)
 	dur("DCC_INCIDENT_THRESHOLD", &c.IncidentThreshold)
@@ -238,7 +243,7 @@ func (c Config) Validate() []error {
 		"DCC_MAX_TEST_AGE": c.MaxTestAge, "DCC_TEST_VALIDITY": c.TestValidity,
 		"DCC_RECOVERY_VALIDITY": c.RecValidity, "DCC_VACCINATION_VALIDITY": c.VacValidity,
 		"DCC_SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "DCC_ISSUE_RETRY_AFTER_MAX": c.IssueRetryAfterMax,
-		"DCC_REQUEST_RETENTION": c.RequestRetention,
+		"DCC_REQUEST_RETENTION": c.RequestRetention, "DCC_STORE_TIMEOUT": c.StoreTimeout,
 	} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s=%s: must be longer than zero", name, d))
