@@ -31,10 +31,10 @@ type Signer interface {
 	Check() error
 }
 
-// UVCIs derives the certificate identifier from (provider, the provider's Identifier), so that a
-// retry yields the same UVCI and two providers can never collide.
+// UVCIs derives the certificate identifier from (provider code, the provider's Identifier), so
+// that a retry yields the same UVCI and two providers can never collide.
 type UVCIs interface {
-	For(providerID, identifier string) (string, error)
+	For(providerCode, identifier string) (string, error)
 }
 
 // Config is the issuer's policy settings. Zero values take the documented defaults.

@@ -3,6 +3,7 @@ package issuer
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sedcc/dcc/fhir"
@@ -20,7 +21,7 @@ func (s *Service) sign(sub Submission, d draft, id identity) (Certificate, dcc.C
 	if signer == nil {
 		return Certificate{}, dcc.Certificate{}, fmt.Errorf("no signer for environment %q", sub.Principal.Environment)
 	}
-	uvci, err := s.uvcis.For(sub.Principal.ID, d.identifier)
+	uvci, err := s.uvcis.For(ProviderCode(sub.Principal.ID), d.identifier)
 	if err != nil {
 		return Certificate{}, dcc.Certificate{}, fmt.Errorf("derive UVCI: %w", err)
 	}
@@ -107,6 +108,13 @@ func (s *Service) sign(sub Submission, d draft, id identity) (Certificate, dcc.C
 		IssuedAt:       now,
 		ExpiresAt:      expires,
 	}, payload, nil
+}
+
+// ProviderCode is the code a provider's UVCIs carry: its principal id without the "p_" and in
+// capitals (principal ids are "p_" and 16 base32 letters, unique in the store), so that two
+// providers' UVCIs can never be equal.
+func ProviderCode(principalID string) string {
+	return strings.ToUpper(strings.TrimPrefix(principalID, "p_"))
 }
 
 // t0 is the calendar day, in Swedish time, on which t falls.

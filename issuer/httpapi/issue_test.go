@@ -186,7 +186,7 @@ func TestIssueEveryKind(t *testing.T) {
 				t.Errorf("UVCIs not distinct: %v", uvcis)
 			}
 			for u := range uvcis {
-				if !regexp.MustCompile(`^URN:UVCI:01:SE:DCC/[A-Z0-9]+#[A-Z0-9/:]$`).MatchString(u) {
+				if !regexp.MustCompile(`^URN:UVCI:01:SE:DCC/[A-Z0-9]{1,16}/[A-Z0-9]{32}#[A-Z0-9/:]$`).MatchString(u) {
 					t.Errorf("UVCI %q", u)
 				}
 			}

@@ -33,28 +33,36 @@ var (
 
 var opaqueEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// Generator derives UVCIs "URN:UVCI:01:<Country>:<Prefix>/<opaque>#<check>".
+// MaxProviderCode is the longest provider code a UVCI carries.
+const MaxProviderCode = 16
+
+// Generator derives UVCIs "URN:UVCI:01:<Country>:<Prefix>/<provider>/<opaque>#<check>".
 type Generator struct {
 	Country string // ISO 3166-1 alpha-2 code of the issuing country, e.g. "SE"
 	Prefix  string // issuing entity, A-Z and 0-9 (e.g. "EHM"); may be empty
 }
 
-// For returns the UVCI for the provider's identifier of a result or vaccination. The same pair
-// always yields the same UVCI; see docs/uvci.md for the construction and its collision bound.
-func (g Generator) For(providerID, identifier string) (string, error) {
+// For returns the UVCI for the provider's identifier of a result or vaccination. providerCode is
+// the provider's unique code in this service (1 to 16 of A-Z and 0-9); it stands in the UVCI in
+// clear, so two providers' UVCIs can never be equal. The same pair always yields the same UVCI;
+// see docs/uvci.md for the construction and why it cannot collide.
+func (g Generator) For(providerCode, identifier string) (string, error) {
 	if len(g.Country) != 2 || !onlyAlnum(g.Country) {
 		return "", fmt.Errorf("%w: country %q is not two capital letters", ErrFormat, g.Country)
 	}
 	if !onlyAlnum(g.Prefix) {
 		return "", fmt.Errorf("%w: prefix %q holds characters other than A-Z and 0-9", ErrFormat, g.Prefix)
 	}
-	if providerID == "" || identifier == "" {
-		return "", fmt.Errorf("%w: empty provider id or identifier", ErrFormat)
+	if providerCode == "" || len(providerCode) > MaxProviderCode || !onlyAlnum(providerCode) {
+		return "", fmt.Errorf("%w: provider code %q is not 1 to %d of A-Z and 0-9", ErrFormat, providerCode, MaxProviderCode)
+	}
+	if identifier == "" {
+		return "", fmt.Errorf("%w: empty identifier", ErrFormat)
 	}
 	h := sha256.New()
-	h.Write([]byte("sedcc-uvci-v1\x00"))
+	h.Write([]byte("sedcc-uvci-v2\x00"))
 	var n [8]byte
-	for _, part := range []string{providerID, identifier} {
+	for _, part := range []string{providerCode, identifier} {
 		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
 		h.Write(n[:])
 		h.Write([]byte(part))
@@ -68,6 +76,8 @@ func (g Generator) For(providerID, identifier string) (string, error) {
 		b.WriteString(g.Prefix)
 		b.WriteByte('/')
 	}
+	b.WriteString(providerCode)
+	b.WriteByte('/')
 	b.WriteString(opaque)
 	body := b.String()
 	check, err := CheckCharacter(body)

@@ -79,7 +79,7 @@ func TestValid(t *testing.T) {
 // Every single-character substitution is caught by the check character.
 func TestCheckCharacterDetectsSubstitution(t *testing.T) {
 	g := Generator{Country: "SE", Prefix: "EHM"}
-	u, err := g.For("provider-1", "result-42")
+	u, err := g.For("PROVIDER1", "result-42")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,30 +99,36 @@ func TestCheckCharacterDetectsSubstitution(t *testing.T) {
 
 func TestGenerator(t *testing.T) {
 	g := Generator{Country: "SE", Prefix: "EHM"}
-	a, err := g.For("provider-1", "result-42")
+	a, err := g.For("PROVIDER1", "result-42")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := Valid(a); err != nil {
 		t.Fatalf("Valid(%q) = %v", a, err)
 	}
-	if !strings.HasPrefix(a, "URN:UVCI:01:SE:EHM/") || len(a) != len("URN:UVCI:01:SE:EHM/")+32+2 {
+	if !strings.HasPrefix(a, "URN:UVCI:01:SE:EHM/PROVIDER1/") || len(a) != len("URN:UVCI:01:SE:EHM/PROVIDER1/")+32+2 {
 		t.Errorf("unexpected shape %q", a)
 	}
-	again, _ := g.For("provider-1", "result-42")
+	again, _ := g.For("PROVIDER1", "result-42")
 	if again != a {
 		t.Errorf("not deterministic: %q then %q", a, again)
 	}
-	// Length prefixes keep ("ab","c") and ("a","bc") apart.
-	x, _ := g.For("ab", "c")
-	y, _ := g.For("a", "bc")
-	if x == y {
-		t.Errorf("ambiguous encoding: %q", x)
+	// Length prefixes keep ("AB","c") and ("A","bc") apart in the digest too.
+	x, _ := g.For("AB", "c")
+	y, _ := g.For("A", "bc")
+	if x == y || x[strings.LastIndex(x, "/"):] == y[strings.LastIndex(y, "/"):] {
+		t.Errorf("ambiguous encoding: %q %q", x, y)
+	}
+	// Two providers with the same identifier: different UVCIs, by construction.
+	p1, _ := g.For("P1", "result-42")
+	p2, _ := g.For("P2", "result-42")
+	if p1 == p2 || !strings.Contains(p1, "/P1/") || !strings.Contains(p2, "/P2/") {
+		t.Errorf("providers not kept apart: %q %q", p1, p2)
 	}
 	seen := map[string]bool{}
 	for p := 0; p < 20; p++ {
 		for i := 0; i < 500; i++ {
-			u, err := g.For(fmt.Sprint("p", p), fmt.Sprint(i))
+			u, err := g.For(fmt.Sprint("P", p), fmt.Sprint(i))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -132,8 +138,8 @@ func TestGenerator(t *testing.T) {
 			seen[u] = true
 		}
 	}
-	noPrefix, err := Generator{Country: "SE"}.For("p", "i")
-	if err != nil || !strings.HasPrefix(noPrefix, "URN:UVCI:01:SE:") || strings.Contains(noPrefix[15:], "/") {
+	noPrefix, err := Generator{Country: "SE"}.For("P", "i")
+	if err != nil || !strings.HasPrefix(noPrefix, "URN:UVCI:01:SE:P/") || strings.Count(noPrefix[15:], "/") != 1 {
 		t.Errorf("without prefix: %q, %v", noPrefix, err)
 	}
 }
@@ -144,11 +150,14 @@ func TestGeneratorErrors(t *testing.T) {
 		p, i string
 		want error
 	}{
-		{Generator{Country: "se"}, "p", "i", ErrFormat},
-		{Generator{Country: "SWE"}, "p", "i", ErrFormat},
-		{Generator{Country: "SE", Prefix: "EHM/"}, "p", "i", ErrFormat},
+		{Generator{Country: "se"}, "P", "i", ErrFormat},
+		{Generator{Country: "SWE"}, "P", "i", ErrFormat},
+		{Generator{Country: "SE", Prefix: "EHM/"}, "P", "i", ErrFormat},
 		{Generator{Country: "SE"}, "", "i", ErrFormat},
-		{Generator{Country: "SE", Prefix: strings.Repeat("A", 40)}, "p", "i", ErrLength},
+		{Generator{Country: "SE"}, "p_lower", "i", ErrFormat},
+		{Generator{Country: "SE"}, strings.Repeat("P", 17), "i", ErrFormat},
+		{Generator{Country: "SE"}, "P", "", ErrFormat},
+		{Generator{Country: "SE", Prefix: strings.Repeat("A", 40)}, "P", "i", ErrLength},
 	}
 	for _, c := range cases {
 		if _, err := c.g.For(c.p, c.i); !errors.Is(err, c.want) {

@@ -236,8 +236,8 @@ func (c Config) Validate() []error {
 			break
 		}
 	}
-	if len(c.UVCIPrefix) > 30 {
-		errs = append(errs, fmt.Errorf("DCC_UVCI_PREFIX=%q: at most 30 characters, so that UVCIs stay within 80", c.UVCIPrefix))
+	if len(c.UVCIPrefix) > 13 {
+		errs = append(errs, fmt.Errorf("DCC_UVCI_PREFIX=%q: at most 13 characters, so that UVCIs stay within 80", c.UVCIPrefix))
 	}
 	for name, d := range map[string]time.Duration{
 		"DCC_MAX_TEST_AGE": c.MaxTestAge, "DCC_TEST_VALIDITY": c.TestValidity,
