@@ -35,8 +35,11 @@ func runExample(e *env, args []string) int {
 	fs := flag.NewFlagSet("example", flag.ContinueOnError)
 	pnr := fs.String("pnr", "", "personnummer of the patient (default 191212121212, a test identity)")
 	id := fs.String("identifier", "", "the provider's Identifier (default: unique per run)")
+	family := fs.String("family", "", "the patient's family name, sent beside the personnummer (for the birth-date fallback)")
+	given := fs.String("given", "", "the patient's given name, with --family")
+	birth := fs.String("birth-date", "", "the patient's birth date YYYY-MM-DD, with --family")
 	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "usage: dccctl example %s [--pnr N] [--identifier ID]\n", strings.Join(names, "|"))
+		fmt.Fprintf(e.stderr, "usage: dccctl example %s [--pnr N] [--family F --given G --birth-date YYYY-MM-DD] [--identifier ID]\n", strings.Join(names, "|"))
 		fs.PrintDefaults()
 	}
 	rest, ok := parseFlags(fs, e, args)
@@ -51,6 +54,12 @@ func runExample(e *env, args []string) int {
 	opts := []fhirtest.Option{fhirtest.Now(now)}
 	if *pnr != "" {
 		opts = append(opts, fhirtest.PNR(*pnr))
+	}
+	if *family != "" || *given != "" {
+		opts = append(opts, fhirtest.Name(*family, *given))
+	}
+	if *birth != "" {
+		opts = append(opts, fhirtest.BirthDate(*birth))
 	}
 	ident := *id
 	if ident == "" {

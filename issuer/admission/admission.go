@@ -281,9 +281,17 @@ func Overloaded(retryAfter time.Duration) fhir.Problems {
 		Code:       issuer.CodeOverloaded,
 		Class:      fhir.ClassUnavailable,
 		RetryAfter: retryAfter,
-		Text: fmt.Sprintf("The service is handling as many requests as it can. Send the same request again after %d seconds (Retry-After); it has not been processed.",
-			int(max(1, (retryAfter+time.Second-1)/time.Second))),
+		Text:       fmt.Sprintf("The service is handling as many requests as it can. Send the same request again after %s (Retry-After); it has not been processed.", seconds(retryAfter)),
 	}}
+}
+
+// seconds writes a wait rounded up to whole seconds, as Retry-After carries it.
+func seconds(d time.Duration) string {
+	n := int(max(1, (d+time.Second-1)/time.Second))
+	if n == 1 {
+		return "1 second"
+	}
+	return fmt.Sprintf("%d seconds", n)
 }
 
 // Middleware admits each request through the limiter; a refused request ends with Overloaded as
