@@ -21,10 +21,10 @@ import (
 	"github.com/sedcc/dcc/registry/standin"
 )
 
-// Register settings for the fault tests: one attempt may take 150 ms, one look-up 300 ms.
+// Register settings for the fault tests: one attempt may take 500 ms, one look-up 1 s.
 const (
-	regTimeout = 150 * time.Millisecond
-	regBudget  = 300 * time.Millisecond
+	regTimeout = 500 * time.Millisecond
+	regBudget  = 1000 * time.Millisecond
 	// slack covers the rest of a request (parse, sign, store) on a loaded CI machine under the
 	// race detector; the bound asserted is the register's share, not a speed target.
 	slack = 3 * time.Second
