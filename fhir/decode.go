@@ -134,20 +134,27 @@ func (d *document) resolve(r *report, ref, path, want string) *entry {
 	return e
 }
 
-// markedTest reports whether the root meta or any contained resource's meta carries the HTEST tag.
-func (d *document) markedTest(root meta) bool {
-	if root.isTestData() {
-		return true
+// markedTest returns the FHIRPath of the HTEST tag on the root resource or on a contained one,
+// or "" when the request is not marked as test data.
+func (d *document) markedTest(rootType string, root meta) string {
+	if p := root.testDataPath(rootType); p != "" {
+		return p
 	}
 	for _, e := range d.entries {
+		var p string
 		switch {
-		case e.patient != nil && e.patient.Meta.isTestData(),
-			e.organization != nil && e.organization.Meta.isTestData(),
-			e.device != nil && e.device.Meta.isTestData():
-			return true
+		case e.patient != nil:
+			p = e.patient.Meta.testDataPath("Patient")
+		case e.organization != nil:
+			p = e.organization.Meta.testDataPath("Organization")
+		case e.device != nil:
+			p = e.device.Meta.testDataPath("Device")
+		}
+		if p != "" {
+			return p
 		}
 	}
-	return false
+	return ""
 }
 
 func malformedText(body []byte, err error) string {

@@ -34,6 +34,8 @@ type Vaccination struct {
 	Facility string
 	// TestData is set when the resource is marked as test data (meta.tag or meta.security HTEST).
 	TestData bool
+	// TestDataPath is the FHIRPath of the HTEST mark, when TestData.
+	TestDataPath string
 }
 
 // Booster reports whether the dose lies beyond the primary series (Dose > Series).
@@ -54,7 +56,8 @@ func (p *Parser) Vaccination(body []byte) (Vaccination, error) {
 		return Vaccination{}, r.problems
 	}
 	now := p.now()
-	v := Vaccination{TestData: doc.markedTest(imm.Meta)}
+	v := Vaccination{TestDataPath: doc.markedTest("Immunization", imm.Meta)}
+	v.TestData = v.TestDataPath != ""
 
 	v.Identifier = p.providerIdentifier(&r, resourceImmunization, imm.Identifier)
 	if imm.Status != statusCompleted {

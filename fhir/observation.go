@@ -35,6 +35,8 @@ type TestResult struct {
 	// TestData is set when the resource is marked as test data (meta.tag or meta.security
 	// HTEST); what that means is the issuer's decision.
 	TestData bool
+	// TestDataPath is the FHIRPath of the HTEST mark, when TestData.
+	TestDataPath string
 }
 
 // Test reads the body of a test-certificate request: an Observation of a negative NAAT or RAT
@@ -59,7 +61,8 @@ func (p *Parser) observation(body []byte, recovery bool) (TestResult, error) {
 		return TestResult{}, r.problems
 	}
 	now := p.now()
-	res := TestResult{TestData: doc.markedTest(obs.Meta)}
+	res := TestResult{TestDataPath: doc.markedTest("Observation", obs.Meta)}
+	res.TestData = res.TestDataPath != ""
 
 	res.Identifier = p.providerIdentifier(&r, resourceObservation, obs.Identifier)
 	if obs.Status != statusFinal {

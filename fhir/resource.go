@@ -1,6 +1,9 @@
 package fhir
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"fmt"
+)
 
 // The FHIR R4 JSON subset the provider API reads. Elements the service does not use (id, text,
 // extension, meta.profile, ...) are ignored, whatever their shape, so that the requests existing
@@ -147,13 +150,20 @@ const (
 )
 
 // isTestData reports whether a meta marks its resource as test data.
-func (m meta) isTestData() bool {
-	for _, list := range [][]coding{m.Tag, m.Security} {
-		for _, c := range list {
+func (m meta) isTestData() bool { return m.testDataPath("") != "" }
+
+// testDataPath is the FHIRPath (under prefix, e.g. "Patient") of the first HTEST tag or security
+// label, or "" when there is none.
+func (m meta) testDataPath(prefix string) string {
+	for _, l := range []struct {
+		name  string
+		codes []coding
+	}{{"tag", m.Tag}, {"security", m.Security}} {
+		for i, c := range l.codes {
 			if c.Code == TagHTEST && c.System == SystemActReason {
-				return true
+				return fmt.Sprintf("%s.meta.%s[%d]", prefix, l.name, i)
 			}
 		}
 	}
-	return false
+	return ""
 }

@@ -15,7 +15,7 @@ type draft struct {
 	resource   string // Observation or Immunization
 	identifier string
 	subject    fhir.Subject
-	testData   bool
+	testData   string // FHIRPath of the HTEST mark; "" when not test data
 	// canonical is the request's content in a fixed form: the basis of the content hash that
 	// tells a retry from a conflicting reuse of the Identifier.
 	canonical []byte
@@ -40,7 +40,7 @@ func (s *Service) parse(sub Submission) (draft, error) {
 			resource:   "Observation",
 			identifier: t.Identifier,
 			subject:    t.Subject,
-			testData:   t.TestData,
+			testData:   t.TestDataPath,
 			canonical:  canonical(c, t.Subject.PNR),
 			test:       &t,
 		}, nil
@@ -55,7 +55,7 @@ func (s *Service) parse(sub Submission) (draft, error) {
 			resource:   "Immunization",
 			identifier: v.Identifier,
 			subject:    v.Subject,
-			testData:   v.TestData,
+			testData:   v.TestDataPath,
 			canonical:  canonical(c, v.Subject.PNR),
 			vacc:       &v,
 		}, nil
@@ -90,8 +90,8 @@ func (s *Service) environmentRules(p Principal, d draft) error {
 	if p.Environment != Production {
 		return nil
 	}
-	if d.testData {
-		return fhir.New(fhir.ClassInvalid, CodeTestDataInProduction, d.resource+".meta.tag",
+	if d.testData != "" {
+		return fhir.New(fhir.ClassInvalid, CodeTestDataInProduction, d.testData,
 			"This resource is tagged as test data (HTEST) and was sent with a production credential. Send test data with your sandbox credential.")
 	}
 	if !d.subject.PNR.IsZero() && s.isTestIdentity(d.subject.PNR.Digits()) {

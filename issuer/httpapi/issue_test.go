@@ -378,7 +378,7 @@ func TestTestDataInProduction(t *testing.T) {
 	e := newEnv(t, "embedded", envOptions{})
 	tagged := fhirtest.Observation(fhirtest.RAT, fhirtest.Now(e.now), fhirtest.TestData(), fhirtest.PNR("198503122387"))
 	a := e.post("/api/v1/observation", e.prod, tagged)
-	if a.status != http.StatusUnprocessableEntity || a.codes(t)["test-data-in-production"] != "Observation.meta.tag" {
+	if a.status != http.StatusUnprocessableEntity || a.codes(t)["test-data-in-production"] != "Observation.meta.tag[0]" {
 		t.Fatalf("tagged test data in production: %d %s", a.status, a.body)
 	}
 	e.mustIssue(issuer.KindTest, issuer.Sandbox, e.post("/api/v1/observation", e.sandbox, tagged))
