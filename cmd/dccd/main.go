@@ -156,6 +156,7 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 		Version:      version,
 		ProviderRate: httpapi.RateLimit{Rate: cfg.ProviderRate, Burst: cfg.ProviderBurst},
 		Admission:    limiter,
+		OverloadPace: cfg.OverloadPace,
 		Metrics:      m,
 		AuditQueue:   refusals,
 		Status:       monitor,

@@ -49,6 +49,7 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 		if s.admit != nil {
 			ticket, _, wait := s.admit.Acquire(r.Context())
 			if ticket == nil {
+				s.pace.refused(r.Context(), principal.ID, wait)
 				return refuse(admission.Overloaded(wait))
 			}
 			defer ticket.Release()

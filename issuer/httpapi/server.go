@@ -42,6 +42,9 @@ type Options struct {
 	MaxBodyBytes int64
 	// Admission bounds the concurrent issuance work; nil admits everything.
 	Admission *admission.Limiter
+	// OverloadPace is the longest pause before an overload refusal to a credential that came
+	// back before its Retry-After (see pacer); 0 answers every refusal at once.
+	OverloadPace time.Duration
 	// Metrics, when set, counts every request and serves GET /metrics.
 	Metrics *metrics.Metrics
 	// AuditQueue records refusals made before any work without making them wait for the store;
@@ -66,6 +69,7 @@ type Server struct {
 	values   *valueset.Catalogue
 	limits   *rateLimiter
 	admit    *admission.Limiter
+	pace     *pacer
 	metrics  *metrics.Metrics
 	refusals *issuer.AuditQueue
 	routeSet []Route
@@ -99,6 +103,7 @@ func New(o Options) *Server {
 	s.limits = newRateLimiter(o.ProviderRate, o.Clock)
 	s.status = o.Status
 	s.admit, s.metrics, s.refusals = o.Admission, o.Metrics, o.AuditQueue
+	s.pace = newPacer(o.OverloadPace, o.Clock)
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(s.requestIDMiddleware, s.accessLog)
 	if s.metrics != nil {

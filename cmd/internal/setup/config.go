@@ -59,6 +59,9 @@ type Config struct {
 	IssueQueue         int           // DCC_ISSUE_QUEUE, default 4 x IssueConcurrency
 	IssueWait          time.Duration // DCC_ISSUE_WAIT, 100ms
 	IssueRetryAfterMax time.Duration // DCC_ISSUE_RETRY_AFTER_MAX, 30s
+	// OverloadPace is the longest pause before refusing a credential that came back before its
+	// Retry-After (DCC_OVERLOAD_PACE, 1s; 0 answers every refusal at once).
+	OverloadPace time.Duration
 	// AuditQueue bounds the refusals waiting to be audited (DCC_AUDIT_QUEUE, 10000);
 	// AuditRefusalRate is the most refusals recorded one by one per second, beyond which they are
 	// counted in a summary event (DCC_AUDIT_REFUSAL_RATE, 200; docs/overload.md).
@@ -103,6 +106,7 @@ func Defaults() Config {
 		IssueConcurrency:   2 * runtime.GOMAXPROCS(0),
 		IssueWait:          100 * time.Millisecond,
 		IssueRetryAfterMax: 30 * time.Second,
+		OverloadPace:       time.Second,
 		AuditQueue:         10000,
 		AuditRefusalRate:   200,
 		ProviderRate:       50,
@@ -189,6 +193,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	intVar("DCC_ISSUE_QUEUE", &c.IssueQueue, 0)
 	dur("DCC_ISSUE_WAIT", &c.IssueWait)
 	dur("DCC_ISSUE_RETRY_AFTER_MAX", &c.IssueRetryAfterMax)
+	dur("DCC_OVERLOAD_PACE", &c.OverloadPace)
 	intVar("DCC_AUDIT_QUEUE", &c.AuditQueue, 1)
 	intVar("DCC_AUDIT_REFUSAL_RATE", &c.AuditRefusalRate, 0)
 	if c.IssueQueue == 0 && getenv("DCC_ISSUE_QUEUE") == "" {
