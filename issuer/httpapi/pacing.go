@@ -12,17 +12,20 @@ import (
 // pacer slows down the overload refusals of clients that ignore Retry-After.
 //
 // A refusal tells the client when to come back. A client that honours it is refused at once, as
-// often as it asks. A credential that asks again before its time is up gets its refusal only after
-// a pause (at most max): the answer is the same 503, but such a client can no longer turn the
-// refusals themselves into the work that crowds out the admitted requests. Admitted requests are
-// never paused. The pauses are bounded: at most maxHeld refusals wait at once, beyond that they
-// are answered at once, so pacing never becomes a queue of its own.
+// often as it asks. A connection that asks again before its time is up gets its refusal only
+// after a pause (at most max): the answer is the same 503, but such a client can no longer turn
+// the refusals themselves into the work that crowds out the admitted requests. The key is the
+// client's connection (remote address and port), not its credential: the many workers of one
+// provider share a credential, and each that honours Retry-After on its own connection is
+// answered at once. Admitted requests are never paused. The pauses are bounded: at most maxHeld
+// refusals wait at once, beyond that they are answered at once, so pacing never becomes a queue
+// of its own.
 type pacer struct {
 	max time.Duration
 	now func() time.Time
 
 	mu    sync.Mutex
-	until *lru.Cache[string, time.Time] // principal id -> when its last refusal told it to return
+	until *lru.Cache[string, time.Time] // connection -> when its last refusal told it to return
 
 	held   chan struct{}
 	paused atomic.Uint64
@@ -38,18 +41,18 @@ func newPacer(max time.Duration, now func() time.Time) *pacer {
 	return &pacer{max: max, now: now, until: until, held: make(chan struct{}, maxHeld)}
 }
 
-// refused is called before answering an overload refusal to principal with retryAfter. It
-// pauses when the principal was told to wait and has come back early.
-func (p *pacer) refused(ctx context.Context, principal string, retryAfter time.Duration) {
+// refused is called before answering an overload refusal on a connection with retryAfter. It
+// pauses when the connection was told to wait and has come back early.
+func (p *pacer) refused(ctx context.Context, conn string, retryAfter time.Duration) {
 	if p == nil {
 		return
 	}
 	now := p.now()
 	p.mu.Lock()
-	until, seen := p.until.Get(principal)
+	until, seen := p.until.Get(conn)
 	next := now.Add(retryAfter)
 	if next.After(until) {
-		p.until.Add(principal, next)
+		p.until.Add(conn, next)
 	}
 	p.mu.Unlock()
 	if !seen || !now.Before(until) {

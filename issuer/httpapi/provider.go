@@ -49,7 +49,7 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 		if s.admit != nil {
 			ticket, _, wait := s.admit.Acquire(r.Context())
 			if ticket == nil {
-				s.pace.refused(r.Context(), principal.ID, wait)
+				s.pace.refused(r.Context(), r.RemoteAddr, wait)
 				return refuse(admission.Overloaded(wait))
 			}
 			defer ticket.Release()

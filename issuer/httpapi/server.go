@@ -42,7 +42,7 @@ type Options struct {
 	MaxBodyBytes int64
 	// Admission bounds the concurrent issuance work; nil admits everything.
 	Admission *admission.Limiter
-	// OverloadPace is the longest pause before an overload refusal to a credential that came
+	// OverloadPace is the longest pause before an overload refusal on a connection that came
 	// back before its Retry-After (see pacer); 0 answers every refusal at once.
 	OverloadPace time.Duration
 	// Metrics, when set, counts every request and serves GET /metrics.

@@ -59,7 +59,7 @@ type Config struct {
 	IssueQueue         int           // DCC_ISSUE_QUEUE, default 4 x IssueConcurrency
 	IssueWait          time.Duration // DCC_ISSUE_WAIT, 100ms
 	IssueRetryAfterMax time.Duration // DCC_ISSUE_RETRY_AFTER_MAX, 30s
-	// OverloadPace is the longest pause before refusing a credential that came back before its
+	// OverloadPace is the longest pause before refusing a connection that came back before its
 	// Retry-After (DCC_OVERLOAD_PACE, 1s; 0 answers every refusal at once).
 	OverloadPace time.Duration
 	// AuditQueue bounds the refusals waiting to be audited (DCC_AUDIT_QUEUE, 10000);
