@@ -120,7 +120,9 @@ func readHC1(e *env, rest []string) (string, error) {
 		sc := bufio.NewScanner(e.stdin)
 		sc.Buffer(make([]byte, 0, 8192), hcert.MaxEncodedLength+16)
 		if !sc.Scan() {
-			if err := sc.Err(); err != nil {
+			if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+				return "", fmt.Errorf("%w: the line on stdin is longer than %d characters", hcert.ErrTooLarge, hcert.MaxEncodedLength)
+			} else if err != nil {
 				return "", fmt.Errorf("read HC1 from stdin: %w", err)
 			}
 			return "", errors.New("no HC1 string given (argument or one line on stdin)")
@@ -128,6 +130,15 @@ func readHC1(e *env, rest []string) (string, error) {
 		return strings.TrimSpace(sc.Text()), nil
 	}
 	return "", errors.New("give one HC1 string")
+}
+
+// readFailure is the exit code for an HC1 that could not be read: an oversized one is not a
+// valid certificate (1), anything else a usage error (2).
+func readFailure(err error) int {
+	if errors.Is(err, hcert.ErrTooLarge) {
+		return exitFailure
+	}
+	return exitUsage
 }
 
 // decodedJSON is what decode and verify print.
@@ -202,7 +213,7 @@ func runDecode(e *env, args []string) int {
 	hc1, err := readHC1(e, rest)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "dccctl decode: %v\n", err)
-		return exitUsage
+		return readFailure(err)
 	}
 	d, err := hcert.Decode(hc1)
 	if err != nil {
@@ -246,8 +257,8 @@ func runVerify(e *env, args []string) int {
 	}
 	hc1, err := readHC1(e, rest)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "dccctl verify: %v\n", err)
-		return exitUsage
+		fmt.Fprintf(e.stderr, "dccctl verify: invalid: %s: %v\n", hcert.Reason(err), err)
+		return readFailure(err)
 	}
 	var tl *trust.List
 	if *certPath != "" {

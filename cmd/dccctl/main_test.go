@@ -200,3 +200,17 @@ func TestKeygenCSR(t *testing.T) {
 		t.Errorf("keygen over an existing key: exit %d", r.code)
 	}
 }
+
+// TestOversizedStdin: an HC1 line longer than any certificate is refused as too large.
+func TestOversizedStdin(t *testing.T) {
+	big := strings.Repeat("A", 70000)
+	for _, cmd := range []string{"decode", "verify"} {
+		args := []string{cmd}
+		if cmd == "verify" {
+			args = append(args, "--cert", "unused.crt")
+		}
+		if r := runCLI(t, big, nil, args...); r.code != exitFailure || !strings.Contains(r.stderr, "too large") {
+			t.Errorf("%s: exit %d %q", cmd, r.code, r.stderr)
+		}
+	}
+}
