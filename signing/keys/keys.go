@@ -201,20 +201,26 @@ func Generate(dir string, opts Options) (crypto.Signer, *x509.Certificate, error
 	if err != nil {
 		return nil, nil, err
 	}
-	keyPEM, err := EncodeKey(key)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("create key directory: %w", err)
-	}
-	if err := writeNew(filepath.Join(dir, KeyFile), keyPEM, 0o600); err != nil {
-		return nil, nil, err
-	}
-	if err := writeNew(filepath.Join(dir, CertFile), EncodeCertificate(cert), 0o644); err != nil {
+	if err := writeKeyWith(dir, key, CertFile, EncodeCertificate(cert)); err != nil {
 		return nil, nil, err
 	}
 	return key, cert, nil
+}
+
+// writeKeyWith creates dir if needed and writes key (KeyFile, mode 0600) and beside it the public
+// companion (name: the DSC or a CSR), refusing to overwrite either.
+func writeKeyWith(dir string, key crypto.Signer, name string, companion []byte) error {
+	keyPEM, err := EncodeKey(key)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create key directory: %w", err)
+	}
+	if err := writeNew(filepath.Join(dir, KeyFile), keyPEM, 0o600); err != nil {
+		return err
+	}
+	return writeNew(filepath.Join(dir, name), companion, 0o644)
 }
 
 // GenerateCSR creates dir if needed and writes a new P-256 key (KeyFile, mode 0600) and a CSR
@@ -228,17 +234,7 @@ func GenerateCSR(dir string, opts Options) (crypto.Signer, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	keyPEM, err := EncodeKey(key)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("create key directory: %w", err)
-	}
-	if err := writeNew(filepath.Join(dir, KeyFile), keyPEM, 0o600); err != nil {
-		return nil, nil, err
-	}
-	if err := writeNew(filepath.Join(dir, CSRFile), csr, 0o644); err != nil {
+	if err := writeKeyWith(dir, key, CSRFile, csr); err != nil {
 		return nil, nil, err
 	}
 	return key, csr, nil

@@ -58,21 +58,9 @@ func (s *Store) SearchAudit(ctx context.Context, q issuer.AuditQuery) (issuer.Au
 	query += " ORDER BY at DESC, id DESC LIMIT ?"
 	args = append(args, limit+1)
 
-	rows, err := s.reader.QueryContext(ctx, query, args...)
+	events, err := queryAll(ctx, s, scanAudit, query, args...)
 	if err != nil {
-		return issuer.AuditPage{}, fmt.Errorf("search audit: %w", classify(err))
-	}
-	defer rows.Close()
-	var events []issuer.AuditEvent
-	for rows.Next() {
-		a, err := scanAudit(rows)
-		if err != nil {
-			return issuer.AuditPage{}, fmt.Errorf("search audit: %w", err)
-		}
-		events = append(events, a)
-	}
-	if err := rows.Err(); err != nil {
-		return issuer.AuditPage{}, fmt.Errorf("search audit: %w", classify(err))
+		return issuer.AuditPage{}, fmt.Errorf("search audit: %w", err)
 	}
 	var page issuer.AuditPage
 	if len(events) > limit {

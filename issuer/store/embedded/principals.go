@@ -55,24 +55,9 @@ func (s *Store) onePrincipal(ctx context.Context, where string, arg any) (issuer
 
 // ListPrincipals returns every principal, ordered by name.
 func (s *Store) ListPrincipals(ctx context.Context) ([]issuer.Principal, error) {
-	if s.closed.Load() {
-		return nil, fmt.Errorf("list principals: %w", errClosed)
-	}
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+principalColumns+` FROM principals ORDER BY name, id`)
+	list, err := queryAll(ctx, s, scanPrincipal, `SELECT `+principalColumns+` FROM principals ORDER BY name, id`)
 	if err != nil {
-		return nil, fmt.Errorf("list principals: %w", classify(err))
-	}
-	defer rows.Close()
-	var list []issuer.Principal
-	for rows.Next() {
-		p, err := scanPrincipal(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list principals: %w", err)
-		}
-		list = append(list, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list principals: %w", classify(err))
+		return nil, fmt.Errorf("list principals: %w", err)
 	}
 	return list, nil
 }
@@ -123,25 +108,10 @@ func (s *Store) APIKey(ctx context.Context, id string) (issuer.APIKey, error) {
 
 // ListAPIKeys returns a principal's keys, oldest first.
 func (s *Store) ListAPIKeys(ctx context.Context, principalID string) ([]issuer.APIKey, error) {
-	if s.closed.Load() {
-		return nil, fmt.Errorf("list api keys of %s: %w", principalID, errClosed)
-	}
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE principal_id = ?
+	list, err := queryAll(ctx, s, scanKey, `SELECT `+keyColumns+` FROM api_keys WHERE principal_id = ?
 		ORDER BY created_at, id`, principalID)
 	if err != nil {
-		return nil, fmt.Errorf("list api keys of %s: %w", principalID, classify(err))
-	}
-	defer rows.Close()
-	var list []issuer.APIKey
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list api keys of %s: %w", principalID, err)
-		}
-		list = append(list, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list api keys of %s: %w", principalID, classify(err))
+		return nil, fmt.Errorf("list api keys of %s: %w", principalID, err)
 	}
 	return list, nil
 }

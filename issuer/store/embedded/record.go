@@ -224,30 +224,39 @@ func (s *Store) CertificatesBySubject(ctx context.Context, subjectKey []byte) ([
 	if len(subjectKey) == 0 {
 		return nil, nil
 	}
-	if s.closed.Load() {
-		return nil, fmt.Errorf("certificates of subject: %w", errClosed)
-	}
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+certificateColumns+` FROM certificates
+	list, err := queryAll(ctx, s, scanCertificate, `SELECT `+certificateColumns+` FROM certificates
 		WHERE subject_key = ? ORDER BY issued_at DESC, uvci DESC`, subjectKey)
 	if err != nil {
-		return nil, fmt.Errorf("certificates of subject: %w", classify(err))
-	}
-	defer rows.Close()
-	var list []issuer.Certificate
-	for rows.Next() {
-		c, err := scanCertificate(rows)
-		if err != nil {
-			return nil, fmt.Errorf("certificates of subject: %w", classify(err))
-		}
-		list = append(list, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("certificates of subject: %w", classify(err))
+		return nil, fmt.Errorf("certificates of subject: %w", err)
 	}
 	return list, nil
 }
 
 type scanner interface{ Scan(dest ...any) error }
+
+// queryAll runs a read query on the reader pool and scans every row with scan.
+func queryAll[T any](ctx context.Context, s *Store, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	rows, err := s.reader.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	var list []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, classify(err)
+		}
+		list = append(list, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(err)
+	}
+	return list, nil
+}
 
 func scanCertificate(row scanner) (issuer.Certificate, error) {
 	var c issuer.Certificate

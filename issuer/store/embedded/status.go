@@ -92,26 +92,11 @@ func (s *Store) CloseStatusEvent(ctx context.Context, id string, at time.Time) e
 // StatusEvents lists the events not closed or ended before since, newest first.
 func (s *Store) StatusEvents(ctx context.Context, since time.Time, limit int) ([]issuer.StatusEvent, error) {
 	what := "status events since " + since.UTC().Format(time.RFC3339)
-	if s.closed.Load() {
-		return nil, fmt.Errorf("%s: %w", what, errClosed)
-	}
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+statusColumns+` FROM status_incidents
+	list, err := queryAll(ctx, s, scanStatusEvent, `SELECT `+statusColumns+` FROM status_incidents
 		WHERE (closed_at IS NULL OR closed_at >= ?) AND (until IS NULL OR until >= ?)
 		ORDER BY opened_at DESC, id DESC LIMIT ?`, micros(since), micros(since), issuer.StatusEventsLimit(limit))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, classify(err))
-	}
-	defer rows.Close()
-	var list []issuer.StatusEvent
-	for rows.Next() {
-		e, err := scanStatusEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
-		}
-		list = append(list, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", what, classify(err))
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return list, nil
 }
