@@ -18,8 +18,9 @@ import (
 //
 // So refusals are recorded individually up to a budget (events per second) and written in
 // batches, one commit each. Beyond the budget, or when the queue is full, a refusal is counted
-// instead of recorded, and once a second the count goes into the log as one summary event
-// ("refusals-not-recorded:N"), so that support staff see that and when refusals were shed.
+// instead of recorded, and once a second the count is written to the audit log as one summary
+// event (route "*", note "refusals-not-recorded:N"), so that support staff see that and when
+// refusals were shed.
 type AuditQueue struct {
 	store  Store
 	log    *slog.Logger

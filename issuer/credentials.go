@@ -142,14 +142,16 @@ func (c *Credentials) Rotate(ctx context.Context, keyID string, overlap time.Dur
 	if k.ExpiresAt != nil && !c.now().Before(*k.ExpiresAt) {
 		return "", fmt.Errorf("key %s has expired; create a new one with provider add or rotate a key that is still valid", keyID)
 	}
-	token, err := c.NewKey(ctx, k.PrincipalID)
-	if err != nil {
-		return "", err
-	}
+	// Expire the old key first: should the new key then fail, the old one still works until the
+	// overlap ends and the rotation can be repeated; never a valid key nobody holds the token of.
 	if err := c.store.ExpireAPIKey(ctx, keyID, c.now().Add(overlap).UTC()); err != nil {
 		return "", fmt.Errorf("expire key %s: %w", keyID, err)
 	}
 	c.forget(keyID)
+	token, err := c.NewKey(ctx, k.PrincipalID)
+	if err != nil {
+		return "", err
+	}
 	return token, nil
 }
 

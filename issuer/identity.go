@@ -3,6 +3,7 @@ package issuer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -73,7 +74,10 @@ func (s *Service) resolve(ctx context.Context, subj fhir.Subject) (identity, err
 	case errors.Is(err, registry.ErrNotFound):
 		return identity{}, fhir.New(fhir.ClassInvalid, CodePersonNotFound, patientPath,
 			"The population register has no person with this personnummer. Check the number; for a person without a Swedish personnummer send name and birthDate instead of an identifier.")
-	case registry.Outage(err), errors.Is(err, context.DeadlineExceeded):
+	case ctx.Err() != nil:
+		// The caller has gone: no fallback, and nothing wrong with the register.
+		return identity{}, fmt.Errorf("look up person: %w", ctx.Err())
+	case registry.Outage(err):
 		s.log.WarnContext(ctx, "population register unavailable", "err", err)
 		return s.fallback(subj)
 	default:

@@ -55,8 +55,8 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Issued, error) {
 		Kind:        sub.Kind,
 		Environment: sub.Principal.Environment,
 	}
-	// The request id is bound to the route as well as the body: the same body sent to another
-	// route is another request.
+	// The request id is bound to the kind as well as the body: the same body sent to another
+	// kind's route is another request (the /api/v1 and bare paths of one kind are one route).
 	bodyHash := sha256.Sum256(append([]byte(string(sub.Kind)+"\x00"), sub.Body...))
 
 	var req *RequestRecord
@@ -213,7 +213,8 @@ func (s *Service) replayIdentifier(ctx context.Context, sub Submission, d draft,
 			return out, err, true
 		}
 		if !errors.Is(err, ErrRequestIDTaken) {
-			return Issued{}, s.unavailableStore(err), true
+			ev.UVCI, ev.Status, ev.Outcome = "", 0, ""
+			return Issued{}, s.fail(ctx, sub, ev, fmt.Errorf("record replay of %s: %w", prev.UVCI, err)), true
 		}
 		// A concurrent request with the same id got there first: answer as it did.
 		return s.replayRequest(ctx, sub, req, ev)
