@@ -14,6 +14,7 @@ const (
 	CodeIdentifierConflict    = "identifier-conflict"
 	CodePersonNotFound        = "person-not-found"
 	CodePersonDeceased        = "person-deceased"
+	CodePersonnummerRejected  = "personnummer-rejected"
 	CodeRegisterUnavailable   = "register-unavailable"
 	CodeBirthDateMismatch     = "birthdate-mismatch"
 	CodeTestDataInProduction  = "test-data-in-production"

@@ -71,6 +71,9 @@ func (s *Service) resolve(ctx context.Context, subj fhir.Subject) (identity, err
 			id.notes = append(id.notes, "protected-identity")
 		}
 		return id, nil
+	case errors.Is(err, registry.ErrRejected):
+		return identity{}, fhir.New(fhir.ClassInvalid, CodePersonnummerRejected, patientPath,
+			"The population register does not accept this number. Check the personnummer or samordningsnummer; for a person without one send name and birthDate instead of an identifier.")
 	case errors.Is(err, registry.ErrNotFound):
 		return identity{}, fhir.New(fhir.ClassInvalid, CodePersonNotFound, patientPath,
 			"The population register has no person with this personnummer. Check the number; for a person without a Swedish personnummer send name and birthDate instead of an identifier.")

@@ -28,6 +28,9 @@ type Person struct {
 var (
 	// ErrNotFound: the register answered and holds no such person.
 	ErrNotFound = errors.New("person not found in the population register")
+	// ErrRejected: the register answered that it does not accept this number (a malformed or
+	// invalid number by its own rules); an answer about the number, not about the register.
+	ErrRejected = errors.New("population register does not accept the number")
 	// ErrUnavailable: the register could not answer (refused, timed out, circuit open, 5xx).
 	ErrUnavailable = errors.New("population register unavailable")
 )

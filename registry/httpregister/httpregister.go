@@ -336,7 +336,8 @@ func (c *Client) Lookup(ctx context.Context, n pnr.Number) (registry.Person, err
 			c.setUnusable(false)
 			c.toCache(n.Digits(), p)
 			return p, nil
-		case errors.Is(err, registry.ErrNotFound):
+		case errors.Is(err, registry.ErrNotFound), errors.Is(err, registry.ErrRejected):
+			// Answers about this number: the register itself is fine.
 			done(nil)
 			c.setUnusable(false)
 			return registry.Person{}, fmt.Errorf("look up %s: %w", n, err)
@@ -448,6 +449,14 @@ func (c *Client) attempt(ctx context.Context, n pnr.Number) (registry.Person, er
 			return registry.Person{}, &attemptError{reason: reason, status: resp.StatusCode, retryable: retryable, err: err}
 		}
 		return p, nil
+	case http.StatusBadRequest:
+		// The register's named refusal of the number is an answer about the number; any other
+		// 400 says the service's request is wrong (configuration or contract).
+		if code, err := registerapi.DecodeError(resp.Body); err == nil && code == registerapi.CodeBadRequest {
+			return registry.Person{}, registry.ErrRejected
+		}
+		return registry.Person{}, &attemptError{reason: ReasonStatus, status: resp.StatusCode,
+			err: fmt.Errorf("400 without the register's %q body", registerapi.CodeBadRequest)}
 	case http.StatusNotFound:
 		code, err := registerapi.DecodeError(resp.Body)
 		if err == nil && code == registerapi.CodeNotFound {

@@ -573,7 +573,7 @@ func TestContractViolationsAreUnavailable(t *testing.T) {
 		{"bare 404 (wrong URL)", 404, "404 page not found", ReasonStatus, nil},
 		{"404 with another code", 404, `{"error":"no-route"}`, ReasonStatus, nil},
 		{"redirect not followed", 307, "", ReasonStatus, nil},
-		{"400", 400, `{"error":"bad-request"}`, ReasonStatus, nil},
+		{"400 without the register's body", 400, `bad request`, ReasonStatus, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -593,6 +593,28 @@ func TestContractViolationsAreUnavailable(t *testing.T) {
 				t.Fatalf("%d requests: a contract violation is not retried", count())
 			}
 		})
+	}
+}
+
+// TestRejectedNumber: the register's named 400 for a number is an answer about that number:
+// registry.ErrRejected, not retried, and the register stays up.
+func TestRejectedNumber(t *testing.T) {
+	srv, count := countingServer(t, 400, `{"error":"bad-request","detail":"invalid number"}`)
+	o := fast()
+	o.URL = srv.URL
+	c, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Lookup(context.Background(), pnr.MustParse("191212121212", pnr.Personnummer))
+	if !errors.Is(err, registry.ErrRejected) || errors.Is(err, registry.ErrUnavailable) || registry.Outage(err) {
+		t.Fatalf("named 400: %v", err)
+	}
+	if count() != 1 {
+		t.Fatalf("%d requests for a rejected number", count())
+	}
+	if s := c.State(); s.Status != "up" {
+		t.Fatalf("state after a rejected number %+v", s)
 	}
 }
 
