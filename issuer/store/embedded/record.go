@@ -173,21 +173,32 @@ func ignoreDone(err error) error {
 	return err
 }
 
-// PurgeRequests deletes request records created before the time.
+// purgeBatch bounds the rows one purge transaction deletes, so that issuance writes, which share
+// the single writer connection, run between batches.
+const purgeBatch = 5000
+
+// PurgeRequests deletes request records created before the time, in batches.
 func (s *Store) PurgeRequests(ctx context.Context, before time.Time) (int64, error) {
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM request_records WHERE created_at < ?`, micros(before))
-		if err != nil {
+	var total int64
+	for {
+		var n int64
+		err := s.write(ctx, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, `DELETE FROM request_records WHERE rowid IN
+				(SELECT rowid FROM request_records WHERE created_at < ? LIMIT ?)`, micros(before), purgeBatch)
+			if err != nil {
+				return classify(err)
+			}
+			n, err = res.RowsAffected()
 			return classify(err)
+		})
+		if err != nil {
+			return total, fmt.Errorf("purge request records: %w", err)
 		}
-		n, err = res.RowsAffected()
-		return classify(err)
-	})
-	if err != nil {
-		return 0, fmt.Errorf("purge request records: %w", err)
+		total += n
+		if n < purgeBatch {
+			return total, nil
+		}
 	}
-	return n, nil
 }
 
 // CertificateByIdentifier returns the certificate a provider issued for its Identifier.

@@ -125,15 +125,26 @@ func checkBatch(results pgx.BatchResults, r issuer.Record) error {
 	return err
 }
 
-// PurgeRequests deletes request records created before the time.
+// purgeBatch bounds the rows one purge statement deletes, so that each stays well inside the
+// store's operation timeout however much has piled up.
+const purgeBatch = 5000
+
+// PurgeRequests deletes request records created before the time, in batches.
 func (s *Store) PurgeRequests(ctx context.Context, before time.Time) (int64, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	tag, err := s.pool.Exec(ctx, `DELETE FROM request_records WHERE created_at < $1`, before)
-	if err != nil {
-		return 0, fmt.Errorf("purge request records: %w", classify(err))
+	var total int64
+	for {
+		bctx, cancel := s.bound(ctx)
+		tag, err := s.pool.Exec(bctx, `DELETE FROM request_records WHERE ctid IN
+			(SELECT ctid FROM request_records WHERE created_at < $1 LIMIT $2)`, before, purgeBatch)
+		cancel()
+		if err != nil {
+			return total, fmt.Errorf("purge request records: %w", classify(err))
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < purgeBatch {
+			return total, nil
+		}
 	}
-	return tag.RowsAffected(), nil
 }
 
 // CertificateByIdentifier returns the certificate a provider issued for its Identifier.
