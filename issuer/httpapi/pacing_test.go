@@ -56,3 +56,44 @@ func TestPacerPausesOnlyEarlyReturns(t *testing.T) {
 	var off *pacer
 	off.refused(ctx, "127.0.0.1:50001", time.Second) // nil pacer: nothing happens
 }
+
+// TestPacerBoundsItsPauses: beyond its bound of paused refusals a refusal is answered at once,
+// and a pause ends with the request's context.
+func TestPacerBoundsItsPauses(t *testing.T) {
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	p := newPacer(time.Hour, func() time.Time { return now })
+	p.held = make(chan struct{}, 1) // room for one paused refusal
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p.refused(ctx, "k", time.Hour) // told to wait an hour
+	first := make(chan struct{})
+	go func() { p.refused(ctx, "k", time.Hour); close(first) }() // early: paused
+	for p.paused.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	second := make(chan struct{})
+	go func() { p.refused(context.Background(), "k", time.Hour); close(second) }()
+	select {
+	case <-second:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a refusal beyond the bound was held")
+	}
+	if p.paused.Load() != 1 {
+		t.Fatalf("%d paused, want 1", p.paused.Load())
+	}
+	cancel()
+	select {
+	case <-first:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a paused refusal outlived its request")
+	}
+}
+
+func TestPaceKey(t *testing.T) {
+	if paceKey("p_a", "127.0.0.1:50001") != paceKey("p_a", "127.0.0.1:50002") {
+		t.Error("a new connection from the same host escapes the pause")
+	}
+	if paceKey("p_a", "127.0.0.1:50001") == paceKey("p_b", "127.0.0.1:50001") {
+		t.Error("two credentials share a pause")
+	}
+}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"time"
 
@@ -49,7 +50,7 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 		if s.admit != nil {
 			ticket, _, wait := s.admit.Acquire(r.Context())
 			if ticket == nil {
-				s.pace.refused(r.Context(), r.RemoteAddr, wait)
+				s.pace.refused(r.Context(), paceKey(principal.ID, r.RemoteAddr), wait)
 				return refuse(admission.Overloaded(wait))
 			}
 			defer ticket.Release()
@@ -88,6 +89,17 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 		c.Response().WriteHeader(http.StatusOK)
 		return encodeJSON(c.Response(), resp)
 	}
+}
+
+// paceKey names who is asking for the pacing of overload refusals: the credential and the host it
+// sends from. Not the connection: a client that opens a new connection for every retry must not
+// escape the pause, and one provider's pause must not reach another that shares nothing with it.
+func paceKey(principalID, remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	return principalID + "|" + host
 }
 
 // auditRefusal records a request refused before any work. Through the queue it never waits for
