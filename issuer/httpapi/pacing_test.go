@@ -2,6 +2,9 @@ package httpapi
 
 import (
 	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -95,5 +98,28 @@ func TestPaceKey(t *testing.T) {
 	}
 	if paceKey("p_a", "127.0.0.1:50001") == paceKey("p_b", "127.0.0.1:50001") {
 		t.Error("two credentials share a pause")
+	}
+}
+
+// TestClientAddressBehindProxies: X-Forwarded-For names the client only when the peer is a
+// trusted proxy; otherwise the peer is the client, whatever the header says.
+func TestClientAddressBehindProxies(t *testing.T) {
+	_, proxies, _ := net.ParseCIDR("127.0.0.0/8")
+	for _, tc := range []struct {
+		name    string
+		trusted []*net.IPNet
+		want    string
+	}{
+		{"no trusted proxy", nil, "127.0.0.1"},
+		{"behind a trusted proxy", []*net.IPNet{proxies}, "192.0.2.7"},
+	} {
+		s := New(Options{TrustedProxies: tc.trusted})
+		req := httptest.NewRequest(http.MethodGet, "/ping", nil)
+		req.RemoteAddr = "127.0.0.1:40000"
+		req.Header.Set("X-Forwarded-For", "192.0.2.7")
+		c := s.echo.NewContext(req, httptest.NewRecorder())
+		if got := c.RealIP(); got != tc.want {
+			t.Errorf("%s: client %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }

@@ -50,7 +50,7 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 		if s.admit != nil {
 			ticket, _, wait := s.admit.Acquire(r.Context())
 			if ticket == nil {
-				s.pace.refused(r.Context(), paceKey(principal.ID, r.RemoteAddr), wait)
+				s.pace.refused(r.Context(), paceKey(principal.ID, c.RealIP()), wait)
 				return refuse(admission.Overloaded(wait))
 			}
 			defer ticket.Release()
@@ -94,10 +94,10 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 // paceKey names who is asking for the pacing of overload refusals: the credential and the host it
 // sends from. Not the connection: a client that opens a new connection for every retry must not
 // escape the pause, and one provider's pause must not reach another that shares nothing with it.
-func paceKey(principalID, remoteAddr string) string {
-	host, _, err := net.SplitHostPort(remoteAddr)
+func paceKey(principalID, clientAddr string) string {
+	host, _, err := net.SplitHostPort(clientAddr)
 	if err != nil {
-		host = remoteAddr
+		host = clientAddr // already a bare IP (RealIP)
 	}
 	return principalID + "|" + host
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -42,6 +43,9 @@ type Options struct {
 	MaxBodyBytes int64
 	// Admission bounds the concurrent issuance work; nil admits everything.
 	Admission *admission.Limiter
+	// TrustedProxies are the networks of reverse proxies (TLS termination, load balancers) whose
+	// X-Forwarded-For names the client; empty: the peer address is the client.
+	TrustedProxies []*net.IPNet
 	// OverloadPace is the longest pause before an overload refusal on a connection that came
 	// back before its Retry-After (see pacer); 0 answers every refusal at once.
 	OverloadPace time.Duration
@@ -104,6 +108,15 @@ func New(o Options) *Server {
 	s.status = o.Status
 	s.admit, s.metrics, s.refusals = o.Admission, o.Metrics, o.AuditQueue
 	s.pace = newPacer(o.OverloadPace, o.Clock)
+	if len(o.TrustedProxies) > 0 {
+		opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+		for _, n := range o.TrustedProxies {
+			opts = append(opts, echo.TrustIPRange(n))
+		}
+		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
+	} else {
+		e.IPExtractor = echo.ExtractIPDirect()
+	}
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(s.requestIDMiddleware, s.accessLog)
 	if s.metrics != nil {

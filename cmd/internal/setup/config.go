@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"runtime"
 	"strconv"
 	"strings"
@@ -59,6 +60,9 @@ type Config struct {
 	IssueQueue         int           // DCC_ISSUE_QUEUE, default 4 x IssueConcurrency
 	IssueWait          time.Duration // DCC_ISSUE_WAIT, 100ms
 	IssueRetryAfterMax time.Duration // DCC_ISSUE_RETRY_AFTER_MAX, 30s
+	// TrustedProxies: comma-separated networks (CIDR) of reverse proxies whose X-Forwarded-For
+	// names the client (DCC_TRUSTED_PROXIES; empty: none, the peer is the client).
+	TrustedProxies []*net.IPNet
 	// OverloadPace is the longest pause before refusing a connection that came back before its
 	// Retry-After (DCC_OVERLOAD_PACE, 1s; 0 answers every refusal at once).
 	OverloadPace time.Duration
@@ -194,6 +198,16 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	dur("DCC_ISSUE_WAIT", &c.IssueWait)
 	dur("DCC_ISSUE_RETRY_AFTER_MAX", &c.IssueRetryAfterMax)
 	dur("DCC_OVERLOAD_PACE", &c.OverloadPace)
+	if v := getenv("DCC_TRUSTED_PROXIES"); v != "" {
+		for _, part := range strings.Split(v, ",") {
+			_, n, err := net.ParseCIDR(strings.TrimSpace(part))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("DCC_TRUSTED_PROXIES: %q is not a network such as 192.0.2.0/24", strings.TrimSpace(part)))
+				continue
+			}
+			c.TrustedProxies = append(c.TrustedProxies, n)
+		}
+	}
 	intVar("DCC_AUDIT_QUEUE", &c.AuditQueue, 1)
 	intVar("DCC_AUDIT_REFUSAL_RATE", &c.AuditRefusalRate, 0)
 	if c.IssueQueue == 0 && getenv("DCC_ISSUE_QUEUE") == "" {

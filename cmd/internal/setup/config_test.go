@@ -32,11 +32,12 @@ func TestEveryBadVariableIsNamed(t *testing.T) {
 		"DCC_REGISTER_URL":      "http://127.0.0.1:8090",
 		"DCC_REGISTER_TIMEOUT":  "soon",
 		"DCC_TEST_VALIDITY":     "0s",
+		"DCC_TRUSTED_PROXIES":   "192.0.2.0/24, proxy.example",
 	}))
 	if err == nil {
 		t.Fatal("bad configuration accepted")
 	}
-	for _, name := range []string{"DCC_LOG_FORMAT", "DCC_MAX_TEST_AGE", "DCC_ISSUE_CONCURRENCY", "DCC_PROVIDER_RATE", "DCC_UVCI_PREFIX", "DCC_REGISTER_TIMEOUT", "DCC_TEST_VALIDITY"} {
+	for _, name := range []string{"DCC_LOG_FORMAT", "DCC_MAX_TEST_AGE", "DCC_ISSUE_CONCURRENCY", "DCC_PROVIDER_RATE", "DCC_UVCI_PREFIX", "DCC_REGISTER_TIMEOUT", "DCC_TEST_VALIDITY", "DCC_TRUSTED_PROXIES"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s: %v", name, err)
 		}
