@@ -29,6 +29,9 @@ const (
 
 var keyIDEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
+// credentialRetryAfter is the Retry-After when a credential cannot be checked for want of the store.
+const credentialRetryAfter = 5 * time.Second
+
 // Credentials creates, checks, rotates and revokes API keys.
 type Credentials struct {
 	store Store
@@ -205,7 +208,7 @@ func (c *Credentials) Authenticate(ctx context.Context, token string) (Principal
 		case errors.Is(err, ErrNotFound):
 			ck = cachedKey{unknown: true}
 		case err != nil:
-			return Principal{}, fmt.Errorf("load key: %w", err)
+			return Principal{}, storeUnavailable(fmt.Errorf("load key: %w", err), credentialRetryAfter)
 		default:
 			ck = cachedKey{key: k}
 		}
@@ -225,7 +228,7 @@ func (c *Credentials) Authenticate(ctx context.Context, token string) (Principal
 	if ck.principal.ID == "" {
 		p, err := c.store.Principal(ctx, ck.key.PrincipalID)
 		if err != nil {
-			return Principal{}, fmt.Errorf("load principal of key %s: %w", keyID, err)
+			return Principal{}, storeUnavailable(fmt.Errorf("load principal of key %s: %w", keyID, err), credentialRetryAfter)
 		}
 		ck.principal = p
 		c.remember(keyID, ck)

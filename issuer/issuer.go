@@ -241,11 +241,17 @@ func (s *Service) contentHash(kind Kind, canonical []byte) []byte {
 
 // unavailableStore is the problem answered when the store cannot be reached.
 func (s *Service) unavailableStore(err error) error {
+	return storeUnavailable(err, s.cfg.StoreRetryAfter)
+}
+
+// storeUnavailable wraps a store failure in the problem answered for it, 503 store-unavailable:
+// the one place that answer is made, for issuance and credential checks alike.
+func storeUnavailable(err error, retryAfter time.Duration) error {
 	p := fhir.Problems{{
 		Code:       CodeStoreUnavailable,
 		Class:      fhir.ClassUnavailable,
-		Text:       "The certificate store is temporarily unavailable. Retry the same request after the time in Retry-After; it is safe to retry.",
-		RetryAfter: s.cfg.StoreRetryAfter,
+		Text:       "The service's store is temporarily unavailable. Retry the same request after the time in Retry-After; it is safe to retry.",
+		RetryAfter: retryAfter,
 	}}
 	return fmt.Errorf("%w: %w", p, err)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -32,11 +31,11 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 
 		principal, err := s.creds.Authenticate(r.Context(), bearer(r))
 		if err != nil {
-			if p, ok := fhir.AsProblems(err); ok {
-				return refuse(p)
+			p, _ := fhir.AsProblems(err) // Authenticate answers only with problems
+			if p.Class() == fhir.ClassUnavailable {
+				s.log.ErrorContext(r.Context(), "authenticate", "err", err)
 			}
-			s.log.ErrorContext(r.Context(), "authenticate", "request_id", ev.RequestID, "err", err)
-			return refuse(storeUnavailable())
+			return refuse(p)
 		}
 		ev.PrincipalID, ev.Role, ev.Environment = principal.ID, principal.Role, principal.Environment
 		if principal.Role != issuer.RoleProvider {
@@ -112,9 +111,4 @@ func (s *Server) auditRefusal(ctx context.Context, ev issuer.AuditEvent) {
 	if err := s.issuer.Audit(ctx, ev); err != nil {
 		s.log.ErrorContext(ctx, "audit refused request", "request_id", ev.RequestID, "err", err)
 	}
-}
-
-func storeUnavailable() fhir.Problems {
-	return fhir.Problems{{Code: issuer.CodeStoreUnavailable, Class: fhir.ClassUnavailable, RetryAfter: 5 * time.Second,
-		Text: "The service cannot check credentials right now. Retry after the time in Retry-After."}}
 }
