@@ -16,14 +16,30 @@ type draft struct {
 	identifier string
 	subject    fhir.Subject
 	testData   string // FHIRPath of the HTEST mark; "" when not test data
-	// canonical is the request's content in a fixed form: the basis of the content hash that
-	// tells a retry from a conflicting reuse of the Identifier.
-	canonical []byte
-	test      *fhir.TestResult
-	vacc      *fhir.Vaccination
+	// contentHash keys the request's content in a fixed form: it tells a retry from a
+	// conflicting reuse of the Identifier.
+	contentHash []byte
+	// subjectKey is the keyed hash of the personnummer; nil when the person has none.
+	subjectKey []byte
+	test       *fhir.TestResult
+	vacc       *fhir.Vaccination
 }
 
+// parse reads and validates the body and computes, once, the keyed hashes the request needs.
 func (s *Service) parse(sub Submission) (draft, error) {
+	d, canon, err := s.parseBody(sub)
+	if err != nil {
+		return draft{}, err
+	}
+	d.contentHash = s.contentHash(sub.Kind, canon)
+	if !d.subject.PNR.IsZero() {
+		d.subjectKey = s.SubjectKeyFor(d.subject.PNR.Digits())
+	}
+	return d, nil
+}
+
+// parseBody returns the draft and its canonical content.
+func (s *Service) parseBody(sub Submission) (draft, []byte, error) {
 	switch sub.Kind {
 	case KindTest, KindRecovery:
 		parse := s.parser.Test
@@ -32,7 +48,7 @@ func (s *Service) parse(sub Submission) (draft, error) {
 		}
 		t, err := parse(sub.Body)
 		if err != nil {
-			return draft{}, err
+			return draft{}, nil, err
 		}
 		c := t
 		c.SampledAt = c.SampledAt.UTC()
@@ -41,13 +57,12 @@ func (s *Service) parse(sub Submission) (draft, error) {
 			identifier: t.Identifier,
 			subject:    t.Subject,
 			testData:   t.TestDataPath,
-			canonical:  canonical(c, t.Subject.PNR),
 			test:       &t,
-		}, nil
+		}, canonical(c, t.Subject.PNR), nil
 	case KindVaccination:
 		v, err := s.parser.Vaccination(sub.Body)
 		if err != nil {
-			return draft{}, err
+			return draft{}, nil, err
 		}
 		c := v
 		c.OccurredAt = c.OccurredAt.UTC()
@@ -56,11 +71,10 @@ func (s *Service) parse(sub Submission) (draft, error) {
 			identifier: v.Identifier,
 			subject:    v.Subject,
 			testData:   v.TestDataPath,
-			canonical:  canonical(c, v.Subject.PNR),
 			vacc:       &v,
-		}, nil
+		}, canonical(c, v.Subject.PNR), nil
 	}
-	return draft{}, fmt.Errorf("unknown kind %q", sub.Kind)
+	return draft{}, nil, fmt.Errorf("unknown kind %q", sub.Kind)
 }
 
 // identifierPath is the FHIRPath of the provider's Identifier.

@@ -88,18 +88,14 @@ func (s *Service) sign(sub Submission, d draft, id identity) (Certificate, dcc.C
 	if err != nil {
 		return Certificate{}, dcc.Certificate{}, fmt.Errorf("sign %s: %w", uvci, err)
 	}
-	var subjectKey []byte
-	if !d.subject.PNR.IsZero() {
-		subjectKey = s.SubjectKeyFor(d.subject.PNR.Digits())
-	}
 	return Certificate{
 		UVCI:           uvci,
 		ProviderID:     sub.Principal.ID,
 		Identifier:     d.identifier,
 		Kind:           sub.Kind,
 		Environment:    sub.Principal.Environment,
-		ContentHash:    s.contentHash(sub.Kind, d.canonical),
-		SubjectKey:     subjectKey,
+		ContentHash:    d.contentHash,
+		SubjectKey:     d.subjectKey,
 		HC1:            hc1,
 		KID:            signer.KID(),
 		IdentitySource: id.source,

@@ -77,10 +77,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Issued, error) {
 	if err != nil {
 		return Issued{}, s.reject(ctx, sub, &ev, req, err)
 	}
-	ev.SubjectMasked = draft.subject.PNR.Masked()
-	if !draft.subject.PNR.IsZero() {
-		ev.SubjectKey = s.SubjectKeyFor(draft.subject.PNR.Digits())
-	}
+	ev.SubjectMasked, ev.SubjectKey = draft.subject.PNR.Masked(), draft.subjectKey
 	if p := s.environmentRules(sub.Principal, draft); p != nil {
 		return Issued{}, s.reject(ctx, sub, &ev, req, p)
 	}
@@ -189,7 +186,7 @@ func (s *Service) replayIdentifier(ctx context.Context, sub Submission, d draft,
 	if err != nil {
 		return Issued{}, s.fail(ctx, sub, ev, err), true
 	}
-	if prev.Kind != sub.Kind || !bytes.Equal(prev.ContentHash, s.contentHash(sub.Kind, d.canonical)) {
+	if prev.Kind != sub.Kind || !bytes.Equal(prev.ContentHash, d.contentHash) {
 		return Issued{}, s.reject(ctx, sub, ev, req, fhir.Problems{{
 			Code:       CodeIdentifierConflict,
 			Class:      fhir.ClassConflict,
