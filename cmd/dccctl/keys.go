@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sedcc/dcc/cmd/internal/setup"
+	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/signing/keys"
 )
 
@@ -23,7 +24,7 @@ func defaultKeyDir(e *env) string {
 	if d := e.getenv("DCC_DATA_DIR"); d != "" {
 		dir = d
 	}
-	return filepath.Join(dir, "keys", "sandbox")
+	return setup.DevelopmentKeyDir(dir, issuer.Sandbox)
 }
 
 func runKeygen(e *env, args []string) int {

@@ -84,7 +84,7 @@ func Signers(c Config) (map[issuer.Environment]*hcert.Signer, error) {
 			}
 			sign, err = hcert.NewSigner(k, cert)
 		} else {
-			dir := filepath.Join(c.DataDir, "keys", string(env))
+			dir := DevelopmentKeyDir(c.DataDir, env)
 			k, cert, lErr := keys.LoadOrCreate(dir, keys.Options{Country: c.Country, Organization: c.IssuerName,
 				CommonName: fmt.Sprintf("DCC %s development DSC", env)})
 			if lErr != nil {
@@ -98,6 +98,12 @@ func Signers(c Config) (map[issuer.Environment]*hcert.Signer, error) {
 		out[env] = sign
 	}
 	return out, nil
+}
+
+// DevelopmentKeyDir is where a development signing key and DSC of an environment live, created
+// by the first start when no key files are configured.
+func DevelopmentKeyDir(dataDir string, env issuer.Environment) string {
+	return filepath.Join(dataDir, "keys", string(env))
 }
 
 // SubjectKey reads the secret keying personnummer hashes, creating it in the data directory for
