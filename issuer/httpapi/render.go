@@ -115,14 +115,15 @@ func (s *Server) render(out issuer.Issued) (submissionResponse, error) {
 		return submissionResponse{}, fmt.Errorf("render %s: %w", cert.UVCI, err)
 	}
 	png, w, h, pdf := docs.QR, docs.Width, docs.Height, docs.PDF
+	issuedBy, country := signedBy(pl)
 	p := &proof{
 		QRCode: qrCode{Mimetype: "image/png", Width: w, Height: h, Image: base64.StdEncoding.EncodeToString(png)},
 		Metadata: metadata{
 			UVCI:           cert.UVCI,
 			IssuanceDate:   cert.IssuedAt.In(stockholm()).Format("2006-01-02"),
 			ValidThrough:   cert.ExpiresAt.UTC().Format(time.RFC3339),
-			Issuer:         issuerOf(pl),
-			Country:        countryOf(pl),
+			Issuer:         issuedBy,
+			Country:        country,
 			HC1:            cert.HC1,
 			IdentitySource: string(cert.IdentitySource),
 			Delivery:       string(cert.Delivery),
@@ -219,6 +220,7 @@ func (s *Server) display(set, code string) string { return s.coding(set, code).D
 
 // printable turns a certificate into the display values of its PDF.
 func (s *Server) printable(c issuer.Certificate, pl dcc.Certificate) document.Certificate {
+	issuedBy, country := signedBy(pl)
 	doc := document.Certificate{
 		Kind:          document.Kind(c.Kind),
 		HC1:           c.HC1,
@@ -230,8 +232,8 @@ func (s *Server) printable(c issuer.Certificate, pl dcc.Certificate) document.Ce
 		BirthDate:     pl.DateOfBirth,
 		IssuedAt:      c.IssuedAt.In(stockholm()),
 		ValidUntil:    c.ExpiresAt.In(stockholm()),
-		Issuer:        issuerOf(pl),
-		Country:       countryName(countryOf(pl)),
+		Issuer:        issuedBy,
+		Country:       countryName(country),
 	}
 	switch {
 	case len(pl.Test) == 1:
@@ -276,30 +278,18 @@ func (s *Server) printable(c issuer.Certificate, pl dcc.Certificate) document.Ce
 	return doc
 }
 
-// issuerOf and countryOf read the certificate's own issuer and country, so that an answer, a
-// replay included, shows what was signed whatever the configuration is today.
-func issuerOf(pl dcc.Certificate) string {
+// signedBy reads the certificate's own issuer and country, so that an answer, a replay included,
+// shows what was signed whatever the configuration is today.
+func signedBy(pl dcc.Certificate) (issuer, country string) {
 	switch {
 	case len(pl.Test) == 1:
-		return pl.Test[0].Issuer
+		return pl.Test[0].Issuer, pl.Test[0].Country
 	case len(pl.Recovery) == 1:
-		return pl.Recovery[0].Issuer
+		return pl.Recovery[0].Issuer, pl.Recovery[0].Country
 	case len(pl.Vaccination) == 1:
-		return pl.Vaccination[0].Issuer
+		return pl.Vaccination[0].Issuer, pl.Vaccination[0].Country
 	}
-	return ""
-}
-
-func countryOf(pl dcc.Certificate) string {
-	switch {
-	case len(pl.Test) == 1:
-		return pl.Test[0].Country
-	case len(pl.Recovery) == 1:
-		return pl.Recovery[0].Country
-	case len(pl.Vaccination) == 1:
-		return pl.Vaccination[0].Country
-	}
-	return ""
+	return "", ""
 }
 
 func day(s string) time.Time {
