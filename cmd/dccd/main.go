@@ -73,7 +73,7 @@ func runWith(args []string, getenv func(string) string, stderr io.Writer) int {
 // it stops accepting, lets in-flight requests finish within the shutdown timeout, closes the store.
 // ready, when not nil, receives the listening address.
 func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<- string) error {
-	raw, err := setup.OpenStore(ctx, cfg)
+	raw, err := setup.StartStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

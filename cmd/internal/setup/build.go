@@ -42,8 +42,28 @@ func Logger(c Config, w io.Writer) *slog.Logger {
 }
 
 // OpenStore opens PostgreSQL when DATABASE_URL is set, applying migrations first, and the
-// embedded store in the data directory otherwise.
+// embedded store in the data directory otherwise. An unreachable database is an error: for the
+// administration commands, which an operator runs and watches.
 func OpenStore(ctx context.Context, c Config) (issuer.Store, error) {
+	return openStore(ctx, c, nil)
+}
+
+// StartStore is OpenStore for the server: PostgreSQL that does not answer at start is not an
+// error. The store is returned at once; it answers ErrStoreUnavailable (503, readiness failing)
+// until a background loop, ended by ctx, has reached the database and applied the migrations.
+func StartStore(ctx context.Context, c Config, log *slog.Logger) (issuer.Store, error) {
+	return openStore(ctx, c, log)
+}
+
+func openStore(ctx context.Context, c Config, log *slog.Logger) (issuer.Store, error) {
+	if c.DatabaseURL != "" && log != nil {
+		st, err := postgres.Start(ctx, c.DatabaseURL, postgres.StartOptions{
+			Options: postgres.Options{Timeout: c.StoreTimeout}, Log: log.With("component", "store")})
+		if err != nil {
+			return nil, fmt.Errorf("DATABASE_URL: %w", err)
+		}
+		return st, nil
+	}
 	if c.DatabaseURL != "" {
 		if err := postgres.Migrate(ctx, c.DatabaseURL); err != nil {
 			return nil, fmt.Errorf("migrate PostgreSQL: %w", err)
