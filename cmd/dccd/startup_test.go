@@ -1,18 +1,23 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/sedcc/dcc/cmd/internal/setup"
 	"github.com/sedcc/dcc/fhir/fhirtest"
 	"github.com/sedcc/dcc/issuer/store/pgtest"
 )
@@ -165,4 +170,42 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.String()
+}
+
+// TestRefusesSecretsOthersCanRead: a signing key or subject key open to group or others stops the
+// start, naming the file and the chmod that fixes it.
+func TestRefusesSecretsOthersCanRead(t *testing.T) {
+	for _, file := range []string{"subject.key", "keys/sandbox/dsc.key"} {
+		t.Run(file, func(t *testing.T) {
+			data := t.TempDir()
+			// A first start creates the development secrets, owner-only.
+			ctx, cancel := context.WithCancel(context.Background())
+			cfg, err := setup.FromEnv(func(k string) string { return map[string]string{"DCC_DATA_DIR": data, "DCC_LISTEN": "127.0.0.1:0"}[k] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			ready := make(chan string, 1)
+			errc := make(chan error, 1)
+			go func() { errc <- serve(ctx, cfg, slog.New(slog.DiscardHandler), ready) }()
+			select {
+			case <-ready:
+			case err := <-errc:
+				t.Fatalf("first start: %v", err)
+			}
+			cancel()
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
+
+			path := filepath.Join(data, file)
+			if err := os.Chmod(path, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			code := runMain(t, map[string]string{"DCC_DATA_DIR": data, "DCC_LISTEN": "127.0.0.1:0"}, &stderr)
+			if code == 0 || !strings.Contains(stderr.String(), "chmod 600 "+path) {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+		})
+	}
 }

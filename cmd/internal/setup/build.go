@@ -152,6 +152,9 @@ func SubjectKey(c Config) ([]byte, error) {
 			}
 		}
 	}
+	if err := keys.CheckPrivate(path); err != nil {
+		return nil, fmt.Errorf("subject key: %w", err)
+	}
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read subject key: %w", err)
