@@ -188,6 +188,18 @@ func ruleCases() []ruleCase {
 		{"birth date today", test, obs(ft.NoPNR, ft.BirthDate("2026-11-25")), nil},
 		{"family too long", test, obs(ft.NoPNR, ft.Name(long, "Åse")), []string{"text-too-long@Patient.name[0].family"}},
 		{"given with line break", test, obs(ft.NoPNR, ft.Name("Ødegård", "Åse\nMarie")), []string{"text-invalid@Patient.name[0].given"}},
+		{"family with combining accents", test, obs(ft.NoPNR, ft.Name("Nguye\u0302\u0303n", "Thi\u0323")), nil},
+		{"family with no-break space", test, obs(ft.NoPNR, ft.Name("van\u00a0Dijk", "Anna")), nil},
+		{"family with right-to-left override", test, obs(ft.NoPNR, ft.Name("Ödeg\u202eård", "Åse")), []string{"text-invalid@Patient.name[0].family"}},
+		{"given with zero-width space", test, obs(ft.NoPNR, ft.Name("Ödegård", "Å\u200bse")), []string{"text-invalid@Patient.name[0].given"}},
+		{"given with line separator", test, obs(ft.NoPNR, ft.Name("Ödegård", "Åse\u2028Marie")), []string{"text-invalid@Patient.name[0].given"}},
+		{"given with paragraph separator", test, obs(ft.NoPNR, ft.Name("Ödegård", "Åse\u2029Marie")), []string{"text-invalid@Patient.name[0].given"}},
+		{"given with byte-order mark", test, obs(ft.NoPNR, ft.Name("Ödegård", "\ufeffÅse")), []string{"text-invalid@Patient.name[0].given"}},
+		{"family with private use", test, obs(ft.NoPNR, ft.Name("Ödeg\ue000ård", "Åse")), []string{"text-invalid@Patient.name[0].family"}},
+		{"family unassigned", test, obs(ft.NoPNR, ft.Name("Ödeg\U000e0fffård", "Åse")), []string{"text-invalid@Patient.name[0].family"}},
+		{"testing centre with tag characters", test, obs(ft.NAAT, ft.Performer("Provtagning\U000e0041\U000e0042 Syd")), []string{"text-invalid@Organization.name"}},
+		{"testing centre with right-to-left override", test, obs(ft.NAAT, ft.Performer("Provtagning \u202eSyd")), []string{"text-invalid@Organization.name"}},
+		{"device name with zero-width joiner", test, obs(ft.NAAT, ft.Set("contained[2].deviceName[0].name", "PCR\u200dKit")), []string{"text-invalid@Device.deviceName[0].name"}},
 
 		// Sample collection time.
 		{"effective missing", test, obs(ft.NAAT, ft.Remove("effectiveDateTime")), []string{"required@Observation.effectiveDateTime"}},
@@ -358,6 +370,15 @@ func located(t *testing.T, err error) []string {
 		out = append(out, pr.Code+"@"+pr.Expression)
 	}
 	return out
+}
+
+// TestInvisibleCharacterNamed: the answer names the character and where it stands.
+func TestInvisibleCharacterNamed(t *testing.T) {
+	_, err := newParser(now).Test(obs(ft.NAAT, ft.Performer("Provtagni\u202eng Syd")))
+	p, ok := fhir.AsProblems(err)
+	if !ok || len(p) != 1 || !strings.Contains(p[0].Text, "U+202E at position 10") {
+		t.Fatalf("%v: %+v", err, p)
+	}
 }
 
 func TestDomainValues(t *testing.T) {
