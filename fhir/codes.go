@@ -12,6 +12,9 @@ const (
 	CodeMalformedJSON          = "json-malformed"           // not JSON at all (400)
 	CodeJSONType               = "json-type"                // an element of the wrong JSON type (400)
 	CodeResourceTypeUnexpected = "resource-type-unexpected" // not the resource this path takes (400)
+	CodeBodyEncoding           = "body-encoding"            // not UTF-8, or a byte-order mark (400)
+	CodeJSONMemberDuplicate    = "json-member-duplicate"    // a member name twice in one object (400)
+	CodeJSONMemberCase         = "json-member-case"         // a member name that matches only ignoring case (400)
 
 	// Structure: elements and references.
 	CodeRequired             = "required"               // a mandatory element is missing or empty
@@ -75,6 +78,9 @@ var codeTable = map[string]codeInfo{
 	CodeMalformedJSON:          {ClassMalformed, "structure"},
 	CodeJSONType:               {ClassMalformed, "structure"},
 	CodeResourceTypeUnexpected: {ClassMalformed, "not-supported"},
+	CodeBodyEncoding:           {ClassMalformed, "structure"},
+	CodeJSONMemberDuplicate:    {ClassMalformed, "structure"},
+	CodeJSONMemberCase:         {ClassMalformed, "structure"},
 
 	CodeRequired:             {ClassInvalid, "required"},
 	CodeReferenceDangling:    {ClassInvalid, "structure"},

@@ -1,6 +1,8 @@
 package fhir_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -98,6 +100,18 @@ func ruleCases() []ruleCase {
 		{"empty body", test, nil, []string{"json-malformed@"}},
 		{"trailing data", test, append(obs(ft.NAAT), []byte("{}")...), []string{"json-malformed@"}},
 		{"array", test, []byte(`[{"resourceType": "Observation"}]`), []string{"json-type@"}},
+		{"byte-order mark", test, append([]byte("\xef\xbb\xbf"), obs(ft.NAAT)...), []string{"body-encoding@"}},
+		{"Latin-1", test, latin1(obs(ft.NoPNR, ft.Name("Öberg", "Åsa"))), []string{"body-encoding@"}},
+		{"duplicate result code", test, duplicateMember(obs(ft.NAAT), `"code":"260415000"`, `"code":"260373001",`),
+			[]string{"json-member-duplicate@Observation.valueCodeableConcept.coding[0].code"}},
+		{"duplicate status", test, duplicateMember(obs(ft.NAAT), `"status":"final"`, `"status":"preliminary",`),
+			[]string{"json-member-duplicate@Observation.status"}},
+		{"duplicate in contained", test, duplicateMember(obs(ft.NAAT), `"id":"1"`, `"id":"2",`),
+			[]string{"json-member-duplicate@Observation.contained[0].id"}},
+		{"upper-case member", test, renameMember(obs(ft.NAAT), `"status"`, `"STATUS"`), []string{"json-member-case@Observation.STATUS"}},
+		{"long s member", test, renameMember(obs(ft.NAAT), `"status"`, `"ſtatus"`), []string{"json-member-case@Observation.ſtatus"}},
+		{"capitalised member in contained", test, renameMember(obs(ft.NAAT), `"identifier":[{"system":"http://electronichealth.se`, `"Identifier":[{"system":"http://electronichealth.se`),
+			[]string{"json-member-case@Observation.contained[0].Identifier"}},
 		{"string", test, []byte(`"Observation"`), []string{"json-type@"}},
 		{"immunization to test", test, imm(ft.Comirnaty), []string{"resource-type-unexpected@"}},
 		{"observation to vaccination", vaccination, obs(ft.NAAT), []string{"resource-type-unexpected@"}},
@@ -370,6 +384,64 @@ func located(t *testing.T, err error) []string {
 		out = append(out, pr.Code+"@"+pr.Expression)
 	}
 	return out
+}
+
+// latin1 re-encodes a UTF-8 body as ISO-8859-1, as a client that ignores the charset would.
+func latin1(body []byte) []byte {
+	var out []byte
+	for _, r := range string(body) {
+		if r > 0xff {
+			panic("not Latin-1")
+		}
+		out = append(out, byte(r))
+	}
+	return out
+}
+
+// duplicateMember puts extra before the first occurrence of member in body (compact JSON).
+func duplicateMember(body []byte, member, extra string) []byte {
+	s := compact(body)
+	i := strings.Index(s, member)
+	if i < 0 {
+		panic("no " + member)
+	}
+	return []byte(s[:i] + extra + s[i:])
+}
+
+// renameMember replaces the first occurrence of from with to in body (compact JSON).
+func renameMember(body []byte, from, to string) []byte {
+	s := compact(body)
+	if !strings.Contains(s, from) {
+		panic("no " + from)
+	}
+	return []byte(strings.Replace(s, from, to, 1))
+}
+
+func compact(body []byte) string {
+	var b bytes.Buffer
+	if err := json.Compact(&b, body); err != nil {
+		panic(err)
+	}
+	return b.String()
+}
+
+// TestStrictMessages: the texts name what was found.
+func TestStrictMessages(t *testing.T) {
+	p := newParser(now)
+	for _, tc := range []struct {
+		body []byte
+		want string
+	}{
+		{append([]byte("\xef\xbb\xbf"), obs(ft.NAAT)...), "byte-order mark"},
+		{latin1(obs(ft.NoPNR, ft.Name("Öberg", "Åsa"))), "ISO-8859-1"},
+		{renameMember(obs(ft.NAAT), `"status"`, `"Status"`), `send "status"`},
+	} {
+		_, err := p.Test(tc.body)
+		probs, _ := fhir.AsProblems(err)
+		if len(probs) != 1 || !strings.Contains(probs[0].Text, tc.want) {
+			t.Errorf("want %q in %+v", tc.want, probs)
+		}
+	}
 }
 
 // TestInvisibleCharacterNamed: the answer names the character and where it stands.
