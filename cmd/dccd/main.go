@@ -104,6 +104,10 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 			return err
 		}
 	}
+	sandboxReg, err := setup.SandboxRegister(cfg, log)
+	if err != nil {
+		return err
+	}
 	limiter, err := admission.New(admission.Config{Name: "issue", Limit: cfg.IssueConcurrency, Queue: cfg.IssueQueue,
 		Wait: cfg.IssueWait, MaxRetryAfter: cfg.IssueRetryAfterMax})
 	if err != nil {
@@ -116,7 +120,7 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	if err != nil {
 		return err
 	}
-	svc, err := setup.Issuer(cfg, st, signers, reg, subjectKey, values, log, time.Now, m)
+	svc, err := setup.Issuer(cfg, st, signers, reg, sandboxReg, subjectKey, values, log, time.Now, m)
 	if err != nil {
 		return err
 	}

@@ -61,10 +61,13 @@ type testEnv struct {
 
 type envOptions struct {
 	register registry.Register
-	clock    func() time.Time
-	rate     httpapi.RateLimit
-	store    issuer.Store // used instead of opening one of the stores
-	admit    *admission.Limiter
+	// sandboxRegister resolves sandbox requests; nil uses register, standing for a sandbox
+	// register of test persons with the same faults.
+	sandboxRegister registry.Register
+	clock           func() time.Time
+	rate            httpapi.RateLimit
+	store           issuer.Store // used instead of opening one of the stores
+	admit           *admission.Limiter
 }
 
 type syncBuffer struct {
@@ -148,18 +151,23 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 		}
 		reg = fr
 	}
+	sandboxReg := o.sandboxRegister
+	if sandboxReg == nil {
+		sandboxReg = reg
+	}
 	log := slog.New(requestid.Handler(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	svc, err := issuer.New(issuer.Options{
-		Store:      st,
-		Signers:    signers,
-		UVCIs:      uvci.Generator{Country: "SE", Prefix: "DCC"},
-		Register:   reg,
-		Parser:     fhir.NewParser(fhir.Options{Now: clock, Values: values}),
-		Values:     values,
-		SubjectKey: bytes.Repeat([]byte{7}, 32),
-		Clock:      clock,
-		Log:        log,
-		NewID:      newID,
+		Store:           st,
+		Signers:         signers,
+		UVCIs:           uvci.Generator{Country: "SE", Prefix: "DCC"},
+		Register:        reg,
+		SandboxRegister: sandboxReg,
+		Parser:          fhir.NewParser(fhir.Options{Now: clock, Values: values}),
+		Values:          values,
+		SubjectKey:      bytes.Repeat([]byte{7}, 32),
+		Clock:           clock,
+		Log:             log,
+		NewID:           newID,
 	})
 	if err != nil {
 		t.Fatal(err)

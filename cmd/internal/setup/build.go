@@ -185,8 +185,32 @@ func Register(c Config, log *slog.Logger, onState func(from, to string)) (regist
 	return r, nil
 }
 
+// SandboxRegister builds the register that resolves sandbox requests: DCC_SANDBOX_REGISTER_URL
+// (an HTTP register of test persons, with the DCC_REGISTER_* timings), DCC_SANDBOX_REGISTER_FILE,
+// or the built-in development population. It is never the population register.
+func SandboxRegister(c Config, log *slog.Logger) (registry.Register, error) {
+	if c.SandboxRegisterURL != "" {
+		o := c.Register
+		if c.RegisterURL == "" {
+			o = httpregister.Options{}
+		}
+		o.URL, o.Token, o.Logger = c.SandboxRegisterURL, c.SandboxRegisterToken, log.With("register", "sandbox")
+		o.OnStateChange = nil
+		cl, err := httpregister.New(o)
+		if err != nil {
+			return nil, fmt.Errorf("DCC_SANDBOX_REGISTER_URL: %w", err)
+		}
+		return cl, nil
+	}
+	r, err := fileregister.Open(c.SandboxRegisterFile, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("DCC_SANDBOX_REGISTER_FILE: %w", err)
+	}
+	return r, nil
+}
+
 // Issuer wires the issuance service.
-func Issuer(c Config, st issuer.Store, signers map[issuer.Environment]*hcert.Signer, reg registry.Register,
+func Issuer(c Config, st issuer.Store, signers map[issuer.Environment]*hcert.Signer, reg, sandboxReg registry.Register,
 	subjectKey []byte, values *valueset.Catalogue, log *slog.Logger, clock func() time.Time, metrics issuer.Metrics) (*issuer.Service, error) {
 	ss := map[issuer.Environment]issuer.Signer{}
 	for env, s := range signers {
@@ -202,17 +226,18 @@ func Issuer(c Config, st issuer.Store, signers map[issuer.Environment]*hcert.Sig
 			VaccinationValidity: c.VacValidity,
 			TestIdentities:      c.TestIdentities,
 		},
-		Store:      st,
-		Signers:    ss,
-		UVCIs:      uvci.Generator{Country: c.Country, Prefix: c.UVCIPrefix},
-		Register:   reg,
-		Parser:     parser,
-		Values:     values,
-		SubjectKey: subjectKey,
-		Clock:      clock,
-		Log:        log,
-		Metrics:    metrics,
-		NewID:      NewEventID,
+		Store:           st,
+		Signers:         ss,
+		UVCIs:           uvci.Generator{Country: c.Country, Prefix: c.UVCIPrefix},
+		Register:        reg,
+		SandboxRegister: sandboxReg,
+		Parser:          parser,
+		Values:          values,
+		SubjectKey:      subjectKey,
+		Clock:           clock,
+		Log:             log,
+		Metrics:         metrics,
+		NewID:           NewEventID,
 	})
 }
 

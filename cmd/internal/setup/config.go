@@ -26,6 +26,12 @@ type Config struct {
 
 	RegisterURL  string // DCC_REGISTER_URL
 	RegisterFile string // DCC_REGISTER_FILE
+	// The sandbox's test population (docs/security.md): an HTTP register of test persons, or a
+	// population file; by default the built-in development population. Sandbox requests never
+	// reach DCC_REGISTER_URL.
+	SandboxRegisterURL   string // DCC_SANDBOX_REGISTER_URL
+	SandboxRegisterFile  string // DCC_SANDBOX_REGISTER_FILE
+	SandboxRegisterToken string // DCC_SANDBOX_REGISTER_TOKEN
 	// Register is the HTTP register client's settings (DCC_REGISTER_*, docs/register-api.md),
 	// read when DCC_REGISTER_URL is set.
 	Register httpregister.Options
@@ -150,6 +156,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("DATABASE_URL", &c.DatabaseURL)
 	str("DCC_REGISTER_URL", &c.RegisterURL)
 	str("DCC_REGISTER_FILE", &c.RegisterFile)
+	str("DCC_SANDBOX_REGISTER_URL", &c.SandboxRegisterURL)
+	str("DCC_SANDBOX_REGISTER_FILE", &c.SandboxRegisterFile)
+	str("DCC_SANDBOX_REGISTER_TOKEN", &c.SandboxRegisterToken)
+	if c.SandboxRegisterURL != "" && c.SandboxRegisterURL == c.RegisterURL {
+		errs = append(errs, fmt.Errorf("DCC_SANDBOX_REGISTER_URL is DCC_REGISTER_URL: the sandbox must resolve against a test population, never the population register"))
+	}
 	if c.RegisterURL != "" {
 		o, err := httpregister.OptionsFromEnv(getenv)
 		if err != nil {
