@@ -12,10 +12,12 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/sedcc/dcc/fhir/problem"
 )
 
 // MaxBodyBytes is the largest request body the provider API accepts (64 KiB). The HTTP layer
-// enforces it before reading on and answers CodeBodyTooLarge; the parser refuses larger bodies
+// enforces it before reading on and answers problem.CodeBodyTooLarge; the parser refuses larger bodies
 // too, so that no caller can hand it more.
 const MaxBodyBytes = 64 << 10
 
@@ -41,7 +43,7 @@ type document struct {
 // unreadable; the second result is false when nothing further can be checked.
 func decode(r *report, body []byte, root string, v any, contained func() []jsontext.Value, allowed ...string) (*document, bool) {
 	if len(body) > MaxBodyBytes {
-		r.add(CodeBodyTooLarge, "", fmt.Sprintf("The request body is larger than %d KiB. Send one %s without attachments or narrative text.", MaxBodyBytes>>10, root))
+		r.add(problem.CodeBodyTooLarge, "", fmt.Sprintf("The request body is larger than %d KiB. Send one %s without attachments or narrative text.", MaxBodyBytes>>10, root))
 		return nil, false
 	}
 	if !checkEncoding(r, body) || !checkMembers(r, body, root) {
@@ -53,22 +55,22 @@ func decode(r *report, body []byte, root string, v any, contained func() []jsont
 	if err := json.Unmarshal(body, &head); err != nil {
 		var se *json.SemanticError
 		if errors.As(err, &se) && len(se.JSONPointer) == 0 && se.JSONKind != 0 {
-			r.add(CodeJSONType, "", fmt.Sprintf("Send one FHIR %s as a JSON object, not a JSON %s.", root, kindName(se.JSONKind)))
+			r.add(problem.CodeJSONType, "", fmt.Sprintf("Send one FHIR %s as a JSON object, not a JSON %s.", root, kindName(se.JSONKind)))
 			return nil, false
 		}
 		if !errors.As(err, &se) {
-			r.add(CodeMalformedJSON, "", malformedText(body, err))
+			r.add(problem.CodeMalformedJSON, "", malformedText(body, err))
 			return nil, false
 		}
 		// resourceType itself cannot be read as JSON text: answered below.
 	}
 	var rt string
 	if err := json.Unmarshal(head.ResourceType, &rt); err != nil || rt != root {
-		r.add(CodeResourceTypeUnexpected, "", resourceTypeText(root, rt))
+		r.add(problem.CodeResourceTypeUnexpected, "", resourceTypeText(root, rt))
 		return nil, false
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		r.add(CodeJSONType, typeErrorPath(root, err), typeErrorText(err))
+		r.add(problem.CodeJSONType, typeErrorPath(root, err), typeErrorText(err))
 		return nil, false
 	}
 
@@ -78,7 +80,7 @@ func decode(r *report, body []byte, root string, v any, contained func() []jsont
 		at := fmt.Sprintf("%s.contained[%d]", root, i)
 		var h resourceHead
 		if err := json.Unmarshal(raw, &h); err != nil {
-			r.add(CodeJSONType, typeErrorPath(at, err), typeErrorText(err))
+			r.add(problem.CodeJSONType, typeErrorPath(at, err), typeErrorText(err))
 			readable = false
 			continue
 		}
@@ -86,7 +88,7 @@ func decode(r *report, body []byte, root string, v any, contained func() []jsont
 		var target any
 		switch {
 		case !contains(allowed, h.ResourceType):
-			r.add(CodeResourceTypeUnexpected, at+".resourceType", containedTypeText(h.ResourceType, allowed))
+			r.add(problem.CodeResourceTypeUnexpected, at+".resourceType", containedTypeText(h.ResourceType, allowed))
 			continue
 		case h.ResourceType == resourcePatient:
 			e.patient = &patient{}
@@ -99,13 +101,13 @@ func decode(r *report, body []byte, root string, v any, contained func() []jsont
 			target = e.device
 		}
 		if err := json.Unmarshal(raw, target); err != nil {
-			r.add(CodeJSONType, typeErrorPath(h.ResourceType, err), typeErrorText(err))
+			r.add(problem.CodeJSONType, typeErrorPath(h.ResourceType, err), typeErrorText(err))
 			readable = false
 			continue
 		}
 		if h.ID != "" {
 			if first, dup := doc.byID[h.ID]; dup {
-				r.add(CodeContainedIDDuplicate, at+".id", fmt.Sprintf(
+				r.add(problem.CodeContainedIDDuplicate, at+".id", fmt.Sprintf(
 					"Give every contained resource its own id; %s.contained[%d] already has id %s.", root, first.index, quote(h.ID)))
 			} else {
 				doc.byID[h.ID] = e
@@ -125,18 +127,18 @@ func (d *document) resolve(r *report, ref, path, want string) *entry {
 	}
 	id, local := strings.CutPrefix(ref, "#")
 	if !local {
-		r.add(CodeReferenceDangling, path, fmt.Sprintf(
+		r.add(problem.CodeReferenceDangling, path, fmt.Sprintf(
 			"Reference the %s in contained by its id, e.g. \"#1\"; references outside the request (%s) are not followed.", want, quote(ref)))
 		return nil
 	}
 	e, ok := d.byID[id]
 	if !ok {
-		r.add(CodeReferenceDangling, path, fmt.Sprintf(
+		r.add(problem.CodeReferenceDangling, path, fmt.Sprintf(
 			"No contained resource has id %s. Add the %s to contained with that id, or reference the id it has.", quote(id), want))
 		return nil
 	}
 	if e.resourceType != want {
-		r.add(CodeReferenceType, path, fmt.Sprintf(
+		r.add(problem.CodeReferenceType, path, fmt.Sprintf(
 			"%s refers to a contained %s; it must refer to a contained %s.", quote(ref), e.resourceType, want))
 		return nil
 	}

@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/sedcc/dcc/fhir/problem"
 )
 
 // The request body is read once, strictly, so that whatever reads it before or after the service
@@ -75,7 +77,7 @@ func knownMember(name string) (exact bool, folded string) {
 // what was found; it returns false when the body cannot be read further.
 func checkEncoding(r *report, body []byte) bool {
 	if bytes.HasPrefix(body, []byte("\xef\xbb\xbf")) {
-		r.add(CodeBodyEncoding, "", "The body starts with a UTF-8 byte-order mark (bytes EF BB BF). Send the JSON without it: JSON text never starts with a byte-order mark (RFC 8259).")
+		r.add(problem.CodeBodyEncoding, "", "The body starts with a UTF-8 byte-order mark (bytes EF BB BF). Send the JSON without it: JSON text never starts with a byte-order mark (RFC 8259).")
 		return false
 	}
 	if utf8.Valid(body) {
@@ -95,7 +97,7 @@ func checkEncoding(r *report, body []byte) bool {
 		// In ISO-8859-1 and Windows-1252 a byte from A0 up is a letter such as å, ä, ö or é.
 		hint = fmt.Sprintf(" It looks like ISO-8859-1 or Windows-1252, where it is %q.", string(rune(b)))
 	}
-	r.add(CodeBodyEncoding, "", fmt.Sprintf("The body is not UTF-8: byte 0x%02X at offset %d cannot start or continue a UTF-8 character.%s Send the body UTF-8 encoded.", b, off, hint))
+	r.add(problem.CodeBodyEncoding, "", fmt.Sprintf("The body is not UTF-8: byte 0x%02X at offset %d cannot start or continue a UTF-8 character.%s Send the body UTF-8 encoded.", b, off, hint))
 	return false
 }
 
@@ -141,13 +143,13 @@ func checkMembers(r *report, body []byte, root string) bool {
 			stack[n-1].key = ""
 			at := path(name)
 			if stack[n-1].names[name] {
-				r.add(CodeJSONMemberDuplicate, at, fmt.Sprintf(
+				r.add(problem.CodeJSONMemberDuplicate, at, fmt.Sprintf(
 					"The member %s appears more than once in this object. Send each member once: readers disagree on which copy counts.", quote(name)))
 				ok = false
 			}
 			stack[n-1].names[name] = true
 			if exact, folded := knownMember(name); !exact && folded != "" {
-				r.add(CodeJSONMemberCase, at, fmt.Sprintf(
+				r.add(problem.CodeJSONMemberCase, at, fmt.Sprintf(
 					"The member %s differs from %q only in case. FHIR member names are case-sensitive: send %q.", quote(name), folded, folded))
 				ok = false
 			}
