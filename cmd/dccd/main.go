@@ -159,6 +159,7 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 		OpenAPI:        docs.OpenAPI,
 		Version:        version,
 		ProviderRate:   httpapi.RateLimit{Rate: cfg.ProviderRate, Burst: cfg.ProviderBurst},
+		AuthFailures:   httpapi.AuthFailureLimit{Rate: cfg.AuthFailureRate, Burst: cfg.AuthFailureBurst},
 		Admission:      limiter,
 		OverloadPace:   cfg.OverloadPace,
 		TrustedProxies: cfg.TrustedProxies,

@@ -67,7 +67,8 @@ type envOptions struct {
 	sandboxRegister registry.Register
 	clock           func() time.Time
 	rate            httpapi.RateLimit
-	store           issuer.Store // used instead of opening one of the stores
+	authFails       httpapi.AuthFailureLimit // failed authentications per address (zero: off)
+	store           issuer.Store             // used instead of opening one of the stores
 	admit           *admission.Limiter
 }
 
@@ -187,7 +188,7 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 		}
 	}
 	srv := httpapi.New(httpapi.Options{Issuer: svc, Credentials: e.creds, Values: values, Log: log,
-		Clock: clock, OpenAPI: docs.OpenAPI, Version: "test", ProviderRate: o.rate, Admission: o.admit,
+		Clock: clock, OpenAPI: docs.OpenAPI, Version: "test", ProviderRate: o.rate, AuthFailures: o.authFails, Admission: o.admit,
 		Metrics: m, AuditQueue: e.queue})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
