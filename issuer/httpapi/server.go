@@ -23,11 +23,10 @@ import (
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/admission"
 	"github.com/sedcc/dcc/issuer/metrics"
+	"github.com/sedcc/dcc/issuer/policy"
 	"github.com/sedcc/dcc/issuer/requestid"
 	"github.com/sedcc/dcc/signing/valueset"
 )
-
-var stockholm = issuer.Location
 
 // Options are the server's dependencies.
 type Options struct {
@@ -80,6 +79,8 @@ type Server struct {
 	refusals *issuer.AuditQueue
 	routeSet []Route
 	status   StatusSource
+	// zone is where answers show dates: the issuance policy's.
+	zone *time.Location
 }
 
 // Route is one served route and the roles that may call it (see docs/roles.md).
@@ -106,6 +107,10 @@ func New(o Options) *Server {
 	e.HidePort = true
 	s := &Server{echo: e, issuer: o.Issuer, creds: o.Credentials, log: o.Log, now: o.Clock,
 		openapi: o.OpenAPI, version: o.Version, maxBody: o.MaxBodyBytes, values: o.Values}
+	s.zone = policy.Default().Zone
+	if o.Issuer != nil {
+		s.zone = o.Issuer.Policy().Zone
+	}
 	s.limits = newRateLimiter(o.ProviderRate, o.Clock)
 	s.status = o.Status
 	s.admit, s.metrics, s.refusals = o.Admission, o.Metrics, o.AuditQueue
