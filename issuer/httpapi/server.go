@@ -127,7 +127,7 @@ func New(o Options) *Server {
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(s.requestIDMiddleware, s.accessLog)
 	if s.metrics != nil {
-		e.Use(s.metrics.Middleware())
+		e.Use(s.metricsMiddleware)
 	}
 	e.Use(s.recoverMiddleware)
 	s.routes()
@@ -263,6 +263,25 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.Int64("bytes_out", c.Response().Size),
 			slog.Any("codes", codes),
 		)
+		return nil
+	}
+}
+
+// metricsMiddleware counts and times every request by method, route template (echo's c.Path(),
+// never the raw URL) and final status. It hands a handler's error to the error handler itself,
+// so that the status it records is the one sent; it sits outside the middleware that recovers
+// panics and inside the access log.
+func (s *Server) metricsMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		done := s.metrics.HTTPRequest()
+		if err := next(c); err != nil {
+			c.Error(err)
+		}
+		route := c.Path()
+		if route == "" || c.Response().Status == http.StatusNotFound && route == "/*" {
+			route = "unmatched"
+		}
+		done(c.Request().Method, route, c.Response().Status)
 		return nil
 	}
 }
