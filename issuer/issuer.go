@@ -3,7 +3,7 @@
 // one audit event for every request, accepted or rejected.
 //
 // It knows no HTTP framework and no SQL: requests arrive as bytes plus who sent them, answers
-// leave as domain values or problem.List errors, and persistence goes through the Store interface.
+// leave as domain values or problem.List errors, and persistence goes through the IssuanceStore role of the Store interface.
 package issuer
 
 import (
@@ -107,7 +107,7 @@ type Parser interface {
 // Options are the issuer's dependencies.
 type Options struct {
 	Config   Config
-	Store    Store
+	Store    IssuanceStore
 	Signers  map[Environment]Signer
 	UVCIs    UVCIs
 	Register registry.Register
@@ -131,7 +131,7 @@ type Metrics interface {
 // Service is the issuer. It is safe for concurrent use.
 type Service struct {
 	cfg        Config
-	store      Store
+	store      IssuanceStore
 	signers    map[Environment]Signer
 	uvcis      UVCIs
 	register   registry.Register
