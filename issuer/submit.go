@@ -92,6 +92,13 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Issued, error) {
 		return out, err
 	}
 
+	// A signer that cannot sign now is known before the register is asked.
+	if sg := s.signers[sub.Principal.Environment]; sg != nil {
+		if sh := s.signerValidity(sub.Principal.Environment, sg); sh.Err != nil {
+			return Issued{}, s.reject(ctx, sub, &ev, req, signingUnavailable(sh))
+		}
+	}
+
 	id, err := s.resolve(ctx, draft.subject)
 	if err != nil {
 		return Issued{}, s.reject(ctx, sub, &ev, req, err)
