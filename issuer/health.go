@@ -10,8 +10,8 @@ import (
 	"github.com/sedcc/dcc/registry"
 )
 
-// ErrSigningUnavailable: an environment's signer cannot sign now (its DSC is not yet valid or
-// has expired, or its key does not sign). Issuance answers 503 signing-unavailable.
+// ErrSigningUnavailable is returned when an environment's signer cannot sign now (its DSC is not
+// yet valid or has expired, or its key does not sign). Issuance answers 503 signing-unavailable.
 var ErrSigningUnavailable = errors.New("signing unavailable")
 
 // The health of the issuer's dependencies has one owner, this file: readiness (/readyz), the

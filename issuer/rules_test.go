@@ -75,7 +75,7 @@ func TestSubmitRules(t *testing.T) {
 			st := openEmbedded(t)
 			svc := newService(t, st, now, policy.Default())
 			n := 0
-			submit := func(r req) (issuer.Issued, error, string) {
+			submit := func(r req) (issuer.Issued, string, error) {
 				n++
 				id, client := r.requestID, r.requestID != ""
 				if !client {
@@ -83,12 +83,12 @@ func TestSubmitRules(t *testing.T) {
 				}
 				out, err := svc.Submit(ctx, issuer.Submission{Kind: r.kind, Principal: r.principal, RequestID: id,
 					ClientRequestID: client, Route: "POST /" + string(r.kind), Body: r.body})
-				return out, err, id
+				return out, id, err
 			}
 			for _, b := range tc.before {
 				submit(b)
 			}
-			out, err, id := submit(tc.req)
+			out, id, err := submit(tc.req)
 			status, codes := 200, ""
 			if err != nil {
 				l, ok := problem.As(err)
