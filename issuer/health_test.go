@@ -42,15 +42,16 @@ func serviceWithSigner(t *testing.T, st issuer.IssuanceStore, now time.Time, sg 
 	values := valueset.MustLoad()
 	var n int
 	svc, err := issuer.New(issuer.Options{
-		Store:      st,
-		Signers:    map[issuer.Environment]issuer.Signer{issuer.Sandbox: sg},
-		UVCIs:      uvci.Generator{Country: "SE", Prefix: "T"},
-		Register:   reg,
-		Parser:     fhir.NewParser(fhir.Options{Now: func() time.Time { return now }, Values: values}),
-		Values:     values,
-		SubjectKey: bytes.Repeat([]byte{1}, 32),
-		Clock:      func() time.Time { return now },
-		NewID:      func() string { n++; return fmt.Sprintf("ev-%03d", n) },
+		Store:           st,
+		Signers:         map[issuer.Environment]issuer.Signer{issuer.Sandbox: sg},
+		UVCIs:           uvci.Generator{Country: "SE", Prefix: "T"},
+		Register:        reg,
+		SandboxRegister: reg,
+		Parser:          fhir.NewParser(fhir.Options{Now: func() time.Time { return now }, Values: values}),
+		Values:          values,
+		SubjectKey:      bytes.Repeat([]byte{1}, 32),
+		Clock:           func() time.Time { return now },
+		NewID:           func() string { n++; return fmt.Sprintf("ev-%03d", n) },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -118,7 +118,7 @@ func (s *Service) decide(ctx context.Context, sub Submission, req *RequestRecord
 			return with(s.refuse(req, signingUnavailable(sh))), unlock
 		}
 	}
-	id, err := s.resolve(ctx, dr.subject)
+	id, err := s.resolve(ctx, sub.Principal.Environment, dr.subject)
 	if err != nil {
 		return with(s.refuse(req, err)), unlock
 	}

@@ -343,7 +343,7 @@ func (c *Client) Lookup(ctx context.Context, n pnr.Number) (registry.Person, err
 				// The breaker opened while this look-up was retrying.
 				ue.Status, ue.Err = last.status, errors.Join(err, last.err)
 			}
-			return registry.Person{}, fmt.Errorf("look up %s: %w", n, ue)
+			return registry.Person{}, fmt.Errorf("look up: %w", ue)
 		}
 		attempts++
 		p, err := c.attempt(ctx, n)
@@ -353,12 +353,12 @@ func (c *Client) Lookup(ctx context.Context, n pnr.Number) (registry.Person, err
 			c.toCache(n.Digits(), p)
 			return p, nil
 		case ae == nil:
-			return registry.Person{}, fmt.Errorf("look up %s: %w", n, err)
+			return registry.Person{}, fmt.Errorf("look up: %w", err)
 		}
 		last = ae
 		wait, retry := c.nextWait(ctx, ae, attempts)
 		if !retry {
-			return registry.Person{}, fmt.Errorf("look up %s: %w", n,
+			return registry.Person{}, fmt.Errorf("look up: %w",
 				&UnavailableError{Reason: ae.reason, Status: ae.status, Attempts: attempts, Err: ae.err})
 		}
 		c.log.Debug("population register attempt failed; retrying",
@@ -371,7 +371,7 @@ func (c *Client) Lookup(ctx context.Context, n pnr.Number) (registry.Person, err
 			if errors.Is(context.Cause(ctx), context.Canceled) {
 				reason = ReasonCancelled
 			}
-			return registry.Person{}, fmt.Errorf("look up %s: %w", n,
+			return registry.Person{}, fmt.Errorf("look up: %w",
 				&UnavailableError{Reason: reason, Status: ae.status, Attempts: attempts, Err: errors.Join(ae.err, ctx.Err())})
 		case <-t.C:
 		}
