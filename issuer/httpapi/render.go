@@ -154,6 +154,7 @@ func (s *Server) render(out issuer.Issued) (submissionResponse, error) {
 			Environment:    string(cert.Environment),
 		},
 		Subject: subject{
+			Identity:        out.Identity,
 			GivenName:       pl.Name.GivenName,
 			FamilyName:      pl.Name.FamilyName,
 			BirthDateString: pl.DateOfBirth,
