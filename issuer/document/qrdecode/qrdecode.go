@@ -21,7 +21,12 @@ func Text(pngData []byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("binary bitmap: %w", err)
 	}
-	res, err := zxqr.NewQRCodeReader().Decode(bmp, nil)
+	// The images are generated, not photographed: a pure barcode on a quiet zone. The finder
+	// pattern search is tried second, harder.
+	res, err := zxqr.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_PURE_BARCODE: true})
+	if err != nil {
+		res, err = zxqr.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
+	}
 	if err != nil {
 		return "", fmt.Errorf("read qr code: %w", err)
 	}
