@@ -30,6 +30,7 @@ const (
 	CodeBadRequest            = "bad-request"
 	CodeNameNotTransliterable = "name-not-transliterable"
 	CodeCertificateIncomplete = "certificate-invalid"
+	CodeIdPUnavailable        = "idp-unavailable"
 )
 
 // StatusOf is the HTTP status that answers a class of problem. The audit log records it, and the

@@ -58,6 +58,9 @@ type Options struct {
 	ProviderRate RateLimit
 	// Status is what /status and /status/feed.xml show (a *status.Monitor); nil answers 404.
 	Status StatusSource
+	// Citizens, when set, serves the citizens' API under /api/v1/me and, when built with web
+	// options, the web page at / (see NewCitizens).
+	Citizens *Citizens
 }
 
 // Server holds the routes and their dependencies.
@@ -78,6 +81,7 @@ type Server struct {
 	refusals *issuer.AuditQueue
 	routeSet []Route
 	status   StatusSource
+	cit      *Citizens
 }
 
 // Route is one served route and the roles that may call it (see docs/roles.md).
@@ -108,6 +112,7 @@ func New(o Options) *Server {
 	s.status = o.Status
 	s.admit, s.metrics, s.refusals = o.Admission, o.Metrics, o.AuditQueue
 	s.pace = newPacer(o.OverloadPace, o.Clock)
+	s.cit = o.Citizens
 	if len(o.TrustedProxies) > 0 {
 		opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
 		for _, n := range o.TrustedProxies {
@@ -155,6 +160,7 @@ func (s *Server) routes() {
 		s.add(http.MethodGet, "/metrics", echo.WrapHandler(s.metrics.Handler()), "public")
 	}
 	s.statusRoutes()
+	s.citizenRoutes()
 }
 
 const headerRequestID = "X-Request-ID"
