@@ -60,7 +60,7 @@ func (s *Service) resolve(ctx context.Context, subj fhir.Subject) (identity, err
 		if err != nil {
 			return identity{}, err
 		}
-		id := identity{name: n, birthDate: person.BirthDate, source: SourceRegister, delivery: DeliveryMailbox}
+		id := identity{name: n, birthDate: person.BirthDate, source: SourceRegister, delivery: s.numberDelivery()}
 		if subj.FamilyName != "" && !sameName(subj.FamilyName, person.FamilyName) || subj.GivenName != "" && !sameName(subj.GivenName, person.GivenName) {
 			id.notes = append(id.notes, "register-name-mismatch")
 		}
@@ -115,7 +115,7 @@ func (s *Service) fallback(subj fhir.Subject) (identity, error) {
 	if err != nil {
 		return identity{}, err
 	}
-	return identity{name: n, birthDate: subj.BirthDate, source: SourceFallback, delivery: DeliveryHandout,
+	return identity{name: n, birthDate: subj.BirthDate, source: SourceFallback, delivery: s.numberDelivery(),
 		notes: []string{"register-unavailable"}}, nil
 }
 
@@ -135,3 +135,13 @@ func sameName(a, b string) bool {
 
 // Location is the time zone certificates show dates in (Europe/Stockholm).
 func Location() *time.Location { return stockholm() }
+
+// numberDelivery is how a person with a personnummer gets the certificate: from the citizen
+// service when it is served (the certificate is stored under the number's keyed hash), else from
+// the provider's hands.
+func (s *Service) numberDelivery() Delivery {
+	if s.cfg.CitizenService {
+		return DeliveryCitizen
+	}
+	return DeliveryHandout
+}

@@ -53,6 +53,10 @@ type Config struct {
 	// StoreRetryAfter is the Retry-After sent with store-unavailable (default 5 s).
 	StoreRetryAfter time.Duration
 
+	// CitizenService says that citizens can sign in and fetch their certificates, so that
+	// certificates of persons with a number are delivered there (see Delivery).
+	CitizenService bool
+
 	// TestIdentities are personnummer (12 digits) or prefixes of them that are known test
 	// identities: refused in production with test-data-in-production.
 	TestIdentities []string

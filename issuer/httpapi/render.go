@@ -217,9 +217,9 @@ func (s *Server) entryDetails(pl dcc.Certificate) (*testDetails, *recoveryDetail
 }
 
 func deliveryOf(d issuer.Delivery) delivery {
-	if d == issuer.DeliveryMailbox {
+	if d == issuer.DeliveryCitizen {
 		return delivery{ServiceSupplier: "citizen-service", Delivered: true,
-			Message: "The certificate is available to the holder in the citizen service."}
+			Message: "The holder can fetch the certificate in the citizen service, signed in with their e-ID. Hand it out as well if they ask."}
 	}
 	return delivery{ServiceSupplier: "provider", Delivered: false,
 		Message: "Hand the printed certificate to the person directly; it is not delivered digitally."}
