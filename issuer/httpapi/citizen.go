@@ -115,6 +115,13 @@ func (s *Server) bearerCitizen(c echo.Context) (pnr.Number, error) {
 			RetryAfter: 10 * time.Second,
 			Text:       "The identity provider cannot be reached to check the token. Send the same request again after Retry-After."}}
 	}
+	if te.Reason == idtoken.Malformed && s.creds != nil {
+		// A provider's or support member's valid key is a credential, just not a citizen's.
+		if p, aErr := s.creds.Authenticate(r.Context(), bearer(r)); aErr == nil {
+			return pnr.Number{}, fhir.New(fhir.ClassForbidden, issuer.CodeForbidden, "",
+				fmt.Sprintf("A %s credential cannot read citizens' certificates; the citizen signs in with their e-ID.", p.Role))
+		}
+	}
 	c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge(te.Reason))
 	return pnr.Number{}, fhir.Problems{{Code: issuer.CodeUnauthenticated, Class: fhir.ClassUnauthenticated, Expression: "Authorization",
 		Text: refusalText(te.Reason)}}

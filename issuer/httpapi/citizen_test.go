@@ -197,7 +197,6 @@ func TestCitizenTokenRefusals(t *testing.T) {
 		{"other audience", e.token(idp.Token{PNR: tolvan, Audience: []string{"another-service"}}), "invalid_token"},
 		{"no personnummer", e.token(idp.Token{}), "invalid_token"},
 		{"garbage", "abc.def.ghi", "invalid_token"},
-		{"provider key", e.sandbox, "invalid_token"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -221,6 +220,10 @@ func TestCitizenTokenRefusals(t *testing.T) {
 				}
 			}
 		})
+	}
+	// A provider's key is a credential, but not a citizen's: 403.
+	if a := e.do(http.MethodGet, "/api/v1/me/certificates", e.sandbox, nil); a.status != http.StatusForbidden {
+		t.Fatalf("provider key: %d %s", a.status, a.body)
 	}
 	// The identity provider's keys unreachable on a cold start: 503, not 401.
 	e2 := newEnv(t, "embedded", envOptions{citizens: true})

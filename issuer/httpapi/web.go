@@ -157,13 +157,17 @@ func (s *Server) webRoutes() {
 	s.add(http.MethodGet, "/", s.webHome, "public", string(issuer.RoleCitizen))
 	s.add(http.MethodGet, "/login", s.webLogin, "public")
 	s.add(http.MethodGet, "/callback", s.webCallback, "public")
-	s.add(http.MethodPost, "/logout", s.webLogout, string(issuer.RoleCitizen))
+	// Anyone may sign out: it only ends the session the browser holds.
+	s.add(http.MethodPost, "/logout", s.webLogout, "public")
 	s.add(http.MethodGet, "/static/site.css", s.webCSS, "public")
 	auth := s.sessionCitizen
 	page := s.citizenRoute(auth, s.webCertificate)
 	s.add(http.MethodGet, "/certificates/:uvci", func(c echo.Context) error {
-		if _, ok := s.currentSession(c); !ok {
-			return c.Redirect(http.StatusSeeOther, "/")
+		if _, ok := s.currentSession(c); !ok && c.Request().Header.Get(echo.HeaderAuthorization) == "" {
+			// Signed out (or the session ended): the sign-in page, as the 401 it is.
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="`+citizenRealm+`"`)
+			lang := s.language(c)
+			return s.renderPage(c, http.StatusUnauthorized, "landing", pageData{Lang: lang, Title: translate(lang, "landing.title")})
 		}
 		return page(c)
 	}, string(issuer.RoleCitizen))
@@ -211,17 +215,15 @@ func (s *Server) currentSession(c echo.Context) (session, bool) {
 	return ss, true
 }
 
-// sessionCitizen authenticates a page request by its session cookie.
+// sessionCitizen authenticates a page request by its session cookie or, without one, as the API
+// does, by a bearer token.
 func (s *Server) sessionCitizen(c echo.Context) (pnr.Number, error) {
-	ss, ok := s.currentSession(c)
-	if ok {
-		n, err := parseNumber(ss.PNR, s.now())
-		if err == nil {
+	if ss, ok := s.currentSession(c); ok {
+		if n, err := parseNumber(ss.PNR, s.now()); err == nil {
 			return n, nil
 		}
 	}
-	c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="`+citizenRealm+`"`)
-	return pnr.Number{}, echo.NewHTTPError(http.StatusUnauthorized)
+	return s.bearerCitizen(c)
 }
 
 func parseNumber(digits string, now time.Time) (pnr.Number, error) {
