@@ -178,6 +178,7 @@ func Issuer(c Config, st issuer.Store, signers map[issuer.Environment]*hcert.Sig
 			RecoveryValidity:    c.RecValidity,
 			VaccinationValidity: c.VacValidity,
 			TestIdentities:      c.TestIdentities,
+			CitizenService:      c.CitizenService,
 		},
 		Store:      st,
 		Signers:    ss,
