@@ -6,6 +6,7 @@ package idtoken
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/go-jose/go-jose/v4/jwt"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/sedcc/dcc/registry/pnr"
 )
@@ -28,6 +30,7 @@ const (
 	DefaultSkew       = 30 * time.Second
 	DefaultMinRefresh = 10 * time.Second
 	DefaultMaxAge     = time.Hour
+	DefaultCacheSize  = 10000
 )
 
 // Options configure a Verifier.
@@ -45,8 +48,11 @@ type Options struct {
 	// MinRefresh is the shortest time between two fetches of the JWKS (DefaultMinRefresh);
 	// MaxAge the age at which the cached set is fetched again (DefaultMaxAge).
 	MinRefresh, MaxAge time.Duration
-	HTTPClient         *http.Client
-	Clock              func() time.Time
+	// CacheSize is how many verified access tokens are remembered (DefaultCacheSize; negative
+	// turns the cache off), so that a citizen's repeated requests cost one signature check.
+	CacheSize  int
+	HTTPClient *http.Client
+	Clock      func() time.Time
 }
 
 // Reason says why a token was refused, for the RFC 6750 answer and the logs.
@@ -98,6 +104,10 @@ type Verifier struct {
 	keys   *keySet
 	access *oidc.IDTokenVerifier
 	id     *oidc.IDTokenVerifier
+	// verified remembers access tokens that passed every check, by the SHA-256 of the token:
+	// a token's signature, issuer and audience cannot change, so a repeat needs only the expiry
+	// checked again.
+	verified *lru.Cache[[sha256.Size]byte, Citizen]
 }
 
 // New builds a Verifier. It fetches nothing until the first token arrives, so the service can
@@ -130,6 +140,9 @@ func New(o Options) (*Verifier, error) {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
+	if o.CacheSize == 0 {
+		o.CacheSize = DefaultCacheSize
+	}
 	ks := &keySet{url: o.JWKSURL, client: o.HTTPClient, now: o.Clock, minRefresh: o.MinRefresh, maxAge: o.MaxAge}
 	algs := make([]string, len(Algorithms))
 	for i, a := range Algorithms {
@@ -143,6 +156,13 @@ func New(o Options) (*Verifier, error) {
 	if o.ClientID != "" {
 		v.id = oidc.NewVerifier(o.Issuer, ks, &oidc.Config{ClientID: o.ClientID, SupportedSigningAlgs: algs, Now: skewed})
 	}
+	if o.CacheSize > 0 {
+		c, err := lru.New[[sha256.Size]byte, Citizen](o.CacheSize)
+		if err != nil {
+			return nil, fmt.Errorf("idtoken: cache: %w", err)
+		}
+		v.verified = c
+	}
 	return v, nil
 }
 
@@ -151,7 +171,22 @@ func (v *Verifier) Issuer() string { return v.o.Issuer }
 
 // Verify checks a bearer (access) token and returns the citizen it names.
 func (v *Verifier) Verify(ctx context.Context, raw string) (Citizen, error) {
-	return v.verify(ctx, v.access, raw, v.o.Audience, "")
+	if v.verified == nil || raw == "" {
+		return v.verify(ctx, v.access, raw, v.o.Audience, "")
+	}
+	key := sha256.Sum256([]byte(raw))
+	if c, ok := v.verified.Get(key); ok {
+		if v.o.Clock().Add(-v.o.Skew).After(c.Expires) {
+			v.verified.Remove(key)
+			return Citizen{}, &Error{Reason: Expired, Err: errors.New("token expired")}
+		}
+		return c, nil
+	}
+	c, err := v.verify(ctx, v.access, raw, v.o.Audience, "")
+	if err == nil {
+		v.verified.Add(key, c)
+	}
+	return c, err
 }
 
 // VerifyID checks an ID token from the service's own sign-in, with the nonce the sign-in sent.

@@ -209,3 +209,21 @@ func TestProviderDown(t *testing.T) {
 		t.Fatalf("JWKS down, keys cached: %v", err)
 	}
 }
+
+// TestCachedTokenStillExpires: a token verified once is remembered, but not past its expiry.
+func TestCachedTokenStillExpires(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	raw := f.mint(t, idp.Token{PNR: tolvan, Expires: f.now.Add(2 * time.Minute)})
+	if _, err := f.v.Verify(ctx, raw); err != nil {
+		t.Fatal(err)
+	}
+	f.idp.SetFaults(idp.Faults{JWKSDown: true}) // a repeat needs no key
+	if c, err := f.v.Verify(ctx, raw); err != nil || c.PNR.Digits() != tolvan {
+		t.Fatalf("repeat: %v", err)
+	}
+	*f.now = f.now.Add(3 * time.Minute)
+	if _, err := f.v.Verify(ctx, raw); reason(err) != idtoken.Expired {
+		t.Fatalf("cached token past its expiry: %v", err)
+	}
+}
