@@ -6,15 +6,14 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/registry/pnr"
 )
 
 // notYours answers a citizen's request for a certificate that does not exist or is another
 // person's: the two are indistinguishable, so a UVCI reveals nothing about whom it belongs to.
-func notYours() fhir.Problems {
-	return fhir.New(fhir.ClassNotFound, CodeNotFound, "",
-		"You have no certificate with this UVCI. List yours at /api/v1/me/certificates.")
+func notYours() problem.List {
+	return problem.New(problem.CodeNotFound, "", "You have no certificate with this UVCI. List yours at /api/v1/me/certificates.")
 }
 
 // CertificatesOf lists the certificates issued to the person, newest first. Only the keyed

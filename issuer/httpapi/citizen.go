@@ -12,7 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/admission"
 	"github.com/sedcc/dcc/issuer/document"
@@ -110,21 +110,18 @@ func (s *Server) bearerCitizen(c echo.Context) (pnr.Number, error) {
 	}
 	s.log.InfoContext(r.Context(), "citizen token refused", "request_id", requestID(c), "reason", te.Reason)
 	if te.Reason == idtoken.Unavailable {
-		s.log.WarnContext(r.Context(), "identity provider keys unavailable", "request_id", requestID(c), "err", err)
-		return pnr.Number{}, fhir.Problems{{Code: issuer.CodeIdPUnavailable, Class: fhir.ClassUnavailable, Expression: "Authorization",
-			RetryAfter: 10 * time.Second,
-			Text:       "The identity provider cannot be reached to check the token. Send the same request again after Retry-After."}}
+		p := problem.New(problem.CodeIdPUnavailable, "Authorization", "").WithRetryAfter(10 * time.Second)
+		return pnr.Number{}, fmt.Errorf("%w: %w", p, err)
 	}
 	if te.Reason == idtoken.Malformed && s.creds != nil {
 		// A provider's or support member's valid key is a credential, just not a citizen's.
 		if p, aErr := s.creds.Authenticate(r.Context(), bearer(r)); aErr == nil {
-			return pnr.Number{}, fhir.New(fhir.ClassForbidden, issuer.CodeForbidden, "",
+			return pnr.Number{}, problem.New(problem.CodeForbidden, "",
 				fmt.Sprintf("A %s credential cannot read citizens' certificates; the citizen signs in with their e-ID.", p.Role))
 		}
 	}
 	c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge(te.Reason))
-	return pnr.Number{}, fhir.Problems{{Code: issuer.CodeUnauthenticated, Class: fhir.ClassUnauthenticated, Expression: "Authorization",
-		Text: refusalText(te.Reason)}}
+	return pnr.Number{}, problem.New(problem.CodeUnauthenticated, "Authorization", refusalText(te.Reason))
 }
 
 // challenge is the RFC 6750 WWW-Authenticate value for a refused token. Without a token there
@@ -268,8 +265,8 @@ func (s *Server) myCertificate(kind docKind) func(echo.Context, pnr.Number) erro
 	}
 }
 
-func notFoundCertificate() fhir.Problems {
-	return fhir.New(fhir.ClassNotFound, issuer.CodeNotFound, "",
+func notFoundCertificate() problem.List {
+	return problem.New(problem.CodeNotFound, "",
 		"You have no certificate with this UVCI. List yours at /api/v1/me/certificates.")
 }
 

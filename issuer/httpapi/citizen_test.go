@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sedcc/dcc/fhir/fhirtest"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/admission"
 	"github.com/sedcc/dcc/issuer/httpapi/browsertest"
@@ -215,7 +216,7 @@ func TestCitizenTokenRefusals(t *testing.T) {
 				if tc.wantError != "" && !strings.Contains(wa, `error="`+tc.wantError+`"`) {
 					t.Fatalf("WWW-Authenticate %q, want error=%q", wa, tc.wantError)
 				}
-				if !a.has(t, issuer.CodeUnauthenticated) {
+				if !a.has(t, problem.CodeUnauthenticated) {
 					t.Fatalf("body %s", a.body)
 				}
 			}
@@ -229,7 +230,7 @@ func TestCitizenTokenRefusals(t *testing.T) {
 	e2 := newEnv(t, "embedded", envOptions{citizens: true})
 	e2.idp.SetFaults(idp.Faults{JWKSDown: true})
 	a := e2.do(http.MethodGet, "/api/v1/me/certificates", e2.token(idp.Token{PNR: tolvan}), nil)
-	if a.status != http.StatusServiceUnavailable || a.header.Get("Retry-After") == "" || !a.has(t, issuer.CodeIdPUnavailable) {
+	if a.status != http.StatusServiceUnavailable || a.header.Get("Retry-After") == "" || !a.has(t, problem.CodeIdPUnavailable) {
 		t.Fatalf("JWKS down: %d %v %s", a.status, a.header, a.body)
 	}
 }
@@ -247,7 +248,7 @@ func TestCitizenBudgetSeparate(t *testing.T) {
 		t.Fatal("could not take the only citizen slot")
 	}
 	a := e.do(http.MethodGet, "/api/v1/me/certificates", e.token(idp.Token{PNR: tolvan}), nil)
-	if a.status != http.StatusServiceUnavailable || a.header.Get("Retry-After") == "" || !a.has(t, issuer.CodeOverloaded) {
+	if a.status != http.StatusServiceUnavailable || a.header.Get("Retry-After") == "" || !a.has(t, problem.CodeOverloaded) {
 		t.Fatalf("citizen with the budget full: %d %s", a.status, a.body)
 	}
 	// Unauthenticated requests are refused before they could take a slot.
