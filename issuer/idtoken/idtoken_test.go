@@ -25,7 +25,7 @@ type fixture struct {
 	now     *time.Time
 }
 
-func newFixture(t *testing.T) fixture {
+func newFixture(t testing.TB) fixture {
 	t.Helper()
 	now := time.Now()
 	clock := func() time.Time { return now }
@@ -50,7 +50,7 @@ func newFixture(t *testing.T) fixture {
 	return fixture{idp: srv, v: v, fetches: &fetches, now: &now}
 }
 
-func (f fixture) mint(t *testing.T, tok idp.Token) string {
+func (f fixture) mint(t testing.TB, tok idp.Token) string {
 	t.Helper()
 	s, err := f.idp.Mint(tok)
 	if err != nil {
