@@ -84,6 +84,9 @@ func TestCitizenPageInBrowser(t *testing.T) {
 	if len(nodes) != 2 {
 		t.Fatalf("%d certificates listed, want Tolvan's 2", len(nodes))
 	}
+	if thumbs, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSSAll(".thumb img"))); err != nil || len(thumbs) != 2 {
+		t.Fatalf("%d QR codes in the list, want one per certificate (%v)", len(thumbs), err)
+	}
 	if h1 := text("h1"); h1 != "Dina intyg" {
 		t.Fatalf("heading %q", h1)
 	}

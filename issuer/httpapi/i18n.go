@@ -28,6 +28,7 @@ var messages = map[string][2]string{
 	"birthdate":        {"Födelsedatum", "Date of birth"},
 	"uvci":             {"Intygsidentitet (UVCI)", "Certificate identifier (UVCI)"},
 	"qr.alt":           {"QR-kod med det signerade intyget, för skanning", "QR code holding the signed certificate, for scanning"},
+	"qr.thumb":         {"QR-kod, öppna intyget i full storlek", "QR code, open the certificate at full size"},
 	"qr.caption":       {"Visa QR-koden för den som kontrollerar intyget. Öka skärmens ljusstyrka.", "Show the QR code to whoever checks the certificate. Turn up the screen brightness."},
 	"kind.test":        {"Testintyg", "Test certificate"},
 	"kind.recovery":    {"Intyg om tillfrisknande", "Certificate of recovery"},
