@@ -15,7 +15,7 @@ run: build
 	./bin/dccidp --listen $(IDP_LISTEN) & echo $$! > bin/dccidp.pid; \
 	trap 'kill $$(cat bin/dccidp.pid) 2>/dev/null' EXIT; \
 	echo "citizens' page: http://$${DCC_LISTEN:-127.0.0.1:8080}/ (sign in with the stand-in identity provider at http://$(IDP_LISTEN))"; \
-	DCC_DATA_DIR=$(DATA_DIR) DCC_OIDC_ISSUER=http://$(IDP_LISTEN) ./bin/dccd
+	DCC_DATA_DIR=$(DATA_DIR) DCC_OIDC_ISSUER=http://$(IDP_LISTEN) DCC_CITIZEN_SANDBOX=true ./bin/dccd
 
 ## run-standin: as `run`, but against the stand-in population register (faults switchable at run time)
 run-standin: build
@@ -24,7 +24,7 @@ run-standin: build
 	./bin/dccidp --listen $(IDP_LISTEN) & echo $$! > bin/dccidp.pid; \
 	trap 'kill $$(cat bin/dccregister.pid) $$(cat bin/dccidp.pid) 2>/dev/null' EXIT; \
 	echo "citizens' page: http://$${DCC_LISTEN:-127.0.0.1:8080}/"; \
-	DCC_DATA_DIR=$(DATA_DIR) DCC_REGISTER_URL=http://127.0.0.1:8090 DCC_OIDC_ISSUER=http://$(IDP_LISTEN) ./bin/dccd
+	DCC_DATA_DIR=$(DATA_DIR) DCC_REGISTER_URL=http://127.0.0.1:8090 DCC_OIDC_ISSUER=http://$(IDP_LISTEN) DCC_CITIZEN_SANDBOX=true ./bin/dccd
 
 build:
 	$(GO) build -o bin/ ./cmd/...

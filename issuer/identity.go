@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
-	"time"
 	_ "time/tzdata" // certificates show dates in Swedish time on any host
 
 	"github.com/sedcc/dcc/fhir"
@@ -14,14 +12,6 @@ import (
 	"github.com/sedcc/dcc/registry"
 	"github.com/sedcc/dcc/signing/dcc"
 )
-
-var stockholm = sync.OnceValue(func() *time.Location {
-	loc, err := time.LoadLocation("Europe/Stockholm")
-	if err != nil {
-		return time.UTC
-	}
-	return loc
-})
 
 // identity is who a certificate is issued to, and how the service knows.
 type identity struct {
@@ -41,7 +31,10 @@ const patientPath = "Patient.identifier[0].value"
 //   - unavailable: the birth-date fallback when name and birth date were sent and the birth date
 //     agrees with the personnummer; 422 when it contradicts it; 503 register-unavailable when no
 //     name was sent.
-func (s *Service) resolve(ctx context.Context, subj fhir.Subject) (identity, error) {
+//
+// Sandbox requests are resolved against the sandbox register (a test population), never the
+// population register.
+func (s *Service) resolve(ctx context.Context, env Environment, subj fhir.Subject) (identity, error) {
 	if subj.PNR.IsZero() {
 		n, err := newName(subj.FamilyName, subj.GivenName)
 		if err != nil {
@@ -50,7 +43,7 @@ func (s *Service) resolve(ctx context.Context, subj fhir.Subject) (identity, err
 		return identity{name: n, birthDate: subj.BirthDate, source: SourceProvided, delivery: DeliveryHandout}, nil
 	}
 
-	person, err := s.register.Lookup(ctx, subj.PNR)
+	person, err := s.registerFor(env).Lookup(ctx, subj.PNR)
 	switch {
 	case err == nil:
 		if person.Deceased {
@@ -60,7 +53,7 @@ func (s *Service) resolve(ctx context.Context, subj fhir.Subject) (identity, err
 		if err != nil {
 			return identity{}, err
 		}
-		id := identity{name: n, birthDate: person.BirthDate, source: SourceRegister, delivery: s.numberDelivery()}
+		id := identity{name: n, birthDate: person.BirthDate, source: SourceRegister, delivery: s.numberDelivery(env)}
 		if subj.FamilyName != "" && !sameName(subj.FamilyName, person.FamilyName) || subj.GivenName != "" && !sameName(subj.GivenName, person.GivenName) {
 			id.notes = append(id.notes, "register-name-mismatch")
 		}
@@ -79,7 +72,11 @@ func (s *Service) resolve(ctx context.Context, subj fhir.Subject) (identity, err
 		// The caller has gone: no fallback, and nothing wrong with the register.
 		return identity{}, fmt.Errorf("look up person: %w", ctx.Err())
 	case registry.Outage(err):
-		return s.fallback(ctx, subj, err)
+		id, err := s.fallback(ctx, subj, err)
+		if err == nil {
+			id.delivery = s.numberDelivery(env)
+		}
+		return id, err
 	default:
 		// The register answered in a way the service cannot use (refused the service's
 		// credentials, a malformed answer): a fault to fix, which the fallback must not hide by
@@ -110,7 +107,7 @@ func (s *Service) fallback(ctx context.Context, subj fhir.Subject, cause error) 
 	}
 	// Issued all the same, so no answer carries the cause: it is logged here.
 	s.log.WarnContext(ctx, "population register unavailable; birth-date fallback", "err", cause)
-	return identity{name: n, birthDate: subj.BirthDate, source: SourceFallback, delivery: s.numberDelivery(),
+	return identity{name: n, birthDate: subj.BirthDate, source: SourceFallback, delivery: DeliveryHandout,
 		notes: []string{"register-unavailable"}}, nil
 }
 
@@ -127,14 +124,11 @@ func sameName(a, b string) bool {
 	return strings.EqualFold(strings.Join(strings.Fields(a), " "), strings.Join(strings.Fields(b), " "))
 }
 
-// Location is the time zone certificates show dates in (Europe/Stockholm).
-func Location() *time.Location { return stockholm() }
-
-// numberDelivery is how a person with a personnummer gets the certificate: from the citizen
-// service when it is served (the certificate is stored under the number's keyed hash), else from
-// the provider's hands.
-func (s *Service) numberDelivery() Delivery {
-	if s.cfg.CitizenService {
+// numberDelivery is how a person with a personnummer gets a certificate of the environment:
+// from the citizen service when it is served and shows that environment's certificates
+// (production always; sandbox only where CitizenSandbox says so), else from the provider's hands.
+func (s *Service) numberDelivery(env Environment) Delivery {
+	if s.cfg.CitizenService && (env == Production || s.cfg.CitizenSandbox) {
 		return DeliveryCitizen
 	}
 	return DeliveryHandout

@@ -25,7 +25,7 @@ import (
 	"github.com/sedcc/dcc/signing/valueset"
 )
 
-const person = "191212121212" // Tolvan Tolvansson of the development population
+const person = "198503122387" // Åsa Öberg of the development population (not a known test identity)
 
 func httpServer(h http.Handler) *http.Server {
 	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
@@ -74,11 +74,15 @@ func serveCitizen(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	sandboxReg, err := setup.SandboxRegister(cfg, log)
+	if err != nil {
+		return err
+	}
 	values, err := valueset.Load()
 	if err != nil {
 		return err
 	}
-	svc, err := setup.Issuer(cfg, st, signers, reg, subjectKey, values, log, time.Now, nil)
+	svc, err := setup.Issuer(cfg, st, signers, reg, sandboxReg, subjectKey, values, log, time.Now, nil)
 	if err != nil {
 		return err
 	}
@@ -103,13 +107,14 @@ func serveCitizen(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	citizens, err := httpapi.NewCitizens(httpapi.CitizenOptions{Verifier: verifier, Admission: limiter,
+		View:       issuer.NewCitizenView(st, svc, false),
 		CacheBytes: int64(cfg.CitizenCacheBytes),
 		Web:        &httpapi.WebOptions{Issuer: issuerURL, ClientID: provider.ClientID(), SessionKey: subjectKey}})
 	if err != nil {
 		return err
 	}
 	creds := issuer.NewCredentials(st, time.Now, cfg.KeyCacheTTL)
-	_, key, err := creds.Add(ctx, issuer.NewPrincipal{Name: "load", Role: issuer.RoleProvider, Environment: issuer.Sandbox,
+	_, key, err := creds.Add(ctx, issuer.NewPrincipal{Name: "load", Role: issuer.RoleProvider, Environment: issuer.Production,
 		Kinds: []issuer.Kind{issuer.KindTest}})
 	if err != nil {
 		return err

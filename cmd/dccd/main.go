@@ -74,7 +74,7 @@ func runWith(args []string, getenv func(string) string, stderr io.Writer) int {
 // it stops accepting, lets in-flight requests finish within the shutdown timeout, closes the store.
 // ready, when not nil, receives the listening address.
 func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<- string) error {
-	raw, err := setup.OpenStore(ctx, cfg)
+	raw, err := setup.StartStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -105,12 +105,24 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 			return err
 		}
 	}
+	sandboxReg, err := setup.SandboxRegister(cfg, log)
+	if err != nil {
+		return err
+	}
 	limiter, err := admission.New(admission.Config{Name: "issue", Limit: cfg.IssueConcurrency, Queue: cfg.IssueQueue,
 		Wait: cfg.IssueWait, MaxRetryAfter: cfg.IssueRetryAfterMax})
 	if err != nil {
 		return fmt.Errorf("DCC_ISSUE_*: %w", err)
 	}
-	citizens, citizenLimiter, err := citizenRoutes(cfg, subjectKey)
+	values, err := valueset.Load()
+	if err != nil {
+		return err
+	}
+	svc, err := setup.Issuer(cfg, st, signers, reg, sandboxReg, subjectKey, values, log, time.Now, m)
+	if err != nil {
+		return err
+	}
+	citizens, citizenLimiter, err := citizenRoutes(cfg, subjectKey, issuer.NewCitizenView(st, svc, cfg.CitizenSandbox))
 	if err != nil {
 		return err
 	}
@@ -119,14 +131,6 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 		limiters = append(limiters, citizenLimiter)
 	}
 	if err := m.WatchLimiters(limiters...); err != nil {
-		return err
-	}
-	values, err := valueset.Load()
-	if err != nil {
-		return err
-	}
-	svc, err := setup.Issuer(cfg, st, signers, reg, subjectKey, values, log, time.Now, m)
-	if err != nil {
 		return err
 	}
 	// The monitor stops before the store closes (defers run last in, first out).
@@ -164,6 +168,7 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 		OpenAPI:        docs.OpenAPI,
 		Version:        version,
 		ProviderRate:   httpapi.RateLimit{Rate: cfg.ProviderRate, Burst: cfg.ProviderBurst},
+		AuthFailures:   httpapi.AuthFailureLimit{Rate: cfg.AuthFailureRate, Burst: cfg.AuthFailureBurst},
 		Admission:      limiter,
 		OverloadPace:   cfg.OverloadPace,
 		TrustedProxies: cfg.TrustedProxies,
@@ -262,7 +267,7 @@ func statusMonitor(cfg setup.Config, st issuer.Store, signers map[issuer.Environ
 
 // citizenRoutes builds the citizens' API and web page: the token verifier for the identity
 // provider, the citizens' own admission budget, the sign-in. nil when DCC_CITIZEN_SERVICE=false.
-func citizenRoutes(cfg setup.Config, subjectKey []byte) (*httpapi.Citizens, *admission.Limiter, error) {
+func citizenRoutes(cfg setup.Config, subjectKey []byte, view *issuer.CitizenView) (*httpapi.Citizens, *admission.Limiter, error) {
 	if !cfg.CitizenService {
 		return nil, nil, nil
 	}
@@ -280,6 +285,7 @@ func citizenRoutes(cfg setup.Config, subjectKey []byte) (*httpapi.Citizens, *adm
 	// derives its own from it), so replicas sharing the data agree and nothing new is kept.
 	c, err := httpapi.NewCitizens(httpapi.CitizenOptions{
 		Verifier:   verifier,
+		View:       view,
 		Admission:  limiter,
 		CacheBytes: int64(cfg.CitizenCacheBytes),
 		Web: &httpapi.WebOptions{Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, SessionKey: subjectKey,

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"crypto/hmac"
 	"errors"
 	"fmt"
 	"net/http"
@@ -26,6 +25,8 @@ import (
 type CitizenOptions struct {
 	// Verifier checks the identity provider's tokens. Required.
 	Verifier *idtoken.Verifier
+	// View reads the citizens' own certificates. Required.
+	View *issuer.CitizenView
 	// Admission is the citizens' own budget, separate from the providers': a citizens' rush
 	// never takes issuance slots. nil admits everything.
 	Admission *admission.Limiter
@@ -38,6 +39,7 @@ type CitizenOptions struct {
 // Citizens is the state of the citizens' routes, built by NewCitizens.
 type Citizens struct {
 	verify *idtoken.Verifier
+	view   *issuer.CitizenView
 	admit  *admission.Limiter
 	docs   *docCache
 	web    *web
@@ -45,10 +47,10 @@ type Citizens struct {
 
 // NewCitizens checks the options and builds the citizens' routes' state.
 func NewCitizens(o CitizenOptions) (*Citizens, error) {
-	if o.Verifier == nil {
-		return nil, errors.New("httpapi: citizen routes need a token verifier")
+	if o.Verifier == nil || o.View == nil {
+		return nil, errors.New("httpapi: citizen routes need a token verifier and a view of the certificates")
 	}
-	c := &Citizens{verify: o.Verifier, admit: o.Admission, docs: newDocCache(o.CacheBytes)}
+	c := &Citizens{verify: o.Verifier, view: o.View, admit: o.Admission, docs: newDocCache(o.CacheBytes)}
 	if o.Web != nil {
 		w, err := newWeb(*o.Web)
 		if err != nil {
@@ -87,7 +89,7 @@ func (s *Server) citizenRoute(auth func(echo.Context) (pnr.Number, error), h fun
 		if s.cit.admit != nil {
 			t, _, wait := s.cit.admit.Acquire(c.Request().Context())
 			if t == nil {
-				return admission.Overloaded(wait)
+				return overloaded(wait)
 			}
 			defer t.Release()
 		}
@@ -113,7 +115,7 @@ func (s *Server) bearerCitizen(c echo.Context) (pnr.Number, error) {
 		p := problem.New(problem.CodeIdPUnavailable, "Authorization", "").WithRetryAfter(10 * time.Second)
 		return pnr.Number{}, fmt.Errorf("%w: %w", p, err)
 	}
-	if te.Reason == idtoken.Malformed && s.creds != nil {
+	if te.Reason == idtoken.Malformed && s.creds != nil && strings.HasPrefix(bearer(r), "dcc_") {
 		// A provider's or support member's valid key is a credential, just not a citizen's.
 		if p, aErr := s.creds.Authenticate(r.Context(), bearer(r)); aErr == nil {
 			return pnr.Number{}, problem.New(problem.CodeForbidden, "",
@@ -162,7 +164,7 @@ const (
 
 // myCertificates serves GET /api/v1/me/certificates: the citizen's certificates, newest first.
 func (s *Server) myCertificates(c echo.Context, n pnr.Number) error {
-	certs, err := s.issuer.CertificatesOf(c.Request().Context(), n)
+	certs, err := s.cit.view.CertificatesOf(c.Request().Context(), n)
 	if err != nil {
 		return err
 	}
@@ -273,10 +275,10 @@ func notFoundCertificate() problem.List {
 // documentsOf returns the person's certificate's documents: from the cache when they are there
 // and the person's, else from the store (which also answers "not yours" exactly as "missing").
 func (s *Server) documentsOf(c echo.Context, n pnr.Number, u string) (*documents, error) {
-	if d, ok := s.cit.docs.get(u); ok && hmac.Equal(d.subjectKey, s.issuer.SubjectKeyFor(n.Digits())) {
+	if d, ok := s.cit.docs.get(u); ok && s.cit.view.Owns(n, d.subjectKey) {
 		return d, nil
 	}
-	out, err := s.issuer.CertificateOf(c.Request().Context(), n, u)
+	out, err := s.cit.view.CertificateOf(c.Request().Context(), n, u)
 	if err != nil {
 		return nil, err
 	}

@@ -37,8 +37,15 @@ func (e *testEnv) token(tok idp.Token) string {
 	return s
 }
 
-// issueFor issues a certificate of the kind for the personnummer through the provider API.
+// issueFor issues a certificate of the kind for the personnummer through the provider API, with
+// the sandbox provider's key.
 func (e *testEnv) issueFor(kind issuer.Kind, number, identifier string) issued {
+	e.t.Helper()
+	return e.issueWith(e.sandbox, issuer.Sandbox, kind, number, identifier)
+}
+
+// issueWith issues with the given provider key of the environment.
+func (e *testEnv) issueWith(key string, env issuer.Environment, kind issuer.Kind, number, identifier string) issued {
 	e.t.Helper()
 	opts := []fhirtest.Option{fhirtest.Now(e.now), fhirtest.PNR(number), fhirtest.Identifier(identifier)}
 	var path, fk string
@@ -56,7 +63,7 @@ func (e *testEnv) issueFor(kind issuer.Kind, number, identifier string) issued {
 	} else {
 		body = fhirtest.Observation(fk, opts...)
 	}
-	return e.mustIssue(kind, issuer.Sandbox, e.post(path, e.sandbox, body))
+	return e.mustIssue(kind, env, e.post(path, key, body))
 }
 
 func certPath(uvci string) string { return "/api/v1/me/certificates/" + url.PathEscape(uvci) }
@@ -260,5 +267,26 @@ func TestCitizenBudgetSeparate(t *testing.T) {
 	a = e.do(http.MethodGet, "/api/v1/me/certificates", e.token(idp.Token{PNR: tolvan}), nil)
 	if a.status != http.StatusOK || !strings.Contains(string(a.body), c.uvci) {
 		t.Fatalf("after the rush: %d %s", a.status, a.body)
+	}
+}
+
+// TestCitizenProductionOnly: as in production, a citizen sees the certificates issued with
+// production credentials, delivered to the citizen service; a sandbox certificate to the same
+// number is not theirs to see and says it is handed out by the provider.
+func TestCitizenProductionOnly(t *testing.T) {
+	e := newEnv(t, "embedded", envOptions{citizens: true, productionOnly: true})
+	prod := e.issueWith(e.prod, issuer.Production, issuer.KindTest, asa, "p-1")
+	sand := e.issueWith(e.sandbox, issuer.Sandbox, issuer.KindTest, asa, "s-1")
+	if prod.delivery != string(issuer.DeliveryCitizen) || sand.delivery != string(issuer.DeliveryHandout) {
+		t.Fatalf("delivery: production %q, sandbox %q", prod.delivery, sand.delivery)
+	}
+	tok := e.token(idp.Token{PNR: asa})
+	a := e.do(http.MethodGet, "/api/v1/me/certificates", tok, nil)
+	var list meList
+	if err := json.Unmarshal(a.body, &list); err != nil || len(list.Certificates) != 1 || list.Certificates[0].UVCI != prod.uvci {
+		t.Fatalf("list %d %s, want only the production certificate", a.status, a.body)
+	}
+	if a := e.do(http.MethodGet, certPath(sand.uvci), tok, nil); a.status != http.StatusNotFound {
+		t.Fatalf("the sandbox certificate: %d, want 404", a.status)
 	}
 }

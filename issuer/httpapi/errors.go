@@ -91,8 +91,7 @@ func writeProblems(c echo.Context, p problem.List) error {
 		h.Set("Retry-After", strconv.Itoa(secs))
 	}
 	if p.Class() == problem.ClassUnauthenticated && h.Get(echo.HeaderWWWAuthenticate) == "" {
-		// A handler that knows more (the citizens' RFC 6750 error) has set its own challenge.
-		h.Set(echo.HeaderWWWAuthenticate, "Bearer")
+		h.Set(echo.HeaderWWWAuthenticate, bearerChallenge(c.Request()))
 	}
 	setProblemCodes(c, p.Codes())
 	h.Set(echo.HeaderContentType, fhirJSON)

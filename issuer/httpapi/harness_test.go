@@ -66,14 +66,21 @@ type testEnv struct {
 
 type envOptions struct {
 	register registry.Register
-	clock    func() time.Time
-	rate     httpapi.RateLimit
-	store    issuer.Store // used instead of opening one of the stores
-	admit    *admission.Limiter
+	// sandboxRegister resolves sandbox requests; nil uses register, standing for a sandbox
+	// register of test persons with the same faults.
+	sandboxRegister registry.Register
+	clock           func() time.Time
+	rate            httpapi.RateLimit
+	authFails       httpapi.AuthFailureLimit // failed authentications per address (zero: off)
+	store           issuer.Store             // used instead of opening one of the stores
+	admit           *admission.Limiter
 	// citizens serves the citizens' API and web page, with a stand-in identity provider.
 	citizens bool
 	// citizenAdmit is the citizens' budget.
 	citizenAdmit *admission.Limiter
+	// productionOnly: citizens see production certificates only, as in production (by default
+	// the tests' citizens also see the sandbox certificates the sandbox providers issue).
+	productionOnly bool
 }
 
 type syncBuffer struct {
@@ -157,19 +164,24 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 		}
 		reg = fr
 	}
+	sandboxReg := o.sandboxRegister
+	if sandboxReg == nil {
+		sandboxReg = reg
+	}
 	log := slog.New(requestid.Handler(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	svc, err := issuer.New(issuer.Options{
-		Config:     issuer.Config{CitizenService: o.citizens},
-		Store:      st,
-		Signers:    signers,
-		UVCIs:      uvci.Generator{Country: "SE", Prefix: "DCC"},
-		Register:   reg,
-		Parser:     fhir.NewParser(fhir.Options{Now: clock, Values: values}),
-		Values:     values,
-		SubjectKey: bytes.Repeat([]byte{7}, 32),
-		Clock:      clock,
-		Log:        log,
-		NewID:      newID,
+		Config:          issuer.Config{CitizenService: o.citizens, CitizenSandbox: o.citizens && !o.productionOnly},
+		Store:           st,
+		Signers:         signers,
+		UVCIs:           uvci.Generator{Country: "SE", Prefix: "DCC"},
+		Register:        reg,
+		SandboxRegister: sandboxReg,
+		Parser:          fhir.NewParser(fhir.Options{Now: clock, Values: values}),
+		Values:          values,
+		SubjectKey:      bytes.Repeat([]byte{7}, 32),
+		Clock:           clock,
+		Log:             log,
+		NewID:           newID,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -189,10 +201,10 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 	}
 	var cit *httpapi.Citizens
 	if o.citizens {
-		cit = e.startIdP(clock, o.citizenAdmit)
+		cit = e.startIdP(clock, o.citizenAdmit, !o.productionOnly)
 	}
 	srv := httpapi.New(httpapi.Options{Issuer: svc, Credentials: e.creds, Values: values, Log: log,
-		Clock: clock, OpenAPI: docs.OpenAPI, Version: "test", ProviderRate: o.rate, Admission: o.admit,
+		Clock: clock, OpenAPI: docs.OpenAPI, Version: "test", ProviderRate: o.rate, AuthFailures: o.authFails, Admission: o.admit,
 		Metrics: m, AuditQueue: e.queue, Citizens: cit})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
@@ -309,7 +321,7 @@ func (e *testEnv) trustList(envs ...issuer.Environment) *trust.List {
 
 // startIdP starts a stand-in identity provider on its own listener and builds the citizens'
 // routes against it, as dccd does.
-func (e *testEnv) startIdP(clock func() time.Time, admit *admission.Limiter) *httpapi.Citizens {
+func (e *testEnv) startIdP(clock func() time.Time, admit *admission.Limiter, sandbox bool) *httpapi.Citizens {
 	e.t.Helper()
 	var h http.Handler
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
@@ -323,7 +335,7 @@ func (e *testEnv) startIdP(clock func() time.Time, admit *admission.Limiter) *ht
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	cit, err := httpapi.NewCitizens(httpapi.CitizenOptions{Verifier: v, Admission: admit,
+	cit, err := httpapi.NewCitizens(httpapi.CitizenOptions{Verifier: v, Admission: admit, View: issuer.NewCitizenView(e.store, e.svc, sandbox),
 		Web: &httpapi.WebOptions{Issuer: ts.URL, ClientID: p.ClientID(), SessionKey: bytes.Repeat([]byte{9}, 32)}})
 	if err != nil {
 		e.t.Fatal(err)

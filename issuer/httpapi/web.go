@@ -25,7 +25,6 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/sedcc/dcc/issuer"
-	"github.com/sedcc/dcc/issuer/admission"
 	"github.com/sedcc/dcc/registry/pnr"
 )
 
@@ -288,8 +287,8 @@ func (s *Server) viewOf(ct issuer.Certificate, lang string) certView {
 	return certView{
 		UVCI:       ct.UVCI,
 		KindTitle:  translate(lang, "kind."+string(ct.Kind)),
-		Issued:     ct.IssuedAt.In(stockholm()).Format("2006-01-02"),
-		ValidUntil: ct.ExpiresAt.In(stockholm()).Format("2006-01-02 15:04"),
+		Issued:     ct.IssuedAt.In(s.zone).Format("2006-01-02"),
+		ValidUntil: ct.ExpiresAt.In(s.zone).Format("2006-01-02 15:04"),
 		Status:     st,
 		StatusText: translate(lang, "status."+st),
 		Sandbox:    ct.Environment == issuer.Sandbox,
@@ -309,7 +308,7 @@ func (s *Server) webHome(c echo.Context) error {
 		return s.renderPage(c, http.StatusOK, "landing", d)
 	}
 	return s.citizenRoute(s.sessionCitizen, func(c echo.Context, n pnr.Number) error {
-		certs, err := s.issuer.CertificatesOf(c.Request().Context(), n)
+		certs, err := s.cit.view.CertificatesOf(c.Request().Context(), n)
 		if err != nil {
 			return err
 		}
@@ -432,7 +431,7 @@ func (s *Server) webCallback(c echo.Context) error {
 	if s.cit.admit != nil {
 		t, _, wait := s.cit.admit.Acquire(ctx)
 		if t == nil {
-			return admission.Overloaded(wait)
+			return overloaded(wait)
 		}
 		defer t.Release()
 	}

@@ -27,6 +27,12 @@ type Config struct {
 
 	RegisterURL  string // DCC_REGISTER_URL
 	RegisterFile string // DCC_REGISTER_FILE
+	// The sandbox's test population (docs/security.md): an HTTP register of test persons, or a
+	// population file; by default the built-in development population. Sandbox requests never
+	// reach DCC_REGISTER_URL.
+	SandboxRegisterURL   string // DCC_SANDBOX_REGISTER_URL
+	SandboxRegisterFile  string // DCC_SANDBOX_REGISTER_FILE
+	SandboxRegisterToken string // DCC_SANDBOX_REGISTER_TOKEN
 	// Register is the HTTP register client's settings (DCC_REGISTER_*, docs/register-api.md),
 	// read when DCC_REGISTER_URL is set.
 	Register httpregister.Options
@@ -77,6 +83,10 @@ type Config struct {
 	// disables the limit.
 	ProviderRate  float64 // DCC_PROVIDER_RATE, requests per second, 50
 	ProviderBurst int     // DCC_PROVIDER_BURST, 100
+	// AuthFailureRate and AuthFailureBurst bound failed authentications per client address; a
+	// rate of 0 disables the limit.
+	AuthFailureRate  float64 // DCC_AUTH_FAILURE_RATE, failures per second, 1
+	AuthFailureBurst int     // DCC_AUTH_FAILURE_BURST, 20
 
 	LogFormat string // DCC_LOG_FORMAT: json or text
 	LogLevel  string // DCC_LOG_LEVEL: debug, info, warn, error
@@ -90,6 +100,10 @@ type Config struct {
 	// Citizens (docs/citizens.md): the API under /api/v1/me and the web page at /, served unless
 	// CitizenService is false (DCC_CITIZEN_SERVICE=false; then providers hand certificates out).
 	CitizenService bool
+	// CitizenSandbox also shows citizens the certificates issued to their number with sandbox
+	// credentials (DCC_CITIZEN_SANDBOX, false; make run turns it on, since development providers
+	// are sandbox providers). Never in production.
+	CitizenSandbox bool
 	// The citizens' identity provider: issuer (DCC_OIDC_ISSUER, the development stand-in at
 	// http://127.0.0.1:8091), access-token audience (DCC_OIDC_AUDIENCE, dcc-citizen), JWKS
 	// (DCC_OIDC_JWKS_URL, the issuer's /jwks), personnummer claim (DCC_OIDC_PNR_CLAIM) and the
@@ -142,6 +156,8 @@ func Defaults() Config {
 		AuditQueue:         10000,
 		AuditRefusalRate:   200,
 		ProviderRate:       50,
+		AuthFailureRate:    1,
+		AuthFailureBurst:   20,
 		ProviderBurst:      100,
 		LogFormat:          "text",
 		LogLevel:           "info",
@@ -188,6 +204,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("DATABASE_URL", &c.DatabaseURL)
 	str("DCC_REGISTER_URL", &c.RegisterURL)
 	str("DCC_REGISTER_FILE", &c.RegisterFile)
+	str("DCC_SANDBOX_REGISTER_URL", &c.SandboxRegisterURL)
+	str("DCC_SANDBOX_REGISTER_FILE", &c.SandboxRegisterFile)
+	str("DCC_SANDBOX_REGISTER_TOKEN", &c.SandboxRegisterToken)
+	if c.SandboxRegisterURL != "" && c.SandboxRegisterURL == c.RegisterURL {
+		errs = append(errs, fmt.Errorf("DCC_SANDBOX_REGISTER_URL is DCC_REGISTER_URL: the sandbox must resolve against a test population, never the population register"))
+	}
 	if c.RegisterURL != "" {
 		o, err := httpregister.OptionsFromEnv(getenv)
 		if err != nil {
@@ -275,6 +297,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			c.CitizenService = b
 		}
 	}
+	if v := getenv("DCC_CITIZEN_SANDBOX"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("DCC_CITIZEN_SANDBOX=%q: want true or false", v))
+		} else {
+			c.CitizenSandbox = b
+		}
+	}
 	str("DCC_OIDC_ISSUER", &c.OIDCIssuer)
 	str("DCC_OIDC_AUDIENCE", &c.OIDCAudience)
 	str("DCC_OIDC_JWKS_URL", &c.OIDCJWKSURL)
@@ -288,6 +318,22 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	intVar("DCC_CITIZEN_CACHE_BYTES", &c.CitizenCacheBytes, 1<<20)
 	if c.CitizenQueue == 0 && getenv("DCC_CITIZEN_QUEUE") == "" {
 		c.CitizenQueue = 4 * c.CitizenConcurrency
+	}
+	if v := getenv("DCC_AUTH_FAILURE_RATE"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 {
+			errs = append(errs, fmt.Errorf("DCC_AUTH_FAILURE_RATE=%q: want failures per second per client address, e.g. 1 (0 disables)", v))
+		} else {
+			c.AuthFailureRate = f
+		}
+	}
+	if v := getenv("DCC_AUTH_FAILURE_BURST"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("DCC_AUTH_FAILURE_BURST=%q: want a whole number of at least 1", v))
+		} else {
+			c.AuthFailureBurst = n
+		}
 	}
 	str("DCC_LOG_FORMAT", &c.LogFormat)
 	str("DCC_LOG_LEVEL", &c.LogLevel)
