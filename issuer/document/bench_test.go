@@ -1,6 +1,13 @@
 package document
 
-import "testing"
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"testing"
+	"time"
+)
 
 func BenchmarkQR(b *testing.B) {
 	for _, bc := range []struct {
@@ -43,4 +50,34 @@ func BenchmarkPDF(b *testing.B) {
 			b.ReportMetric(float64(size), "pdf-bytes")
 		})
 	}
+}
+
+// BenchmarkQRVsECDSA runs one bare ECDSA P-256 signature and one QR code
+// alternately in every iteration and reports each one's time and their ratio,
+// so that load on a shared machine weighs on both alike.
+func BenchmarkQRVsECDSA(b *testing.B) {
+	hc1 := loadVector(b, "SE-2.json").Prefix
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte(hc1))
+	var sig, doc time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		_, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
+		if err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		_, _, _, err = QR(hc1, QROptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sig += t1.Sub(t0)
+		doc += time.Since(t1)
+	}
+	b.ReportMetric(float64(sig.Nanoseconds())/float64(b.N), "ecdsa-ns/op")
+	b.ReportMetric(float64(doc.Nanoseconds())/float64(b.N), "qr-ns/op")
+	b.ReportMetric(float64(doc)/float64(sig), "qr/ecdsa")
 }
