@@ -148,9 +148,9 @@ func shl(a row, n uint) row {
 	return row{a[0] << n, a[1]<<n | a[0]>>(64-n), a[2]<<n | a[1]>>(64-n)}
 }
 
-func and(a, b row) row  { return row{a[0] & b[0], a[1] & b[1], a[2] & b[2]} }
-func or(a, b row) row   { return row{a[0] | b[0], a[1] | b[1], a[2] | b[2]} }
-func xor(a, b row) row  { return row{a[0] ^ b[0], a[1] ^ b[1], a[2] ^ b[2]} }
+func and(a, b row) row    { return row{a[0] & b[0], a[1] & b[1], a[2] & b[2]} }
+func or(a, b row) row     { return row{a[0] | b[0], a[1] | b[1], a[2] | b[2]} }
+func xor(a, b row) row    { return row{a[0] ^ b[0], a[1] ^ b[1], a[2] ^ b[2]} }
 func andNot(a, b row) row { return row{a[0] &^ b[0], a[1] &^ b[1], a[2] &^ b[2]} }
 func count(a row) int {
 	return bits.OnesCount64(a[0]) + bits.OnesCount64(a[1]) + bits.OnesCount64(a[2])
