@@ -29,14 +29,28 @@ func BenchmarkQR(b *testing.B) {
 	}
 }
 
-func BenchmarkPDF(b *testing.B) {
-	for _, bc := range []struct {
+// benchCertificates are the certificates the document benchmarks render: a
+// Swedish test (594-character HC1), the same with a Vietnamese name (one
+// embedded font subset) and a vaccination with a Greek name.
+func benchCertificates(b *testing.B) []struct {
+	name string
+	cert Certificate
+} {
+	test := certificateFromVector(b, "SE-2.json")
+	viet := test
+	viet.FamilyName, viet.GivenName = "Nguyễn", "Thị Hương"
+	return []struct {
 		name string
 		cert Certificate
 	}{
-		{"test", certificateFromVector(b, "SE-2.json")},
-		{"vaccination", vaccinationCertificate(b)},
-	} {
+		{"test", test},
+		{"test-vietnamese", viet},
+		{"vaccination-greek", vaccinationCertificate(b)},
+	}
+}
+
+func BenchmarkPDF(b *testing.B) {
+	for _, bc := range benchCertificates(b) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			var size int
@@ -52,16 +66,36 @@ func BenchmarkPDF(b *testing.B) {
 	}
 }
 
-// BenchmarkQRVsECDSA runs one bare ECDSA P-256 signature and one QR code
-// alternately in every iteration and reports each one's time and their ratio,
-// so that load on a shared machine weighs on both alike.
-func BenchmarkQRVsECDSA(b *testing.B) {
-	hc1 := loadVector(b, "SE-2.json").Prefix
+// BenchmarkRender is what an issuance costs in documents: the QR code PNG and
+// the PDF around the same QR code.
+func BenchmarkRender(b *testing.B) {
+	for _, bc := range benchCertificates(b) {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_, err := Render(bc.cert)
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRenderVsECDSA runs one bare ECDSA P-256 signature and one Render
+// (QR, PNG and PDF) alternately in every iteration and reports each one's
+// time and their ratio, so that load on a shared machine weighs on both alike.
+func BenchmarkRenderVsECDSA(b *testing.B) {
+	c := certificateFromVector(b, "SE-2.json")
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		b.Fatal(err)
 	}
-	digest := sha256.Sum256([]byte(hc1))
+	digest := sha256.Sum256([]byte(c.HC1))
+	_, err = Render(c) // plans the QR layout and cuts the font subsets
+	if err != nil {
+		b.Fatal(err)
+	}
 	var sig, doc time.Duration
 	for b.Loop() {
 		t0 := time.Now()
@@ -70,7 +104,7 @@ func BenchmarkQRVsECDSA(b *testing.B) {
 			b.Fatal(err)
 		}
 		t1 := time.Now()
-		_, _, _, err = QR(hc1, QROptions{})
+		_, err = Render(c)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -78,6 +112,6 @@ func BenchmarkQRVsECDSA(b *testing.B) {
 		doc += time.Since(t1)
 	}
 	b.ReportMetric(float64(sig.Nanoseconds())/float64(b.N), "ecdsa-ns/op")
-	b.ReportMetric(float64(doc.Nanoseconds())/float64(b.N), "qr-ns/op")
-	b.ReportMetric(float64(doc)/float64(sig), "qr/ecdsa")
+	b.ReportMetric(float64(doc.Nanoseconds())/float64(b.N), "render-ns/op")
+	b.ReportMetric(float64(doc)/float64(sig), "render/ecdsa")
 }
