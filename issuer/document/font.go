@@ -407,7 +407,6 @@ func checksum(b []byte) uint32 {
 	return s
 }
 
-
 // pdfObjects writes the five objects of the embedded font.
 func (u *unicodeFont) pdfObjects(f *trueType, file []byte, keep map[int]bool) []byte {
 	var zbuf bytes.Buffer

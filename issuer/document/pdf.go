@@ -26,8 +26,8 @@ const (
 	valueW      = contentW - labelW
 	footerH     = 22.0
 	bottomLimit = pageH - margin - footerH
-	cellMargin  = 1.0          // text inset from the left of its box
-	ptPerMM     = 72.0 / 25.4  // PDF user space units (points) per millimetre
+	cellMargin  = 1.0         // text inset from the left of its box
+	ptPerMM     = 72.0 / 25.4 // PDF user space units (points) per millimetre
 	sandboxMark = "SANDBOX - NOT VALID / INTE GILTIGT"
 )
 
