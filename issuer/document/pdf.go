@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 
+	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -307,38 +307,48 @@ func (w *writer) show(x, y float64, s string, f face, size float64) {
 	w.op(" Tj ET\n")
 }
 
+// runeUnits is the advance of r in face f, in 1/1000 em.
+func runeUnits(r rune, f face) int {
+	if f.sub != nil {
+		return int(f.sub.advance[f.sub.glyph[r]])
+	}
+	var c byte
+	if r < 0x80 {
+		c = byte(r)
+	} else if e, ok := charmap.Windows1252.EncodeRune(r); ok {
+		c = e
+	} else {
+		c = foldRune(r)
+	}
+	return int(standardFonts[f.st].widths[c])
+}
+
 // wrap splits s into lines no wider than wd millimetres, at spaces where it
 // can and inside a word where one word is wider than a line.
 func (w *writer) wrap(s string, f face, size, wd float64) []string {
 	lines := w.lines[:0]
-	avail := wd - 2*cellMargin
-	for s != "" {
-		if w.width(s, f, size) <= avail {
-			lines = append(lines, s)
-			break
-		}
-		cut, lastSpace := 0, -1
-		for i, r := range s {
-			if w.width(s[:i+utf8.RuneLen(r)], f, size) > avail {
-				break
+	limit := int((wd - 2*cellMargin) * ptPerMM * 1000 / size)
+	start, lastSpace, units := 0, -1, 0
+	for i, r := range s {
+		u := runeUnits(r, f)
+		if units+u > limit && i > start {
+			cut, next := i, i
+			if lastSpace > start {
+				cut, next = lastSpace, lastSpace+1
 			}
-			cut = i + utf8.RuneLen(r)
-			if r == ' ' {
-				lastSpace = i
+			lines = append(lines, s[start:cut])
+			start, lastSpace, units = next, -1, 0
+			for _, r2 := range s[start:i] {
+				units += runeUnits(r2, f)
 			}
 		}
-		switch {
-		case lastSpace > 0:
-			lines = append(lines, s[:lastSpace])
-			s = s[lastSpace+1:]
-		case cut > 0:
-			lines = append(lines, s[:cut])
-			s = s[cut:]
-		default:
-			_, n := utf8.DecodeRuneInString(s)
-			lines = append(lines, s[:n])
-			s = s[n:]
+		if r == ' ' {
+			lastSpace = i
 		}
+		units += u
+	}
+	if start < len(s) {
+		lines = append(lines, s[start:])
 	}
 	w.lines = lines
 	return lines
@@ -469,8 +479,20 @@ func (w *writer) room(y, h float64) float64 {
 	return margin
 }
 
-// footer draws the notice at the bottom of the current page.
+// footer draws the notice at the bottom of the current page, from the
+// content prepared once.
 func (w *writer) footer() {
+	w.cur.b = append(w.cur.b, preparedFooter()...)
+}
+
+// preparedFooter is the content of the footer, the same on every page.
+var preparedFooter = sync.OnceValue(func() []byte {
+	w := &writer{cur: &page{}}
+	w.drawFooter()
+	return w.cur.b
+})
+
+func (w *writer) drawFooter() {
 	y := pageH - margin - footerH + 4
 	w.line(margin, y, margin+contentW, y, 0.4, euBlue)
 	y = w.text(margin, y+2, contentW, 3.8,

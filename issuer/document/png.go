@@ -91,11 +91,18 @@ func writePNG(s symbol, px int) qrPNG {
 		for range QuietZoneModules {
 			put(ones, px)
 		}
-		for x := range s.size {
-			if r[x>>6]>>(x&63)&1 != 0 {
-				put(0, px)
-			} else {
-				put(ones, px)
+		if px == 4 {
+			// Eight modules at a time, each spread to four light or dark pixels.
+			x := 0
+			for ; x+8 <= s.size; x += 8 {
+				put(uint64(spread4[byte(r[x>>6]>>(x&63)|r[min(x>>6+1, symbolWords-1)]<<(64-x&63)&mask8(x))]), 32)
+			}
+			for ; x < s.size; x++ {
+				put(ones*(^r[x>>6]>>(x&63)&1), px)
+			}
+		} else {
+			for x := range s.size {
+				put(ones*(^r[x>>6]>>(x&63)&1), px)
 			}
 		}
 		for range QuietZoneModules {
@@ -119,6 +126,31 @@ func writePNG(s symbol, px int) qrPNG {
 	out = binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(out[idat+4:zend]))
 	out = appendChunk(out, "IEND", nil)
 	return qrPNG{data: out, width: w, zlib: out[zstart:zend], rowBytes: rb, bitsPerPix: 1}
+}
+
+// spread4 maps eight modules (bit i for module i, 1 dark) to their 32 pixels
+// at four pixels a module, most significant first, 1 for light.
+var spread4 = func() (t [256]uint32) {
+	for m := range t {
+		var v uint32
+		for i := range 8 {
+			v <<= 4
+			if m>>i&1 == 0 {
+				v |= 0xf
+			}
+		}
+		t[m] = v
+	}
+	return t
+}()
+
+// mask8 keeps the bits carried over from the next word only when x is not
+// word-aligned (a shift by 64 would otherwise keep them all).
+func mask8(x int) uint64 {
+	if x&63 == 0 {
+		return 0
+	}
+	return ^uint64(0)
 }
 
 func appendChunk(out []byte, typ string, data []byte) []byte {
@@ -206,19 +238,20 @@ func fixedCode(sym int) huff {
 func (z *deflater) bits(v uint32, n uint) {
 	z.acc |= uint64(v) << z.nacc
 	z.nacc += n
-	for z.nacc >= 8 {
-		z.out = append(z.out, byte(z.acc))
-		z.acc >>= 8
-		z.nacc -= 8
+	if z.nacc >= 32 {
+		z.out = binary.LittleEndian.AppendUint32(z.out, uint32(z.acc))
+		z.acc >>= 32
+		z.nacc -= 32
 	}
 }
 
 func (z *deflater) code(h huff) { z.bits(h.code, h.n) }
 
 func (z *deflater) flush() []byte {
-	if z.nacc > 0 {
+	for z.nacc > 0 {
 		z.out = append(z.out, byte(z.acc))
-		z.acc, z.nacc = 0, 0
+		z.acc >>= 8
+		z.nacc -= min(8, z.nacc)
 	}
 	return z.out
 }
