@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/store/groupcommit"
 )
 
 // DefaultTimeout bounds one store operation when Options.Timeout is zero.
@@ -37,12 +38,16 @@ type Options struct {
 	// has no earlier deadline; 0 means DefaultTimeout. An operation that runs out of time returns
 	// an error wrapping issuer.ErrStoreUnavailable.
 	Timeout time.Duration
+	// GroupCommitters is how many group commits of Records may run at once; 0 means 2. Records
+	// handed in while a commit is in progress wait for the next one and share it.
+	GroupCommitters int
 }
 
 // Store is an issuer.Store backed by PostgreSQL. It is safe for concurrent use.
 type Store struct {
 	pool      *pgxpool.Pool
 	timeout   time.Duration
+	group     *groupcommit.Committer[issuer.Record]
 	closeOnce sync.Once
 }
 
@@ -84,6 +89,11 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		pool.Close()
 		return nil, fmt.Errorf("open postgres store: %w", err)
 	}
+	committers := opts.GroupCommitters
+	if committers <= 0 {
+		committers = 2
+	}
+	s.group = groupcommit.New(s.commitRecords, groupcommit.Options{Committers: committers, MaxBatch: 128})
 	return s, nil
 }
 
@@ -129,6 +139,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close releases the pool's connections. Later calls fail with issuer.ErrStoreUnavailable.
 func (s *Store) Close() error {
-	s.closeOnce.Do(s.pool.Close)
+	s.closeOnce.Do(func() {
+		s.group.Close()
+		s.pool.Close()
+	})
 	return nil
 }
