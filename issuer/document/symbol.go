@@ -112,11 +112,14 @@ func encodeSymbol(ls *layouts, text string) (symbol, error) {
 	n := l.size
 	buf := make([]row, 3*n)
 	data, dataT, out := buf[:n], buf[n:2*n], buf[2*n:]
-	for i, p := range l.pos {
-		if words[i>>3]>>(7-i&7)&1 != 0 {
+	// Only the set bits, found by counting zeros rather than tested one by one.
+	for j, w := range words {
+		pos := l.pos[8*j : 8*j+8]
+		for b := uint(w); b != 0; b &= b - 1 {
+			p := pos[7-bits.TrailingZeros(b)]
 			y, x := int(p>>8), int(p&0xff)
-			setBit(&data[y], x)
-			setBit(&dataT[x], y)
+			data[y][x>>6] |= 1 << (x & 63)
+			dataT[x][y>>6] |= 1 << (y & 63)
 		}
 	}
 	score := func(m int) int {
