@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,7 @@ const peerBody = `{"keyUsage":"test","expirationTime":"%s","dcc":{"ver":"1.3.0",
 type comparison struct {
 	name   string
 	r      result
+	cpu    time.Duration // processor time the server used during the measured phase
 	paced  *result // at 80 % of peak, when measured
 	target float64 // the paced rate offered
 }
@@ -99,12 +101,12 @@ func compareMode(ctx context.Context, o options, stdout, stderr io.Writer) int {
 			}
 			return req, err
 		}}
-	res, ok := measure(ctx, peerLoad, "peer", stdout)
+	res, cpu, ok := measure(ctx, peerLoad, "peer", peer.pid(), stdout)
 	stopErr := peer.stop()
 	if !ok {
 		return fail(fmt.Errorf("the peer did not answer 200 (stop: %v)", stopErr))
 	}
-	results = append(results, comparison{name: "peer hcert (sign only)", r: res})
+	results = append(results, comparison{name: "peer hcert (sign only)", r: res, cpu: cpu})
 
 	for _, store := range []struct{ name, dbURL string }{{"dccd embedded", ""}, {"dccd PostgreSQL", dbURL}} {
 		if ctx.Err() != nil {
@@ -146,11 +148,11 @@ func measureDCCD(ctx context.Context, o options, bin, dir, name, dbURL string, c
 		return comparison{}, err
 	}
 	l := load{client: client, url: srv.url + o.path, key: key, bodies: bodies, clients: o.clients, duration: o.measure, max: o.max}
-	res, ok := measure(ctx, l, name, stdout)
+	res, cpu, ok := measure(ctx, l, name, srv.pid(), stdout)
 	if !ok {
 		return comparison{}, fmt.Errorf("%s did not answer 200; see %s:\n%s", name, srv.log, tail(srv.log, 10))
 	}
-	c := comparison{name: name, r: res}
+	c := comparison{name: name, r: res, cpu: cpu}
 	c.target = 0.8 * c.rate()
 	if c.target >= 1 {
 		paced := l
@@ -163,23 +165,48 @@ func measureDCCD(ctx context.Context, o options, bin, dir, name, dbURL string, c
 	return c, nil
 }
 
-// measure checks one request, then runs the load and reports it; ok is false when the probe failed.
-func measure(ctx context.Context, l load, name string, stdout io.Writer) (result, bool) {
+// measure checks one request, then runs the load and reports it with the processor time pid
+// used meanwhile; ok is false when the probe failed.
+func measure(ctx context.Context, l load, name string, pid int, stdout io.Writer) (result, time.Duration, bool) {
 	probe := l
 	probe.clients, probe.duration, probe.max = 1, time.Minute, 1
 	if r := probe.run(ctx); r.byStatus[200] != 1 {
 		r.report(stdout, name+" probe")
-		return r, false
+		return r, 0, false
 	}
 	fmt.Fprintf(stdout, "%s: %d clients for %s ...\n", name, l.clients, l.duration)
+	before := processCPU(pid)
 	r := l.run(ctx)
+	cpu := processCPU(pid) - before
 	r.report(stdout, name)
-	return r, true
+	fmt.Fprintf(stdout, "server CPU        %.1f s, %.2f cores, %.0f µs per 200 answer\n", cpu.Seconds(),
+		cpu.Seconds()/r.elapsed.Seconds(), float64(cpu.Microseconds())/float64(max(1, len(r.admitted))))
+	return r, cpu, true
+}
+
+// processCPU is the user and system time of a process so far, from /proc (clock ticks of 10 ms).
+func processCPU(pid int) time.Duration {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which is in parentheses and may hold spaces).
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 func reportComparison(w io.Writer, o options, cs []comparison) {
 	fmt.Fprintf(w, "\n== side by side: %d closed-loop clients each, %s each, loopback, one server at a time\n", o.clients, o.measure)
-	fmt.Fprintf(w, "%-24s %10s %9s %9s %8s %10s   %s\n", "server", "answers/s", "p50", "p99", "non-200", "vs peer", "at 80% of peak: rate, p50, p99")
+	fmt.Fprintf(w, "%-24s %10s %9s %9s %8s %10s %12s   %s\n", "server", "answers/s", "p50", "p99", "non-200", "vs peer", "CPU/answer", "at 80% of peak: rate, p50, p99")
 	peer := cs[0].rate()
 	for _, c := range cs {
 		slices.Sort(c.r.admitted)
@@ -194,8 +221,9 @@ func reportComparison(w io.Writer, o options, cs []comparison) {
 			paced = fmt.Sprintf("%.0f/s offered, %.0f/s answered 200, %s, %s", c.target,
 				float64(len(p.admitted))/p.elapsed.Seconds(), ms(percentile(p.admitted, 50)), ms(percentile(p.admitted, 99)))
 		}
-		fmt.Fprintf(w, "%-24s %10.0f %9s %9s %8d %10s   %s\n", c.name, c.rate(),
-			ms(percentile(c.r.admitted, 50)), ms(percentile(c.r.admitted, 99)), non200, ratio, paced)
+		perAnswer := fmt.Sprintf("%.0f µs", float64(c.cpu.Microseconds())/float64(max(1, len(c.r.admitted))))
+		fmt.Fprintf(w, "%-24s %10.0f %9s %9s %8d %10s %12s   %s\n", c.name, c.rate(),
+			ms(percentile(c.r.admitted, 50)), ms(percentile(c.r.admitted, 99)), non200, ratio, perAnswer, paced)
 	}
 	if len(cs) == 3 && cs[2].rate() > 0 {
 		fmt.Fprintf(w, "embedded / PostgreSQL   %.2f\n", cs[1].rate()/cs[2].rate())
