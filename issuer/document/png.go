@@ -18,11 +18,9 @@ import (
 // qrPNG is the PNG of a symbol and where its zlib stream lies in it, so that a
 // PDF can embed the same compressed pixels.
 type qrPNG struct {
-	data       []byte
-	width      int
-	zlib       []byte // data[zlibStart:zlibEnd], the IDAT payload
-	rowBytes   int
-	bitsPerPix int
+	data  []byte
+	width int
+	zlib  []byte // the IDAT payload, a slice of data
 }
 
 var pngSignature = []byte{0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}
@@ -125,7 +123,7 @@ func writePNG(s symbol, px int) qrPNG {
 	binary.BigEndian.PutUint32(out[idat:], uint32(zend-zstart))
 	out = binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(out[idat+4:zend]))
 	out = appendChunk(out, "IEND", nil)
-	return qrPNG{data: out, width: w, zlib: out[zstart:zend], rowBytes: rb, bitsPerPix: 1}
+	return qrPNG{data: out, width: w, zlib: out[zstart:zend]}
 }
 
 // spread4 maps eight modules (bit i for module i, 1 dark) to their 32 pixels

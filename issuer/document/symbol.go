@@ -77,7 +77,6 @@ func planLayout(v coding.Version) (*layout, error) {
 
 func setBit(r *row, i int) { r[i>>6] |= 1 << (i & 63) }
 
-func (r *row) bit(i int) bool { return r[i>>6]>>(i&63)&1 != 0 }
 
 // symbol is an encoded QR code: size rows of modules, bit x of a row set for a
 // dark module.
