@@ -37,8 +37,8 @@ type comparison struct {
 	name   string
 	r      result
 	cpu    time.Duration // processor time the server used during the measured phase
-	paced  *result // at 80 % of peak, when measured
-	target float64 // the paced rate offered
+	paced  *result       // at 80 % of peak, when measured
+	target float64       // the paced rate offered
 }
 
 func (c comparison) rate() float64 { return float64(len(c.r.admitted)) / c.r.elapsed.Seconds() }
