@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/store/groupcommit"
@@ -61,8 +62,9 @@ func (s *Store) Record(ctx context.Context, r issuer.Record) error {
 
 // commitRecords is the group commit: every Record in one transaction, pipelined in one round
 // trip. When one of them meets a taken identifier or request id, it is answered with that and the
-// rest are tried again without it; when the transaction fails otherwise, each Record is tried in a
-// transaction of its own, so that one bad Record fails alone.
+// rest are tried again without it; when the server refuses a statement otherwise, each Record is
+// tried in a transaction of its own, so that one bad Record fails alone. A failure to reach the
+// server fails them all: whether a commit was made may then be unknown, so none is tried again.
 func (s *Store) commitRecords(rs []issuer.Record) []error {
 	ctx, cancel := s.bound(context.Background())
 	defer cancel()
@@ -83,6 +85,15 @@ func (s *Store) commitRecords(rs []issuer.Record) []error {
 			active = append(active[:conflict], active[conflict+1:]...)
 			continue
 		case err != nil:
+			var pgErr *pgconn.PgError
+			if !errors.As(err, &pgErr) {
+				// Not a statement the server refused (a lost connection, a timeout): the
+				// outcome of the commit may be unknown, so nothing is tried again.
+				for _, i := range active {
+					errs[i] = fmt.Errorf("record audit event %s: %w", rs[i].Audit.ID, classify(err))
+				}
+				return errs
+			}
 			for _, i := range active {
 				errs[i] = s.recordOne(ctx, rs[i])
 			}
