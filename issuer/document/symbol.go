@@ -77,7 +77,6 @@ func planLayout(v coding.Version) (*layout, error) {
 
 func setBit(r *row, i int) { r[i>>6] |= 1 << (i & 63) }
 
-
 // symbol is an encoded QR code: size rows of modules, bit x of a row set for a
 // dark module.
 type symbol struct {
