@@ -33,11 +33,13 @@ type QROptions struct {
 // the PNG image (black modules on white, two-colour palette) and its size in
 // pixels.
 //
-// The encoder splits the content into numeric, alphanumeric and byte
-// segments by character class; an HC1 string uses only the Base45 alphabet
-// and ':', all of which belong to the QR alphanumeric set, so it is encoded
-// entirely in alphanumeric mode (5.5 bits per character instead of 8 in byte
-// mode), which keeps the symbol several versions smaller.
+// Content made only of characters of the QR alphanumeric set is encoded as
+// one alphanumeric segment, anything else as one byte segment. An HC1 string
+// uses only the Base45 alphabet and ':', all of which belong to that set, so
+// it is encoded in alphanumeric mode (5.5 bits per character instead of 8 in
+// byte mode), which keeps the symbol several versions smaller. The mask is
+// chosen by the penalty rules of ISO/IEC 18004, and the PNG is a 1-bit
+// greyscale image (dark modules black).
 //
 // The output depends only on hc1 and opts.
 func QR(hc1 string, opts QROptions) (pngData []byte, width, height int, err error) {
