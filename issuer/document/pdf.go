@@ -537,9 +537,12 @@ func writePDF(c Certificate, img qrPNG, fonts *unicodeFonts) ([]byte, error) {
 		y = w.stacked(margin, y, personW, r, true)
 	}
 	y = w.stacked(margin, y, personW, Field{"Födelsedatum", "Date of birth", c.BirthDate}, false)
-	y = w.stacked(margin, y, personW, Field{"Intygets identitet", "Unique certificate identifier", c.UVCI}, false)
 
-	y = max(y, top+qrSide+8) + 4
+	// The identifier across the page: a UVCI of this issuer runs to some 70 characters without
+	// a space, which the column beside the QR code would break.
+	y = max(y, top+qrSide+8)
+	y = w.text(margin, y, contentW, 4, "Intygets identitet / Unique certificate identifier", regular, 8, labelGrey, 'L')
+	y = w.text(margin, y, contentW, 4.5, c.UVCI, regular, 10, black, 'L') + 4
 	detailsSV, detailsEN := c.Kind.details()
 	y = w.section(y, detailsSV, detailsEN)
 	for _, f := range c.Fields {

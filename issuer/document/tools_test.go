@@ -56,6 +56,9 @@ func TestPDFPassesQpdfAndPdftotext(t *testing.T) {
 		long.Fields = append(long.Fields, Field{LabelSV: "Extra rad", LabelEN: "Extra row", Value: strings.Repeat("värde ", i+1)})
 	}
 	certs["two pages"] = long
+	longID := certificateFromVector(t, "SE-2.json")
+	longID.UVCI = "URN:UVCI:01:SE:DCC/YQ7SFIF6IDBFKLQF/32UQP7VIJ7FKCCXTEQSAQZQDVV2LCDPU#W"
+	certs["a UVCI of 70 characters"] = longID
 	dir := t.TempDir()
 	for name, c := range certs {
 		t.Run(name, func(t *testing.T) {
