@@ -27,21 +27,27 @@ type server struct {
 }
 
 // serverEnv is the tool's environment with the data directory and the listen address replaced,
-// so settings such as DCC_ISSUE_CONCURRENCY reach the server. The per-credential rate limit is
-// switched off unless the environment sets it: the tool's one credential stands for the many
-// providers of a real rush, and the rush is meant to meet admission control.
+// so settings such as DCC_ISSUE_CONCURRENCY reach the server. The per-credential rate limit and
+// the per-credential share of admission slots are switched off unless the environment sets them:
+// the tool's one credential stands for the many providers of a real rush, and the rush is meant
+// to meet admission control.
 func serverEnv(dataDir, listen string, extra ...string) []string {
 	var env []string
-	rateSet := false
+	rateSet, slotsSet := false, false
 	for _, kv := range os.Environ() {
 		if strings.HasPrefix(kv, "DCC_DATA_DIR=") || strings.HasPrefix(kv, "DCC_LISTEN=") {
 			continue
 		}
 		rateSet = rateSet || strings.HasPrefix(kv, "DCC_PROVIDER_RATE=")
+		slotsSet = slotsSet || strings.HasPrefix(kv, "DCC_ISSUE_PER_CREDENTIAL=")
 		env = append(env, kv)
 	}
 	if !rateSet {
 		env = append(env, "DCC_PROVIDER_RATE=0")
+	}
+	if !slotsSet {
+		// Nor is one credential held to its share of the admission slots: it stands for many.
+		env = append(env, "DCC_ISSUE_PER_CREDENTIAL=4096")
 	}
 	env = append(env, "DCC_DATA_DIR="+dataDir)
 	env = append(env, extra...)
