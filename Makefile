@@ -5,7 +5,7 @@ DATA_DIR ?= ./data
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 30s
 
-.PHONY: run run-standin build test test-short deps lint vet fuzz bench load clean
+.PHONY: run run-standin build test test-short deps lint vet fuzz bench load compare clean
 
 ## run: start the service on the embedded store with a development key and the stand-in identity
 ## provider (127.0.0.1:8091); prints a provider credential and the citizens' page address
@@ -64,6 +64,14 @@ bench:
 LOAD_FLAGS ?= --honor-retry-after
 load:
 	$(GO) run ./cmd/dccload $(LOAD_FLAGS)
+
+## compare: the Dutch peer, dccd on the embedded store and dccd on PostgreSQL side by side (loopback,
+## about two minutes): answers a second, p50, p99, the ratio, and each dccd at 80% of its peak.
+## PEER is the peer's hcert binary (the CI copy of shared/ sits beside the clone).
+PEER ?= ../shared/peers/hcert/hcert
+COMPARE_FLAGS ?= --clients 32 --measure 20s
+compare:
+	$(GO) run ./cmd/dccload --compare --peer $(abspath $(PEER)) $(COMPARE_FLAGS)
 
 clean:
 	rm -rf bin

@@ -6,9 +6,14 @@ cd "$(dirname "$0")/.."
 need_apt=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
 command -v node >/dev/null || need_apt+=(nodejs npm)
-# Browser tests (chromedp) drive Debian's headless Chromium; a font so that pages render text.
+# Browser tests (chromedp) drive Debian's headless Chromium (the DejaVu font below renders text).
 command -v chromium >/dev/null || need_apt+=(chromium)
-[ -d /usr/share/fonts/truetype/dejavu ] || need_apt+=(fonts-dejavu-core)
+# Documents: zbar reads QR codes back, qpdf checks PDF structure, pdftotext (poppler) extracts
+# their text, and DejaVu Sans prints names outside Windows-1252.
+command -v zbarimg >/dev/null || need_apt+=(zbar-tools)
+command -v qpdf >/dev/null || need_apt+=(qpdf)
+command -v pdftotext >/dev/null || need_apt+=(poppler-utils)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "deps: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

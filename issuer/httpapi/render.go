@@ -282,6 +282,32 @@ func (s *Server) coding(set, code string) coding {
 
 func (s *Server) display(set, code string) string { return s.coding(set, code).Display }
 
+// swedish holds the Swedish display texts of the value-set codes a printed
+// certificate describes in words (proper names, such as vaccine products and
+// manufacturers, read the same in both languages).
+var swedish = map[[2]string]string{
+	{valueset.DiseaseAgent, "840539006"}:            "Covid-19",
+	{valueset.TestType, "LP6464-4"}:                 "Nukleinsyraamplifiering (NAAT, t.ex. PCR)",
+	{valueset.TestType, "LP217198-3"}:               "Snabbtest för antigen",
+	{valueset.TestResult, "260415000"}:              "Ej påvisad",
+	{valueset.TestResult, "260373001"}:              "Påvisad",
+	{valueset.VaccineProphylaxis, "1119305005"}:     "SARS-CoV-2-antigenvaccin",
+	{valueset.VaccineProphylaxis, "1119349007"}:     "SARS-CoV-2-mRNA-vaccin",
+	{valueset.VaccineProphylaxis, "J07BX03"}:        "Covid-19-vaccin",
+	{valueset.VaccineProphylaxis, "29061000087103"}: "Covid-19-vaccin (annat)",
+}
+
+// bilingual is the display text of a code as "Swedish / English" on the
+// printed certificate, or the English text alone when no Swedish one is known
+// or both read the same.
+func (s *Server) bilingual(set, code string) string {
+	en := s.display(set, code)
+	if sv, ok := swedish[[2]string{set, code}]; ok && sv != en {
+		return sv + " / " + en
+	}
+	return en
+}
+
 // printable turns a certificate into the display values of its PDF.
 func (s *Server) printable(c issuer.Certificate, pl dcc.Certificate) document.Certificate {
 	issuedBy, country := signedBy(pl)
@@ -298,29 +324,30 @@ func (s *Server) printable(c issuer.Certificate, pl dcc.Certificate) document.Ce
 		ValidUntil:    c.ExpiresAt.In(s.zone),
 		Issuer:        issuedBy,
 		Country:       countryName(country),
+		Sandbox:       c.Environment == issuer.Sandbox,
 	}
 	switch {
 	case len(pl.Test) == 1:
 		t := pl.Test[0]
 		sc, _ := time.Parse(time.RFC3339, t.SampleCollected)
-		manuf := t.Name
+		manuf := ""
 		if t.Device != "" {
 			manuf = s.display(valueset.TestManufacturer, t.Device)
 		}
 		doc.Fields = document.TestFields(document.TestDetails{
-			Disease:      s.display(valueset.DiseaseAgent, t.Disease),
-			TestType:     s.display(valueset.TestType, t.Type),
+			Disease:      s.bilingual(valueset.DiseaseAgent, t.Disease),
+			TestType:     s.bilingual(valueset.TestType, t.Type),
 			TestName:     t.Name,
 			Manufacturer: manuf,
 			SampleTime:   sc.In(s.zone),
-			Result:       s.display(valueset.TestResult, t.Result),
+			Result:       s.bilingual(valueset.TestResult, t.Result),
 			Facility:     t.Centre,
 			Country:      countryName(t.Country),
 		})
 	case len(pl.Recovery) == 1:
 		r := pl.Recovery[0]
 		doc.Fields = document.RecoveryFields(document.RecoveryDetails{
-			Disease:       s.display(valueset.DiseaseAgent, r.Disease),
+			Disease:       s.bilingual(valueset.DiseaseAgent, r.Disease),
 			FirstPositive: day(r.FirstPositive),
 			ValidFrom:     day(r.ValidFrom),
 			ValidUntil:    day(r.ValidUntil),
@@ -329,8 +356,8 @@ func (s *Server) printable(c issuer.Certificate, pl dcc.Certificate) document.Ce
 	case len(pl.Vaccination) == 1:
 		v := pl.Vaccination[0]
 		doc.Fields = document.VaccinationFields(document.VaccinationDetails{
-			Disease:      s.display(valueset.DiseaseAgent, v.Disease),
-			VaccineType:  s.display(valueset.VaccineProphylaxis, v.Vaccine),
+			Disease:      s.bilingual(valueset.DiseaseAgent, v.Disease),
+			VaccineType:  s.bilingual(valueset.VaccineProphylaxis, v.Vaccine),
 			Product:      s.display(valueset.VaccineProduct, v.Product),
 			Manufacturer: s.display(valueset.VaccineManufacturer, v.Manufacturer),
 			Dose:         v.DoseNumber,

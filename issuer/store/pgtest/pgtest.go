@@ -195,3 +195,13 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// CreateDatabase creates an empty database with a random name and returns its URL, for
+// programs outside tests (a load tool's private server); the caller drops it or stops the server.
+func (s *Server) CreateDatabase(ctx context.Context) (string, error) {
+	name, err := s.createDatabase(ctx)
+	if err != nil {
+		return "", fmt.Errorf("pgtest: %w", err)
+	}
+	return withDatabase(s.adminURL, name)
+}
