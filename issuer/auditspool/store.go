@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/sedcc/dcc/issuer"
@@ -20,12 +21,18 @@ const replayBatch = 256
 // disk. While the spool holds events, new audit-only writes go behind them without trying the
 // store, so that they reach the store in the order they came. Run hands them to the store once it
 // answers again. Every other call goes to the store unchanged.
+//
+// Once a call through the wrapper has failed as unavailable, audit-only writes go to the spool
+// without trying the store until a write succeeds again: a request refused because the store did
+// not answer within its timeout must not wait that timeout a second time for its audit event.
 type Store struct {
 	issuer.Store
 	spool *Spool
 	log   *slog.Logger
 	now   func() time.Time
 	newID func() string
+
+	down atomic.Bool // the last call through the wrapper found the store unavailable
 
 	// reported is how many drops were already written to the store as a summary event.
 	reported uint64
@@ -53,7 +60,7 @@ func Wrap(st issuer.Store, sp *Spool, o Options) *Store {
 // Record writes r; an audit-only record the store cannot take is spooled.
 func (s *Store) Record(ctx context.Context, r issuer.Record) error {
 	if r.Certificate != nil || r.Request != nil {
-		return s.Store.Record(ctx, r)
+		return s.observe(s.Store.Record(ctx, r))
 	}
 	return s.audit(ctx, []issuer.AuditEvent{r.Audit}, func() error { return s.Store.Record(ctx, r) })
 }
@@ -63,15 +70,38 @@ func (s *Store) RecordAudit(ctx context.Context, events []issuer.AuditEvent) err
 	return s.audit(ctx, events, func() error { return s.Store.RecordAudit(ctx, events) })
 }
 
+// CertificateByIdentifier is the store's, watched for outages.
+func (s *Store) CertificateByIdentifier(ctx context.Context, providerID, identifier string) (issuer.Certificate, error) {
+	c, err := s.Store.CertificateByIdentifier(ctx, providerID, identifier)
+	return c, s.observe(err)
+}
+
+// Request is the store's, watched for outages.
+func (s *Store) Request(ctx context.Context, principalID, requestID string) (issuer.RequestRecord, error) {
+	r, err := s.Store.Request(ctx, principalID, requestID)
+	return r, s.observe(err)
+}
+
+// observe notes whether the store answered.
+func (s *Store) observe(err error) error {
+	switch {
+	case err == nil, errors.Is(err, issuer.ErrNotFound), errors.Is(err, issuer.ErrIdentifierTaken), errors.Is(err, issuer.ErrRequestIDTaken):
+		s.down.Store(false)
+	case errors.Is(err, issuer.ErrStoreUnavailable):
+		s.down.Store(true)
+	}
+	return err
+}
+
 func (s *Store) audit(ctx context.Context, events []issuer.AuditEvent, write func() error) error {
-	if s.spool.Pending() > 0 {
+	if s.spool.Pending() > 0 || s.down.Load() {
 		// Behind those already waiting, so that the store receives them in order.
 		if err := s.spool.Append(events); err != nil {
 			return fmt.Errorf("%w: %w", issuer.ErrStoreUnavailable, err)
 		}
 		return nil
 	}
-	err := write()
+	err := s.observe(write())
 	if err == nil || !errors.Is(err, issuer.ErrStoreUnavailable) {
 		return err
 	}
@@ -116,7 +146,7 @@ func (s *Store) Replay(ctx context.Context) int {
 			// those the store refuses.
 			err = s.oneByOne(ctx, events)
 		}
-		if err != nil {
+		if s.observe(err) != nil {
 			return total
 		}
 		if err := s.spool.Commit(end, len(events)); err != nil {
