@@ -82,6 +82,7 @@ type stats struct {
 	retryAfter []int
 	noRetry    int // 503 or 429 without Retry-After
 	last200    time.Time
+	first200   time.Time
 	gap        time.Duration // longest time without a 200 answer
 	other      []string      // first bodies of unexpected answers
 }
@@ -315,6 +316,9 @@ func (st *stats) answer(code int, codes []string, source string, lat time.Durati
 	st.maxLatency[code] = max(st.maxLatency[code], lat)
 	if code == http.StatusOK {
 		st.sources[source]++
+		if st.first200.IsZero() {
+			st.first200 = now
+		}
 		st.gap = max(st.gap, now.Sub(st.last200))
 		st.last200 = now
 		return
@@ -340,6 +344,20 @@ func (st *stats) finish() {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.gap = max(st.gap, time.Since(st.last200))
+}
+
+// firstOK is when the phase's first 200 arrived (zero if none).
+func (st *stats) firstOK() time.Time {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.first200
+}
+
+// lastOK is when the phase's last 200 arrived (its start if none).
+func (st *stats) lastOK() time.Time {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.last200
 }
 
 func (st *stats) count(code int) int {

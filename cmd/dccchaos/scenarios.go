@@ -215,18 +215,17 @@ func (s *suite) dbScenario(ctx context.Context) error {
 			return fmt.Errorf("%s: %w", f.name, err)
 		}
 		ready, okR := waitFor(30*time.Second, func() bool { return status(in.url()+"/readyz") == http.StatusOK })
-		issued, okI := waitFor(30*time.Second, func() bool { return l.stats().count(http.StatusOK) > 0 })
-		after := time.Since(healAt)
+		_, okI := waitFor(30*time.Second, func() bool { return l.stats().count(http.StatusOK) > 0 })
+		firstOK := l.stats().firstOK()
 		s.check(okR, "%s: /readyz did not recover within 30 s", f.name)
 		s.check(okI, "%s: issuance did not recover within 30 s", f.name)
-		s.note("%s: during the fault %s; slowest answer %s; /readyz 503 after %s; after the database came back ready in %s, first 200 after %s",
-			f.name, out.statusLine(), ms(out.maxAll()), ms(unready), ms(ready), ms(issued))
+		s.note("%s: during the fault %s; slowest answer %s; /readyz 503 after %s; after the database came back ready in %s, first 200 after %s; longest time without a 200 %s",
+			f.name, out.statusLine(), ms(out.maxAll()), ms(unready), ms(ready), ms(firstOK.Sub(healAt)), ms(firstOK.Sub(out.lastOK())))
 		s.check(out.count(http.StatusServiceUnavailable) > 0, "%s: no 503 during the fault", f.name)
 		for _, u := range out.unexpected("store-unavailable") {
 			s.fail("%s: %s", f.name, u)
 		}
 		s.check(out.maxAll() <= storeTimeout+slack, "%s: an answer took %s; the store timeout is %s", f.name, ms(out.maxAll()), storeTimeout)
-		_ = after
 		time.Sleep(time.Second)
 	}
 	// Every audit event of a refused request reaches the store once the spool is replayed.
@@ -316,6 +315,7 @@ func (s *suite) registerScenario(ctx context.Context) error {
 		{"register garbling (200 with a broken body)", `{"garble":true}`, false},
 	}
 	for _, f := range faults {
+		l.phase()
 		if err := postJSON(regURL+"/admin/faults", f.json); err != nil {
 			return err
 		}
@@ -395,10 +395,12 @@ func (s *suite) diskScenario(ctx context.Context) error {
 	if err := os.Remove(filler); err != nil {
 		return err
 	}
-	back, ok := waitFor(30*time.Second, func() bool { return l.stats().count(http.StatusOK) > 0 })
+	freed := time.Now()
+	_, ok := waitFor(30*time.Second, func() bool { return l.stats().count(http.StatusOK) > 0 })
 	s.check(ok, "disk: issuance did not come back within 30 s of freeing the space")
-	s.note("disk full (embedded, %s tmpfs, %d MiB filler): during the fault %s; slowest answer %s; first 200 %s after the space came back",
-		size, filled>>20, out.statusLine(), ms(out.maxAll()), ms(back))
+	firstOK := l.stats().firstOK()
+	s.note("disk full (embedded, %s tmpfs, %d MiB filler): during the fault %s; slowest answer %s; first 200 %s after the space came back; longest time without a 200 %s",
+		size, filled>>20, out.statusLine(), ms(out.maxAll()), ms(firstOK.Sub(freed)), ms(firstOK.Sub(out.lastOK())))
 	s.check(out.count(http.StatusServiceUnavailable) > 0, "disk: no 503 while the disk was full")
 	for _, u := range out.unexpected("store-unavailable") {
 		s.fail("disk: %s", u)
