@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -195,14 +196,16 @@ func (s *suite) dbScenario(ctx context.Context) error {
 	faults := []struct {
 		name       string
 		fail, heal func() error
+		refuses    bool // the database refuses at once (not a black hole)
 	}{
-		{"database refused (proxy)", func() error { px.refuse(); return nil }, px.heal},
-		{"database silent (proxy black hole)", func() error { px.blackhole(); return nil }, px.heal},
-		{"PostgreSQL stopped and started", s.pg.Halt, func() error { return s.pg.Resume(ctx) }},
+		{"database refused (proxy)", func() error { px.refuse(); return nil }, px.heal, true},
+		{"database silent (proxy black hole)", func() error { px.blackhole(); return nil }, px.heal, false},
+		{"PostgreSQL stopped and started", s.pg.Halt, func() error { return s.pg.Resume(ctx) }, true},
 	}
 	for _, f := range faults {
 		l.phase()
 		begin := time.Now()
+		lights := watchLight(in.url(), "audit-spool")
 		if err := f.fail(); err != nil {
 			return fmt.Errorf("%s: %w", f.name, err)
 		}
@@ -222,6 +225,11 @@ func (s *suite) dbScenario(ctx context.Context) error {
 		s.note("%s: during the fault %s; slowest answer %s; /readyz 503 after %s; after the database came back ready in %s, first 200 after %s; longest time without a 200 %s",
 			f.name, out.statusLine(), ms(out.maxAll()), ms(unready), ms(ready), ms(firstOK.Sub(healAt)), ms(firstOK.Sub(out.lastOK())))
 		s.check(out.count(http.StatusServiceUnavailable) > 0, "%s: no 503 during the fault", f.name)
+		seen := lights()
+		s.note("%s: the audit spool's lights on /status from the fault to the recovery: %v", f.name, seen)
+		// In a black hole the status monitor's own store reads wait out the store timeout before
+		// it publishes its probes, so the page lags behind a short fault; there it is only reported.
+		s.check(slices.Contains(seen, "yellow") || !f.refuses, "%s: the audit spool light never turned yellow while refusals were spooled: %v", f.name, seen)
 		for _, u := range out.unexpected("store-unavailable") {
 			s.fail("%s: %s", f.name, u)
 		}
@@ -231,6 +239,8 @@ func (s *suite) dbScenario(ctx context.Context) error {
 	// Every audit event of a refused request reaches the store once the spool is replayed.
 	drained, ok := waitFor(30*time.Second, func() bool { return metricValue(in.url(), "dcc_audit_spool_events") == 0 })
 	s.check(ok, "db: the audit spool was not emptied within 30 s")
+	green, _ := waitFor(10*time.Second, func() bool { return dependencyLight(in.url(), "audit-spool") == "green" })
+	s.check(dependencyLight(in.url(), "audit-spool") == "green", "db: audit spool light not green %s after the spool was emptied", ms(green))
 	spooled := metricValue(in.url(), "dcc_audit_spool_spooled_total")
 	dropped := metricValue(in.url(), "dcc_audit_spool_dropped_total")
 	ph := l.stop()
@@ -527,6 +537,53 @@ func postJSON(url, body string) error {
 		return fmt.Errorf("POST %s: %d", url, resp.StatusCode)
 	}
 	return nil
+}
+
+// watchLight samples a dependency's light every 100 ms until the returned function is called,
+// which returns the distinct lights seen, in order.
+func watchLight(base, name string) func() []string {
+	stop := make(chan struct{})
+	done := make(chan []string)
+	go func() {
+		var seen []string
+		for {
+			if l := dependencyLight(base, name); len(seen) == 0 || seen[len(seen)-1] != l {
+				seen = append(seen, l)
+			}
+			select {
+			case <-stop:
+				done <- seen
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	return func() []string { close(stop); return <-done }
+}
+
+// dependencyLight is the light of one dependency on /status (JSON), or what went wrong.
+func dependencyLight(base, name string) string {
+	c := &http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(base + "/status?format=json")
+	if err != nil {
+		return "unreachable"
+	}
+	defer resp.Body.Close()
+	var page struct {
+		Dependencies []struct {
+			Name   string `json:"name"`
+			Status string `json:"status"`
+		} `json:"dependencies"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+		return fmt.Sprintf("unreadable (%d)", resp.StatusCode)
+	}
+	for _, d := range page.Dependencies {
+		if d.Name == name {
+			return d.Status
+		}
+	}
+	return "absent"
 }
 
 // metricValue reads one unlabelled metric from /metrics; -1 when it cannot.
