@@ -258,3 +258,50 @@ func TestReplayAfterLostPosition(t *testing.T) {
 		t.Fatalf("%d events stored", len(got))
 	}
 }
+
+// countingStore counts the audit writes that reach the store.
+type countingStore struct {
+	*switchable
+	auditWrites int
+}
+
+func (c *countingStore) Record(ctx context.Context, r issuer.Record) error {
+	if r.Certificate == nil && r.Request == nil {
+		c.auditWrites++
+	}
+	return c.switchable.Record(ctx, r)
+}
+
+// TestNoSecondWait: once a certificate write has failed as unavailable, the request's audit
+// event goes to the spool without trying the store (which would make the refusal wait the store
+// timeout twice); a successful write ends that.
+func TestNoSecondWait(t *testing.T) {
+	ctx := context.Background()
+	st := &countingStore{switchable: newStore(t)}
+	sp, err := auditspool.Open(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	w := auditspool.Wrap(st, sp, auditspool.Options{})
+	st.down.Store(true)
+	if err := w.Record(ctx, issuer.Record{Audit: event(1), Certificate: &issuer.Certificate{UVCI: "x"}}); !errors.Is(err, issuer.ErrStoreUnavailable) {
+		t.Fatal(err)
+	}
+	if err := w.Record(ctx, issuer.Record{Audit: event(2)}); err != nil {
+		t.Fatal(err)
+	}
+	if st.auditWrites != 0 || sp.Pending() != 1 {
+		t.Fatalf("audit writes tried %d, pending %d", st.auditWrites, sp.Pending())
+	}
+	st.down.Store(false)
+	if n := w.Replay(ctx); n != 1 {
+		t.Fatalf("replayed %d", n)
+	}
+	if err := w.Record(ctx, issuer.Record{Audit: event(3)}); err != nil {
+		t.Fatal(err)
+	}
+	if st.auditWrites != 1 || sp.Pending() != 0 {
+		t.Fatalf("after recovery: audit writes %d, pending %d", st.auditWrites, sp.Pending())
+	}
+}
