@@ -236,13 +236,32 @@ func (s *suite) dbScenario(ctx context.Context) error {
 		s.check(out.maxAll() <= storeTimeout+slack, "%s: an answer took %s; the store timeout is %s", f.name, ms(out.maxAll()), storeTimeout)
 		time.Sleep(time.Second)
 	}
+	// The spool survives a crash: refusals spooled while the database refuses, dccd killed -9,
+	// the database back, dccd started again; the events it held reach the store all the same.
+	px.refuse()
+	held, ok := waitFor(10*time.Second, func() bool { return metricValue(in.url(), "dcc_audit_spool_events") >= 5 })
+	s.check(ok, "db: no refusals spooled within %s of the database refusing", ms(held))
+	pending := metricValue(in.url(), "dcc_audit_spool_events")
+	spooledBefore := metricValue(in.url(), "dcc_audit_spool_spooled_total")
+	droppedBefore := metricValue(in.url(), "dcc_audit_spool_dropped_total")
+	if err := in.kill9(); err != nil {
+		return err
+	}
+	if err := px.heal(); err != nil {
+		return err
+	}
+	if _, err := in.start(ctx); err != nil {
+		return fmt.Errorf("restart after the kill during the outage: %w", err)
+	}
+	s.note("kill -9 during a database outage: %.0f audit events were in the spool at the kill; dccd restarted once the database was back", pending)
 	// Every audit event of a refused request reaches the store once the spool is replayed.
 	drained, ok := waitFor(30*time.Second, func() bool { return metricValue(in.url(), "dcc_audit_spool_events") == 0 })
 	s.check(ok, "db: the audit spool was not emptied within 30 s")
 	green, _ := waitFor(10*time.Second, func() bool { return dependencyLight(in.url(), "audit-spool") == "green" })
 	s.check(dependencyLight(in.url(), "audit-spool") == "green", "db: audit spool light not green %s after the spool was emptied", ms(green))
-	spooled := metricValue(in.url(), "dcc_audit_spool_spooled_total")
-	dropped := metricValue(in.url(), "dcc_audit_spool_dropped_total")
+	// The counters start again with the process: before the kill plus after the restart.
+	spooled := spooledBefore + metricValue(in.url(), "dcc_audit_spool_spooled_total")
+	dropped := droppedBefore + metricValue(in.url(), "dcc_audit_spool_dropped_total")
 	ph := l.stop()
 	s.check(len(ph.unexpected("store-unavailable", "overloaded")) == 0, "db: after the faults %s", ph.statusLine())
 	in.stop()
@@ -253,7 +272,7 @@ func (s *suite) dbScenario(ctx context.Context) error {
 	// The suite's own connection goes to the database directly, not through the proxy.
 	defer st.Close()
 	found, missing := auditCheck(ctx, st, led.refused)
-	s.note("audit through the database faults: %d requests refused with 503, %d of their audit events in the store (%.0f spooled while the store was down, %.0f dropped; spool emptied %s after the last fault)",
+	s.note("audit through the database faults: %d requests refused with 503, %d of their audit events in the store (%.0f spooled while the store was down, %.0f dropped; spool emptied %s after the restart)",
 		len(led.refused), found, spooled, dropped, ms(drained))
 	s.check(len(led.refused) > 0 && found == len(led.refused), "db: audit events missing for %d refused requests, e.g. %v", len(led.refused)-found, missing)
 	s.check(dropped == 0, "db: the audit spool dropped %.0f events", dropped)
