@@ -16,11 +16,13 @@ import (
 	"time"
 
 	"github.com/sedcc/dcc/fhir/fhirtest"
+	"github.com/sedcc/dcc/issuer"
 )
 
-// provider is a sandbox provider of the instance under load.
+// provider is a provider of the instance under load.
 type provider struct {
 	name, id, key string
+	env           issuer.Environment
 }
 
 // reqKey names one issuance request: the provider and its Identifier.
@@ -29,6 +31,7 @@ type reqKey struct{ provider, identifier string }
 // ack is a 200 answer: the certificate the client was given.
 type ack struct {
 	uvci, hc1, source string
+	env               issuer.Environment
 }
 
 // ledger is what clients were promised across a scenario: every 200 with its certificate, every
@@ -248,7 +251,7 @@ func (l *load) once(p provider, k reqKey, body []byte, attempt int) (time.Durati
 		if prev, ok := l.led.acked[k]; ok && prev.hc1 != hc1 {
 			l.led.dupes = append(l.led.dupes, fmt.Sprintf("%s answered with two certificates (%s, %s)", k.identifier, prev.uvci, uvci))
 		}
-		l.led.acked[k] = ack{uvci: uvci, hc1: hc1, source: source}
+		l.led.acked[k] = ack{uvci: uvci, hc1: hc1, source: source, env: p.env}
 		l.led.mu.Unlock()
 		return 0, true
 	case code == http.StatusServiceUnavailable || code == http.StatusTooManyRequests:

@@ -164,10 +164,10 @@ func (in *instance) stop() {
 	}
 }
 
-// addProvider creates a sandbox provider for test results with dccctl and returns its key and
-// principal id.
-func (in *instance) addProvider(ctx context.Context, name string) (provider, error) {
-	cmd := exec.CommandContext(ctx, in.s.dccctl, "provider", "add", "--name", name, "--env", "sandbox", "--kinds", "test")
+// addProvider creates a provider of test results in env (sandbox or production) with dccctl
+// and returns its key and principal id.
+func (in *instance) addProvider(ctx context.Context, name string, env issuer.Environment) (provider, error) {
+	cmd := exec.CommandContext(ctx, in.s.dccctl, "provider", "add", "--name", name, "--env", string(env), "--kinds", "test")
 	cmd.Env = append(childEnv(), in.env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -187,7 +187,7 @@ func (in *instance) addProvider(ctx context.Context, name string) (provider, err
 	if err != nil {
 		return provider{}, fmt.Errorf("provider %s: %w", name, err)
 	}
-	return provider{name: name, id: p.ID, key: key}, nil
+	return provider{name: name, id: p.ID, key: key, env: env}, nil
 }
 
 // openStoreShared opens the store while dccd may be running: PostgreSQL always, the embedded
@@ -196,9 +196,9 @@ func (in *instance) openStoreShared(ctx context.Context) (issuer.Store, error) {
 	return in.openStore(ctx)
 }
 
-// sandboxDSC is the development DSC that signs the instance's sandbox certificates.
-func (in *instance) sandboxDSC() string {
-	return filepath.Join(setup.DevelopmentKeyDir(in.dataDir, issuer.Sandbox), "dsc.crt")
+// dsc is the development DSC that signs the instance's certificates of env.
+func (in *instance) dsc(env issuer.Environment) string {
+	return filepath.Join(setup.DevelopmentKeyDir(in.dataDir, env), "dsc.crt")
 }
 
 func freeAddr() (string, error) {

@@ -38,10 +38,10 @@ func (s *suite) prove(ctx context.Context, in *instance, led *ledger) proof {
 		return p
 	}
 	defer st.Close()
-	hc1s := make([]string, 0, len(led.acked))
+	hc1s := map[issuer.Environment][]string{}
 	for k, a := range led.acked {
 		p.acked++
-		hc1s = append(hc1s, a.hc1)
+		hc1s[a.env] = append(hc1s[a.env], a.hc1)
 		c, err := st.CertificateByIdentifier(ctx, k.provider, k.identifier)
 		switch {
 		case err != nil:
@@ -66,12 +66,14 @@ func (s *suite) prove(ctx context.Context, in *instance, led *ledger) proof {
 			p.problems = append(p.problems, fmt.Sprintf("look up %s: %v", k.identifier, err))
 		}
 	}
-	n, failures, err := s.verifyNode(ctx, in.sandboxDSC(), hc1s)
-	if err != nil {
-		p.problems = append(p.problems, fmt.Sprintf("independent verifier: %v", err))
+	for env, list := range hc1s {
+		n, failures, err := s.verifyNode(ctx, in.dsc(env), list)
+		if err != nil {
+			p.problems = append(p.problems, fmt.Sprintf("independent verifier (%s): %v", env, err))
+		}
+		p.verified += n
+		p.problems = append(p.problems, failures...)
 	}
-	p.verified = n
-	p.problems = append(p.problems, failures...)
 	return p
 }
 
