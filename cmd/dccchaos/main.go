@@ -12,14 +12,15 @@
 //	db        PostgreSQL behind a TCP proxy the suite controls: refused, then silent; then
 //	          PostgreSQL itself stopped and started; audit events of refused requests checked
 //	register  the population register stand-in down, slow, garbling
-//	disk      the embedded store's filesystem (a size-limited tmpfs) full
+//	disk      the embedded store's disk full (a size-limited tmpfs, or a file size limit)
 //	sigterm   SIGTERM under load on both stores; restart time from exec to ready
 //
 // Everything runs on 127.0.0.1 and is bounded in time. It builds dccd, dccctl and dccregister
 // from the module (--repo), starts a private PostgreSQL (issuer/store/pgtest; DATABASE_URL is
 // ignored, since the suite must stop its server), and checks certificates with the independent
-// Node.js verifier (signing/testdata/jsverify). The disk scenario mounts a tmpfs and so needs
-// root (CI runs as root); elsewhere it fails saying so. Exit status 1 means a check failed.
+// Node.js verifier (signing/testdata/jsverify). The disk scenario mounts a tmpfs, which needs
+// root (CI runs as root); where mounting is not allowed it lowers dccd's file size limit instead
+// (--disk). Exit status 1 means a check failed.
 package main
 
 import (
@@ -48,6 +49,7 @@ type options struct {
 	keep  bool
 	seed  uint64
 	kills int
+	disk  string
 }
 
 func main() {
@@ -66,6 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (data and server logs)")
 	fs.Uint64Var(&o.seed, "seed", 0, "seed of the random kill moments (0: from the clock; printed)")
 	fs.IntVar(&o.kills, "kills", 3, "kill -9 per store in the kill scenario")
+	fs.StringVar(&o.disk, "disk", "auto", "how the disk scenario fills the disk: mount (a tmpfs; root), rlimit (dccd's file size limit), auto (mount, else rlimit)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -78,6 +81,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		o.only = append(o.only, s)
+	}
+	if o.disk != "auto" && o.disk != "mount" && o.disk != "rlimit" {
+		fmt.Fprintln(stderr, "dccchaos: --disk must be auto, mount or rlimit")
+		return 2
 	}
 	if o.kills < 1 || o.kills > 20 {
 		fmt.Fprintln(stderr, "dccchaos: --kills must be between 1 and 20")
