@@ -66,13 +66,6 @@ func (l *ledger) inFlight() []reqKey {
 	return out
 }
 
-func (l *ledger) ackOf(k reqKey) (ack, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	a, ok := l.acked[k]
-	return a, ok
-}
-
 // stats are what clients saw during one phase.
 type stats struct {
 	mu         sync.Mutex
@@ -115,7 +108,6 @@ type load struct {
 	st     *stats
 	stopc  chan struct{}
 	wg     sync.WaitGroup
-	seq    int
 	run    string
 }
 
@@ -400,7 +392,8 @@ func (st *stats) statusLine() string {
 	return b.String()
 }
 
-// nonOK503 reports answers other than 200 and 503 with the given code and a Retry-After.
+// unexpected lists answers other than 200, and 503 refusals with a code not allowed or without
+// a Retry-After.
 func (st *stats) unexpected(allowed ...string) []string {
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -421,12 +414,6 @@ func (st *stats) unexpected(allowed ...string) []string {
 	out = append(out, st.other...)
 	slices.Sort(out)
 	return out
-}
-
-func (st *stats) maxLat(code int) time.Duration {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.maxLatency[code]
 }
 
 func (st *stats) maxAll() time.Duration {
