@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/sedcc/dcc/docs"
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/admission"
+	"github.com/sedcc/dcc/issuer/auditspool"
 	"github.com/sedcc/dcc/issuer/httpapi"
 	"github.com/sedcc/dcc/issuer/idtoken"
 	"github.com/sedcc/dcc/issuer/metrics"
@@ -86,7 +88,25 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	if err != nil {
 		return err
 	}
-	st := m.InstrumentStore(raw)
+	// Audit events the store cannot take during an outage wait in a local spool, replayed in order.
+	spoolDir := cfg.AuditSpoolDir
+	if spoolDir == "" {
+		spoolDir = filepath.Join(cfg.DataDir, "audit-spool")
+	}
+	spool, err := auditspool.Open(spoolDir, int64(cfg.AuditSpoolMax))
+	if err != nil {
+		return fmt.Errorf("DCC_AUDIT_SPOOL_DIR: %w", err)
+	}
+	defer func() {
+		if err := spool.Close(); err != nil {
+			log.Warn("close audit spool", "err", err)
+		}
+	}()
+	if err := m.WatchAuditSpool(spool.Stats); err != nil {
+		return err
+	}
+	spooled := auditspool.Wrap(m.InstrumentStore(raw), spool, auditspool.Options{Log: log, Clock: time.Now, NewID: setup.NewEventID})
+	var st issuer.Store = spooled
 	signers, err := setup.Signers(cfg)
 	if err != nil {
 		return err
@@ -133,7 +153,7 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 		return err
 	}
 	// The monitor stops before the store closes (defers run last in, first out).
-	monitor, err := statusMonitor(cfg, st, svc, reg, log)
+	monitor, err := statusMonitor(cfg, st, svc, reg, spool, log)
 	if err != nil {
 		return err
 	}
@@ -143,6 +163,7 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	var background sync.WaitGroup
 	background.Go(func() { monitor.Run(bgCtx) })
 	background.Go(func() { svc.RunRetention(bgCtx, time.Hour, cfg.RequestRetention) })
+	background.Go(func() { spooled.Run(bgCtx, time.Second) })
 	defer func() {
 		stopBackground()
 		background.Wait()
@@ -237,14 +258,17 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 
 // statusMonitor watches the store and the signing keys (critical: without them nothing is
 // issued) and the population register when it reports its state (not critical: the birth-date
-// fallback keeps issuance going), for /status. Signing is read from the issuer, which readiness
-// and issuance read too; the register is probed, so its light does not wait for a failing request.
+// fallback keeps issuance going), and the local audit spool (not critical either: it yellows while
+// it keeps audit events for the store), for /status. Signing is read from the issuer, which
+// readiness and issuance read too; the register is probed, so its light does not wait for a
+// failing request.
 func statusMonitor(cfg setup.Config, st issuer.Store, svc *issuer.Service,
-	reg registry.Register, log *slog.Logger) (*status.Monitor, error) {
+	reg registry.Register, spool *auditspool.Spool, log *slog.Logger) (*status.Monitor, error) {
 	deps := []status.Dependency{
 		{Name: status.DependencyStore, Title: "Certificate store", Probe: status.StoreProbe(st), Critical: true},
 		{Name: status.DependencySigning, Title: "Signing", Probe: status.SigningProbe(svc, time.Now, 0), Critical: true},
 	}
+	deps = append(deps, status.Dependency{Name: auditspool.DependencyName, Title: "Audit spool", Probe: spool.Probe()})
 	if r, ok := reg.(registry.Reporter); ok {
 		deps = append(deps, status.Dependency{Name: status.DependencyRegister, Title: "Population register", Probe: status.RegisterProbe(r)})
 	}

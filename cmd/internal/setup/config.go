@@ -84,6 +84,11 @@ type Config struct {
 	// counted in a summary event (DCC_AUDIT_REFUSAL_RATE, 200; docs/overload.md).
 	AuditQueue       int
 	AuditRefusalRate int
+	// AuditSpoolDir holds the audit events the store could not take during an outage until it
+	// takes them again (DCC_AUDIT_SPOOL_DIR, default DataDir/audit-spool); AuditSpoolMax bounds it
+	// in bytes (DCC_AUDIT_SPOOL_MAX, 67108864), beyond which events are counted as dropped.
+	AuditSpoolDir string
+	AuditSpoolMax int
 
 	// ProviderRate and ProviderBurst limit each provider credential (token bucket); a rate of 0
 	// disables the limit.
@@ -161,6 +166,7 @@ func Defaults() Config {
 		OverloadPace:       time.Second,
 		AuditQueue:         10000,
 		AuditRefusalRate:   200,
+		AuditSpoolMax:      64 << 20,
 		ProviderRate:       50,
 		BodyTimeout:        10 * time.Second,
 		AuthFailureRate:    1,
@@ -279,6 +285,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	intVar("DCC_AUDIT_QUEUE", &c.AuditQueue, 1)
 	intVar("DCC_AUDIT_REFUSAL_RATE", &c.AuditRefusalRate, 0)
+	str("DCC_AUDIT_SPOOL_DIR", &c.AuditSpoolDir)
+	intVar("DCC_AUDIT_SPOOL_MAX", &c.AuditSpoolMax, 4096)
 	if c.IssueQueue == 0 && getenv("DCC_ISSUE_QUEUE") == "" {
 		c.IssueQueue = 4 * c.IssueConcurrency
 	}

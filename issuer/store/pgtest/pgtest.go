@@ -12,6 +12,9 @@
 //
 // and take a fresh, empty database per test with NewDatabase(t); it is dropped when the test ends.
 // There is no skipping: if no server can be had, the tests fail with the reason.
+//
+// Programs outside `go test` (the fault suite, cmd/dccchaos) use Start, CreateDatabase and Stop,
+// and Halt and Resume to stop the private server and start it again on the same port.
 package pgtest
 
 import (
@@ -194,14 +197,4 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// CreateDatabase creates an empty database with a random name and returns its URL, for
-// programs outside tests (a load tool's private server); the caller drops it or stops the server.
-func (s *Server) CreateDatabase(ctx context.Context) (string, error) {
-	name, err := s.createDatabase(ctx)
-	if err != nil {
-		return "", fmt.Errorf("pgtest: %w", err)
-	}
-	return withDatabase(s.adminURL, name)
 }
