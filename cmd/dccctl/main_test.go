@@ -66,7 +66,10 @@ func TestKeygenSignDecodeVerify(t *testing.T) {
 	}
 	var dec struct {
 		Algorithm string `json:"algorithm"`
-		Claims    struct{ Iss, Iat, Exp string }
+		Claims    struct {
+			Iss, IatDate, ExpDate string
+			Iat, Exp              int64
+		}
 		Kind      string
 		Payload   struct {
 			Nam struct{ Fnt, Gnt string }
@@ -76,7 +79,8 @@ func TestKeygenSignDecodeVerify(t *testing.T) {
 		t.Fatalf("decode output: %v\n%s", err, r.stdout)
 	}
 	if dec.Algorithm != "ES256" || dec.Claims.Iss != "SE" || dec.Kind != "vaccination" ||
-		dec.Claims.Iat != "2026-03-01T12:00:00Z" || dec.Claims.Exp != "2026-03-31T12:00:00Z" {
+		dec.Claims.IatDate != "2026-03-01T12:00:00Z" || dec.Claims.ExpDate != "2026-03-31T12:00:00Z" ||
+		dec.Claims.Iat != 1772366400 || dec.Claims.Exp != 1774958400 {
 		t.Errorf("decode: %+v", dec)
 	}
 	if dec.Payload.Nam.Fnt != "LOEVSTROEM" || dec.Payload.Nam.Gnt != "AASA<MAERTA" {

@@ -128,9 +128,15 @@ func (d *Decoded) CheckKeyUsage(dsc *x509.Certificate) error {
 	return nil
 }
 
-// CheckTime reports ErrExpired when now is after exp (or exp is missing) and ErrNotYetValid
-// when now is before iat.
+// CheckTime reports ErrExpired when now is after exp (or exp is missing), ErrNotYetValid
+// when now is before iat, and ErrMalformed when either claim is a number no date stands for.
 func (d *Decoded) CheckTime(now time.Time) error {
+	if d.ExpiryClaim != nil && !d.ExpiryClaim.InRange() {
+		return fmt.Errorf("%w: claim exp %s is not a date in the years 1 to 9999", ErrMalformed, d.ExpiryClaim.Number)
+	}
+	if d.IssuedAtClaim != nil && !d.IssuedAtClaim.InRange() {
+		return fmt.Errorf("%w: claim iat %s is not a date in the years 1 to 9999", ErrMalformed, d.IssuedAtClaim.Number)
+	}
 	if d.Claims.Expiry.IsZero() {
 		return fmt.Errorf("%w: no expiry claim", ErrExpired)
 	}
