@@ -70,8 +70,8 @@ func TestKeygenSignDecodeVerify(t *testing.T) {
 			Iss, IatDate, ExpDate string
 			Iat, Exp              int64
 		}
-		Kind      string
-		Payload   struct {
+		Kind    string
+		Payload struct {
 			Nam struct{ Fnt, Gnt string }
 		}
 	}
