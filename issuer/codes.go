@@ -24,6 +24,7 @@ const (
 	CodeUnauthenticated       = "unauthenticated"
 	CodeForbidden             = "forbidden"
 	CodeKindNotGranted        = "kind-not-granted"
+	CodeKindNotSignable       = "kind-not-signable"
 	CodeNotFound              = "not-found"
 	CodeMethodNotAllowed      = "method-not-allowed"
 	CodeInternal              = "internal-error"

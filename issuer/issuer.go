@@ -27,6 +27,9 @@ import (
 type Signer interface {
 	Sign(payload dcc.Certificate, issuedAt, expires time.Time) (hc1 string, err error)
 	KID() []byte
+	// Allows reports whether the signing certificate may sign kind k: a DSC with DCC extended
+	// key usages signs only the kinds they name.
+	Allows(k Kind) bool
 	// Check signs a probe to prove the key is usable (an HSM may be unreachable).
 	Check() error
 }

@@ -27,6 +27,9 @@ func (h HCertSigner) Check() error {
 	return nil
 }
 
+// Allows implements Signer: the DSC's DCC extended key usages name the kind (or it has none).
+func (h HCertSigner) Allows(k Kind) bool { return h.Signer.Allows(k.DCC()) }
+
 // KID implements Signer.
 func (h HCertSigner) KID() []byte { return h.Signer.KID() }
 

@@ -73,6 +73,11 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Issued, error) {
 			fmt.Sprintf("This credential may not issue %s certificates. Ask the service desk to grant the kind, or use the credential that has it.", sub.Kind)))
 	}
 
+	if sg := s.signers[sub.Principal.Environment]; sg != nil && !sg.Allows(sub.Kind) {
+		return Issued{}, s.reject(ctx, sub, &ev, req, fhir.New(fhir.ClassForbidden, CodeKindNotSignable, "",
+			fmt.Sprintf("This service's signing certificate for %s may not sign %s certificates (its extended key usages do not name the kind). The service desk must install a signing certificate that does.", sub.Principal.Environment, sub.Kind)))
+	}
+
 	draft, err := s.parse(sub)
 	if err != nil {
 		return Issued{}, s.reject(ctx, sub, &ev, req, err)

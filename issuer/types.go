@@ -1,6 +1,10 @@
 package issuer
 
-import "time"
+import (
+	"time"
+
+	"github.com/sedcc/dcc/signing/dcc"
+)
 
 // Kind is the kind of certificate.
 type Kind string
@@ -10,6 +14,19 @@ const (
 	KindRecovery    Kind = "recovery"
 	KindVaccination Kind = "vaccination"
 )
+
+// DCC is the payload group the kind stands for.
+func (k Kind) DCC() dcc.Kind {
+	switch k {
+	case KindTest:
+		return dcc.KindTest
+	case KindRecovery:
+		return dcc.KindRecovery
+	case KindVaccination:
+		return dcc.KindVaccination
+	}
+	return dcc.KindUnknown
+}
 
 // Environment separates sandbox traffic from production traffic. Each credential belongs to one.
 type Environment string

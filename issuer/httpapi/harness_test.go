@@ -28,6 +28,7 @@ import (
 	"github.com/sedcc/dcc/issuer/store/postgres"
 	"github.com/sedcc/dcc/registry"
 	"github.com/sedcc/dcc/registry/fileregister"
+	"github.com/sedcc/dcc/signing/dcc"
 	"github.com/sedcc/dcc/signing/hcert"
 	"github.com/sedcc/dcc/signing/keys"
 	"github.com/sedcc/dcc/signing/trust"
@@ -65,6 +66,8 @@ type envOptions struct {
 	rate     httpapi.RateLimit
 	store    issuer.Store // used instead of opening one of the stores
 	admit    *admission.Limiter
+	// sandboxKinds, when set, are the only kinds the sandbox DSC's extended key usages name.
+	sandboxKinds []dcc.Kind
 }
 
 type syncBuffer struct {
@@ -129,7 +132,11 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 
 	signers := map[issuer.Environment]issuer.Signer{}
 	for _, env := range []issuer.Environment{issuer.Sandbox, issuer.Production} {
-		key, cert, err := keys.Generate(t.TempDir(), keys.Options{CommonName: "test " + string(env), Now: now.Add(-time.Hour)})
+		ko := keys.Options{CommonName: "test " + string(env), Now: now.Add(-time.Hour)}
+		if env == issuer.Sandbox {
+			ko.Kinds = o.sandboxKinds
+		}
+		key, cert, err := keys.Generate(t.TempDir(), ko)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,10 +3,15 @@ package hcert
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
+
+	"github.com/sedcc/dcc/signing/dcc"
+	"github.com/sedcc/dcc/signing/keys"
 )
 
 // signRaw signs a hand-built CWT claims set, as foreign encoders write them.
@@ -173,5 +178,40 @@ func TestNumericDateRange(t *testing.T) {
 				t.Errorf("CheckTime: %v, want ErrMalformed", err)
 			}
 		})
+	}
+}
+
+// A DSC whose extended key usages name only tests signs only tests, and a certificate of
+// another kind signed by it (by a signer that ignored the rule) fails verification.
+func TestKeyUsageInSignAndVerify(t *testing.T) {
+	key, err := keys.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := keys.SelfSigned(key, keys.Options{Now: issued.Add(-time.Hour), Kinds: []dcc.Kind{dcc.KindTest}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := keys.Kinds(cert); !reflect.DeepEqual(got, []dcc.Kind{dcc.KindTest}) {
+		t.Fatalf("kinds %v", got)
+	}
+	s, err := NewSigner(key, cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Allows(dcc.KindTest) || s.Allows(dcc.KindVaccination) || s.Allows(dcc.KindRecovery) {
+		t.Fatal("Allows does not follow the extended key usages")
+	}
+	if _, err := s.Sign(Claims{Issuer: "SE", IssuedAt: issued, Expiry: expires, Payload: testTestPayload()}); err != nil {
+		t.Fatalf("test refused: %v", err)
+	}
+	_, err = s.Sign(Claims{Issuer: "SE", IssuedAt: issued, Expiry: expires, Payload: testPayload()})
+	if !errors.Is(err, ErrKeyUsage) {
+		t.Fatalf("vaccination signed by a test-only DSC: %v", err)
+	}
+	// Verify refuses what a careless signer made: the raw CWT, signed past the check.
+	hc1 := signRaw(t, fixture{key: key, cert: cert, signer: s}, claimsWith(rawVaccination(1, 2)))
+	if _, err := Verify(hc1, trustOf(cert), issued); !errors.Is(err, ErrKeyUsage) {
+		t.Fatalf("Verify of a vaccination by a test-only DSC: %v", err)
 	}
 }

@@ -148,6 +148,9 @@ func (s *Signer) KID() []byte { return bytes.Clone(s.kid) }
 // Certificate returns the DSC.
 func (s *Signer) Certificate() *x509.Certificate { return s.dsc }
 
+// Allows reports whether the DSC may sign certificates of kind k (its DCC extended key usages).
+func (s *Signer) Allows(k dcc.Kind) bool { return keys.Allows(s.dsc, k) }
+
 // Algorithm returns the COSE algorithm identifier (-7 ES256 or -37 PS256).
 func (s *Signer) Algorithm() int64 { return int64(s.alg) }
 
@@ -166,7 +169,8 @@ func (s *Signer) Sign(c Claims) (string, error) {
 }
 
 // EncodeClaims validates the claims and encodes them as a CWT claims set in deterministic
-// (Core) CBOR: the first stage of Sign.
+// (Core) CBOR: the first stage of Sign. A DSC that carries DCC extended key usages signs only
+// the kinds they name; any other kind is refused with ErrKeyUsage.
 func (s *Signer) EncodeClaims(c Claims) ([]byte, error) {
 	if len(c.Issuer) != 2 || c.Issuer[0] < 'A' || c.Issuer[0] > 'Z' || c.Issuer[1] < 'A' || c.Issuer[1] > 'Z' {
 		return nil, fmt.Errorf("hcert: issuer %q is not a two-letter country code", c.Issuer)
@@ -179,6 +183,9 @@ func (s *Signer) EncodeClaims(c Claims) ([]byte, error) {
 	}
 	if err := c.Payload.Validate(); err != nil {
 		return nil, fmt.Errorf("hcert: %w", err)
+	}
+	if k := c.Payload.Kind(); !keys.Allows(s.dsc, k) {
+		return nil, fmt.Errorf("%w: the DSC's extended key usages do not name %s", ErrKeyUsage, k)
 	}
 	out, err := s.codec.enc.Marshal(cwtClaims{
 		Issuer:   c.Issuer,
