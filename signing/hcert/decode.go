@@ -292,5 +292,9 @@ func numericDate(c codec, claims map[int64]cbor.RawMessage, key int64) (*Numeric
 	return nil, fmt.Errorf("%T is not a number", v)
 }
 
+// Signature returns the COSE signature bytes (a copy): r||s for ES256, the RSASSA-PSS signature
+// for PS256.
+func (d *Decoded) Signature() []byte { return bytes.Clone(d.signature) }
+
 // Kind returns the kind of the decoded certificate.
 func (d *Decoded) Kind() dcc.Kind { return d.Claims.Payload.Kind() }

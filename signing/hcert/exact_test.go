@@ -215,3 +215,28 @@ func TestKeyUsageInSignAndVerify(t *testing.T) {
 		t.Fatalf("Verify of a vaccination by a test-only DSC: %v", err)
 	}
 }
+
+// A detached document signature verifies against the signer's DSC for exactly that content.
+func TestSignDetached(t *testing.T) {
+	f := newFixture(t)
+	other := newFixture(t)
+	doc := []byte(`{"certificates":[]}`)
+	sig, err := f.signer.SignDetached(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsc, err := VerifyDetached(sig, doc, trustOf(f.cert))
+	if err != nil || !dsc.Equal(f.cert) {
+		t.Fatalf("VerifyDetached: %v", err)
+	}
+	if _, err := VerifyDetached(sig, append(doc, ' '), trustOf(f.cert)); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("changed content: %v", err)
+	}
+	if _, err := VerifyDetached(sig, doc, trustOf(other.cert)); !errors.Is(err, ErrUnknownKID) {
+		t.Errorf("untrusted signer: %v", err)
+	}
+	msg, _ := f.signer.SignCWT([]byte{0xa0})
+	if _, err := VerifyDetached(msg, doc, trustOf(f.cert)); !errors.Is(err, ErrMalformed) {
+		t.Errorf("attached payload: %v", err)
+	}
+}

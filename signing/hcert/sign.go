@@ -225,6 +225,29 @@ func (s *Signer) SignCWT(cwt []byte) ([]byte, error) {
 	return msg, nil
 }
 
+// SignDetached signs a document (a trust list, a revocation list) with the signer's key: a
+// tagged COSE_Sign1 whose protected header carries the algorithm and the kid, with a detached
+// payload (nil in the message; the Sig_structure covers content). VerifyDetached checks it.
+func (s *Signer) SignDetached(content []byte) ([]byte, error) {
+	tbs := make([]byte, 0, 32+len(s.protected)+len(content))
+	tbs = append(tbs, 0x84, 0x6a)
+	tbs = append(tbs, "Signature1"...)
+	tbs = appendBstr(tbs, s.protected)
+	tbs = append(tbs, 0x40)
+	tbs = appendBstr(tbs, content)
+	digest := sha256.Sum256(tbs)
+	sig, err := s.key.SignDigest(s.rand, digest[:])
+	if err != nil {
+		return nil, fmt.Errorf("hcert: sign: %w", err)
+	}
+	msg := make([]byte, 0, 16+len(s.protected)+len(sig))
+	msg = append(msg, 0xd2, 0x84)
+	msg = appendBstr(msg, s.protected)
+	msg = append(msg, 0xa0, 0xf6) // unprotected: empty map; payload: nil (detached)
+	msg = appendBstr(msg, sig)
+	return msg, nil
+}
+
 // appendBstr appends a CBOR byte string (major type 2, shortest length form).
 func appendBstr(dst, b []byte) []byte {
 	n := uint64(len(b))
