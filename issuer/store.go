@@ -27,9 +27,35 @@ type Record struct {
 	Request     *RequestRecord // nil when the client gave no X-Request-ID
 }
 
+// RevocationStore is the store's part in revocation.
+type RevocationStore interface {
+	// Revoke writes the revocation and its audit event in one durable transaction. When the
+	// UVCI is revoked already it writes only the audit event, and returns the revocation that
+	// exists with created false. A UVCI without a certificate is ErrNotFound, nothing written.
+	Revoke(ctx context.Context, r Revocation, audit AuditEvent) (stored Revocation, created bool, err error)
+	// Revocation returns the revocation of a UVCI, or ErrNotFound.
+	Revocation(ctx context.Context, uvci string) (Revocation, error)
+	// IsRevoked reports whether the certificate with the UVCI is revoked.
+	IsRevoked(ctx context.Context, uvci string) (bool, error)
+	// Revocations lists the revocations of certificates that expire after the time, oldest
+	// revocation first by (RevokedAt, UVCI).
+	Revocations(ctx context.Context, expiringAfter time.Time) ([]Revocation, error)
+}
+
+// SigningCertificateStore remembers every DSC the service has signed with.
+type SigningCertificateStore interface {
+	// RecordSigningCertificate remembers a DSC; recording a known one (same DER) changes nothing.
+	RecordSigningCertificate(ctx context.Context, c SigningCertificate) error
+	// SigningCertificates lists them, first used first.
+	SigningCertificates(ctx context.Context) ([]SigningCertificate, error)
+}
+
 // Store is the issuer's persistence. Two implementations pass one contract suite: PostgreSQL
 // (production) and an embedded pure-Go store (development, zero set-up).
 type Store interface {
+	RevocationStore
+	SigningCertificateStore
+
 	// Record writes r in one transaction and returns only once it is durable (fsync or
 	// synchronous commit). It returns ErrIdentifierTaken or ErrRequestIDTaken, writing nothing,
 	// when the certificate's (provider, Identifier) or the request's (principal, request id) exists.
