@@ -25,6 +25,8 @@ const (
 	CodeForbidden             = "forbidden"
 	CodeKindNotGranted        = "kind-not-granted"
 	CodeKindNotSignable       = "kind-not-signable"
+	CodeRevocationReason      = "revocation-reason-unknown"
+	CodeHC1Missing            = "hc1-missing"
 	CodeNotFound              = "not-found"
 	CodeMethodNotAllowed      = "method-not-allowed"
 	CodeInternal              = "internal-error"

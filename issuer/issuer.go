@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"github.com/sedcc/dcc/fhir"
 	"github.com/sedcc/dcc/registry"
 	"github.com/sedcc/dcc/signing/dcc"
+	"github.com/sedcc/dcc/signing/dcc/dccschema"
 	"github.com/sedcc/dcc/signing/valueset"
 )
 
@@ -30,6 +32,11 @@ type Signer interface {
 	// Allows reports whether the signing certificate may sign kind k: a DSC with DCC extended
 	// key usages signs only the kinds they name.
 	Allows(k Kind) bool
+	// Certificate is the DSC.
+	Certificate() *x509.Certificate
+	// SignDetached signs a published document (trust list, revocation list): a COSE_Sign1 with
+	// a detached payload, verifiable against the DSC (hcert.VerifyDetached).
+	SignDetached(content []byte) ([]byte, error)
 	// Check signs a probe to prove the key is usable (an HSM may be unreachable).
 	Check() error
 }
@@ -134,6 +141,8 @@ type Service struct {
 	log        *slog.Logger
 	metrics    Metrics
 	newID      func() string
+	// schema is the EU DCC schema verification checks payloads against, compiled on first use.
+	schema func() (*dccschema.Schema, error)
 
 	locksMu sync.Mutex
 	locks   map[string]*keyLock
@@ -178,6 +187,7 @@ func New(o Options) (*Service, error) {
 		log:        o.Log,
 		metrics:    o.Metrics,
 		newID:      o.NewID,
+		schema:     sync.OnceValues(dccschema.Compile),
 	}, nil
 }
 

@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"crypto/x509"
 	"fmt"
 	"time"
 
@@ -29,6 +30,12 @@ func (h HCertSigner) Check() error {
 
 // Allows implements Signer: the DSC's DCC extended key usages name the kind (or it has none).
 func (h HCertSigner) Allows(k Kind) bool { return h.Signer.Allows(k.DCC()) }
+
+// Certificate implements Signer.
+func (h HCertSigner) Certificate() *x509.Certificate { return h.Signer.Certificate() }
+
+// SignDetached implements Signer.
+func (h HCertSigner) SignDetached(content []byte) ([]byte, error) { return h.Signer.SignDetached(content) }
 
 // KID implements Signer.
 func (h HCertSigner) KID() []byte { return h.Signer.KID() }

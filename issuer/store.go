@@ -30,8 +30,9 @@ type Record struct {
 // RevocationStore is the store's part in revocation.
 type RevocationStore interface {
 	// Revoke writes the revocation and its audit event in one durable transaction. When the
-	// UVCI is revoked already it writes only the audit event, and returns the revocation that
-	// exists with created false. A UVCI without a certificate is ErrNotFound, nothing written.
+	// UVCI is revoked already it writes only the audit event, as OutcomeReplayed with the note
+	// "already-revoked", and returns the revocation that exists with created false. A UVCI
+	// without a certificate is ErrNotFound, nothing written.
 	Revoke(ctx context.Context, r Revocation, audit AuditEvent) (stored Revocation, created bool, err error)
 	// Revocation returns the revocation of a UVCI, or ErrNotFound.
 	Revocation(ctx context.Context, uvci string) (Revocation, error)
@@ -49,6 +50,9 @@ type SigningCertificateStore interface {
 	// SigningCertificates lists them, first used first.
 	SigningCertificates(ctx context.Context) ([]SigningCertificate, error)
 }
+
+// NoteAlreadyRevoked marks the audit event of a revocation that repeated an earlier one.
+const NoteAlreadyRevoked = "already-revoked"
 
 // Store is the issuer's persistence. Two implementations pass one contract suite: PostgreSQL
 // (production) and an embedded pure-Go store (development, zero set-up).

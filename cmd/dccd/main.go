@@ -120,6 +120,10 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	if err != nil {
 		return err
 	}
+	// The trust list names every DSC the service has signed with, retired ones included.
+	if err := svc.RecordSigningCertificates(ctx); err != nil {
+		return err
+	}
 	// The monitor stops before the store closes (defers run last in, first out).
 	monitor, err := statusMonitor(cfg, st, signers, reg, log)
 	if err != nil {

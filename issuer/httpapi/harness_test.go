@@ -172,6 +172,9 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 		t.Fatal(err)
 	}
 	e.svc = svc
+	if err := svc.RecordSigningCertificates(ctx); err != nil {
+		t.Fatal(err)
+	}
 	e.creds = issuer.NewCredentials(st, clock, time.Minute)
 	e.queue = issuer.NewAuditQueue(st, log, newID, clock, issuer.AuditQueueOptions{Size: 1000})
 	t.Cleanup(func() { _ = e.queue.Close(context.Background()) })

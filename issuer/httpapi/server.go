@@ -56,28 +56,32 @@ type Options struct {
 	AuditQueue *issuer.AuditQueue
 	// ProviderRate limits each provider credential; a zero Rate disables the limit.
 	ProviderRate RateLimit
+	// VerifyRate limits POST /api/v1/verify per credential (default 2 a second, bursts of 20).
+	VerifyRate RateLimit
 	// Status is what /status and /status/feed.xml show (a *status.Monitor); nil answers 404.
 	Status StatusSource
 }
 
 // Server holds the routes and their dependencies.
 type Server struct {
-	echo     *echo.Echo
-	issuer   *issuer.Service
-	creds    *issuer.Credentials
-	log      *slog.Logger
-	now      func() time.Time
-	openapi  []byte
-	version  string
-	maxBody  int64
-	values   *valueset.Catalogue
-	limits   *rateLimiter
-	admit    *admission.Limiter
-	pace     *pacer
-	metrics  *metrics.Metrics
-	refusals *issuer.AuditQueue
-	routeSet []Route
-	status   StatusSource
+	echo    *echo.Echo
+	issuer  *issuer.Service
+	creds   *issuer.Credentials
+	log     *slog.Logger
+	now     func() time.Time
+	openapi []byte
+	version string
+	maxBody int64
+	values  *valueset.Catalogue
+	limits  *rateLimiter
+	// verifyLimits paces POST /api/v1/verify per credential.
+	verifyLimits *rateLimiter
+	admit        *admission.Limiter
+	pace         *pacer
+	metrics      *metrics.Metrics
+	refusals     *issuer.AuditQueue
+	routeSet     []Route
+	status       StatusSource
 }
 
 // Route is one served route and the roles that may call it (see docs/roles.md).
@@ -105,6 +109,10 @@ func New(o Options) *Server {
 	s := &Server{echo: e, issuer: o.Issuer, creds: o.Credentials, log: o.Log, now: o.Clock,
 		openapi: o.OpenAPI, version: o.Version, maxBody: o.MaxBodyBytes, values: o.Values}
 	s.limits = newRateLimiter(o.ProviderRate, o.Clock)
+	if o.VerifyRate.Rate <= 0 {
+		o.VerifyRate = defaultVerifyRate
+	}
+	s.verifyLimits = newRateLimiter(o.VerifyRate, o.Clock)
 	s.status = o.Status
 	s.admit, s.metrics, s.refusals = o.Admission, o.Metrics, o.AuditQueue
 	s.pace = newPacer(o.OverloadPace, o.Clock)
@@ -155,6 +163,7 @@ func (s *Server) routes() {
 		s.add(http.MethodGet, "/metrics", echo.WrapHandler(s.metrics.Handler()), "public")
 	}
 	s.statusRoutes()
+	s.revocationRoutes()
 }
 
 const headerRequestID = "X-Request-ID"

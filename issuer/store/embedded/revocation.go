@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/sedcc/dcc/issuer"
@@ -40,6 +41,13 @@ func (s *Store) Revoke(ctx context.Context, r issuer.Revocation, audit issuer.Au
 		}
 		if stored, err = scanRevocation(tx.QueryRowContext(ctx, `SELECT `+revocationColumns+` FROM revocations WHERE uvci = ?`, r.UVCI)); err != nil {
 			return classify(err)
+		}
+		if !created {
+			ev := a.ev
+			ev.Outcome, ev.Notes = issuer.OutcomeReplayed, append(slices.Clone(ev.Notes), issuer.NoteAlreadyRevoked)
+			if a, err = prepareAudit(ev); err != nil {
+				return err
+			}
 		}
 		return insertAudit(ctx, tx, a)
 	})

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -44,6 +45,9 @@ func (s *Store) Revoke(ctx context.Context, r issuer.Revocation, audit issuer.Au
 			return err
 		}
 		a := audit
+		if !created {
+			a.Outcome, a.Notes = issuer.OutcomeReplayed, append(slices.Clone(a.Notes), issuer.NoteAlreadyRevoked)
+		}
 		_, err = tx.Exec(ctx, insertAudit, a.ID, a.At, a.RequestID, a.PrincipalID, string(a.Role), a.Route, a.Status,
 			string(a.Outcome), nonNil(a.Codes), string(a.Kind), string(a.Environment), string(a.IdentitySource),
 			a.UVCI, a.SubjectMasked, a.SubjectKey, int64(a.Latency), nonNil(a.Notes))

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -55,11 +56,18 @@ func testRevocations(t *testing.T, open func(t *testing.T) issuer.Store) {
 	// A repeat by someone else, later, with another reason: nothing changes but its audit event.
 	again := revocationOf(c1, "p1", at.Add(time.Minute))
 	again.Reason = issuer.ReasonFraud
-	got, created, err = s.Revoke(ctx(t), again, revokeAudit(c1, "01J0000000000000000000RA2", issuer.OutcomeReplayed, at.Add(time.Minute)))
+	got, created, err = s.Revoke(ctx(t), again, revokeAudit(c1, "01J0000000000000000000RA2", issuer.OutcomeRevoked, at.Add(time.Minute)))
 	if err != nil || created {
 		t.Fatalf("repeated Revoke: created %v, %v", created, err)
 	}
 	equal(t, "repeated revocation returns the first", got, r1)
+	page, err := s.SearchAudit(ctx(t), issuer.AuditQuery{RequestID: "revoke-01J0000000000000000000RA2", Limit: 5})
+	if err != nil || len(page.Events) != 1 {
+		t.Fatalf("audit event of the repeat: %+v, %v", page, err)
+	}
+	if ev := page.Events[0]; ev.Outcome != issuer.OutcomeReplayed || !slices.Contains(ev.Notes, issuer.NoteAlreadyRevoked) {
+		t.Errorf("audit event of the repeat: outcome %s notes %v", ev.Outcome, ev.Notes)
+	}
 
 	// An unknown UVCI: not found, and its audit event is not written either.
 	ghost := certificate("p9", "ghost", base(), nil)
