@@ -35,7 +35,9 @@ func (h HCertSigner) Allows(k Kind) bool { return h.Signer.Allows(k.DCC()) }
 func (h HCertSigner) Certificate() *x509.Certificate { return h.Signer.Certificate() }
 
 // SignDetached implements Signer.
-func (h HCertSigner) SignDetached(content []byte) ([]byte, error) { return h.Signer.SignDetached(content) }
+func (h HCertSigner) SignDetached(content []byte) ([]byte, error) {
+	return h.Signer.SignDetached(content)
+}
 
 // KID implements Signer.
 func (h HCertSigner) KID() []byte { return h.Signer.KID() }
