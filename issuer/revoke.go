@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/signing/hcert"
 	"github.com/sedcc/dcc/signing/revocation"
 )
@@ -28,15 +28,15 @@ type RevokeRequest struct {
 func (s *Service) Revoke(ctx context.Context, req RevokeRequest) (Revocation, bool, error) {
 	ev := AuditEvent{RequestID: req.RequestID, PrincipalID: req.Principal.ID, Role: req.Principal.Role,
 		Route: req.Route, Environment: req.Principal.Environment, UVCI: req.UVCI}
-	refuse := func(p fhir.Problems) (Revocation, bool, error) {
+	refuse := func(p problem.List) (Revocation, bool, error) {
 		ev.ID, ev.At = s.newID(), s.now()
-		ev.Status, ev.Outcome, ev.Codes = StatusOf(p.Class()), OutcomeRejected, p.Codes()
+		ev.Status, ev.Outcome, ev.Codes = p.Status(), OutcomeRejected, p.Codes()
 		ev.Latency = ev.At.Sub(req.Received)
 		if err := s.store.RecordAudit(ctx, []AuditEvent{ev}); err != nil {
-			s.log.ErrorContext(ctx, "record refused revocation", "request_id", req.RequestID, "err", err)
 			if errors.Is(err, ErrStoreUnavailable) {
-				return Revocation{}, false, s.unavailableStore(err)
+				return Revocation{}, false, s.unavailableStore(fmt.Errorf("record refused revocation: %w", err))
 			}
+			return Revocation{}, false, fmt.Errorf("%w (audit event not recorded: %w)", p, err)
 		}
 		return Revocation{}, false, p
 	}
@@ -44,24 +44,23 @@ func (s *Service) Revoke(ctx context.Context, req RevokeRequest) (Revocation, bo
 	switch req.Principal.Role {
 	case RoleProvider, RoleSupportAdmin:
 	default:
-		return refuse(fhir.New(fhir.ClassForbidden, CodeForbidden, "",
+		return refuse(problem.New(problem.CodeForbidden, "",
 			"This credential may not revoke certificates; the provider that issued one or a support administrator can."))
 	}
 	if !slices.Contains(RevocationReasons, req.Reason) {
-		return refuse(fhir.Problems{{Code: CodeRevocationReason, Class: fhir.ClassInvalid, Expression: "reason",
-			Text: fmt.Sprintf("Give the reason as one of %v.", RevocationReasons)}})
+		return refuse(problem.New(problem.CodeRevocationReasonUnknown, "reason", ""))
 	}
 	cert, err := s.store.CertificateByUVCI(ctx, req.UVCI)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return refuse(fhir.New(fhir.ClassNotFound, CodeNotFound, "",
+		return refuse(problem.New(problem.CodeNotFound, "",
 			"There is no certificate with this UVCI. Check the UVCI as printed on the certificate."))
 	case err != nil:
 		return s.revokeFailed(ctx, &ev, req, err)
 	}
 	ev.Kind, ev.Environment = cert.Kind, cert.Environment
 	if req.Principal.Role == RoleProvider && cert.ProviderID != req.Principal.ID {
-		return refuse(fhir.New(fhir.ClassForbidden, CodeForbidden, "",
+		return refuse(problem.New(problem.CodeForbidden, "",
 			"This credential may revoke only the certificates its organisation issued. Ask the service desk to revoke others."))
 	}
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sedcc/dcc/fhir/fhirtest"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/signing/dcc"
 )
@@ -23,7 +24,7 @@ func TestDSCKeyUsageLimitsIssuance(t *testing.T) {
 		{"/api/v1/recovery", fhirtest.Observation(fhirtest.Recovery, now)},
 	} {
 		a := e.post(tc.path, e.sandbox, tc.body)
-		if a.status != http.StatusForbidden || !a.has(t, issuer.CodeKindNotSignable) {
+		if a.status != http.StatusForbidden || !a.has(t, problem.CodeKindNotSignable) {
 			t.Errorf("%s with a test-only DSC: %d %s", tc.path, a.status, a.body)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -14,7 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/signing/trust"
 )
@@ -39,26 +40,29 @@ func (s *Server) revocationRoutes() {
 // audits the refusal and returns the problem (401 without a valid credential, 403 with one of
 // another role).
 func (s *Server) authenticated(c echo.Context, ev *issuer.AuditEvent, start time.Time, forbidden string, roles ...issuer.Role) (issuer.Principal, error) {
-	r := c.Request()
-	refuse := func(p fhir.Problems) error {
-		ev.Status, ev.Outcome, ev.Codes = issuer.StatusOf(p.Class()), issuer.OutcomeRejected, p.Codes()
-		ev.Latency = s.now().Sub(start)
-		s.auditRefusal(r.Context(), *ev)
-		return p
-	}
-	principal, err := s.creds.Authenticate(r.Context(), bearer(r))
+	principal, err := s.creds.Authenticate(c.Request().Context(), bearer(c.Request()))
 	if err != nil {
-		p, _ := fhir.AsProblems(err)
-		if p.Class() == fhir.ClassUnavailable {
-			s.log.ErrorContext(r.Context(), "authenticate", "err", err)
-		}
-		return issuer.Principal{}, refuse(p)
+		return issuer.Principal{}, s.refuse(c, ev, start, err)
 	}
 	ev.PrincipalID, ev.Role, ev.Environment = principal.ID, principal.Role, principal.Environment
 	if !slices.Contains(roles, principal.Role) {
-		return issuer.Principal{}, refuse(fhir.New(fhir.ClassForbidden, issuer.CodeForbidden, "", forbidden))
+		return issuer.Principal{}, s.refuse(c, ev, start, problem.New(problem.CodeForbidden, "", forbidden))
 	}
 	return principal, nil
+}
+
+// refuse audits a refusal made before the issuer saw the request and returns it, cause and
+// all, for the error handler to render.
+func (s *Server) refuse(c echo.Context, ev *issuer.AuditEvent, start time.Time, err error) error {
+	p, ok := problem.As(err)
+	if !ok {
+		p = problem.Internal()
+		err = fmt.Errorf("%w: %w", p, err)
+	}
+	ev.Status, ev.Outcome, ev.Codes = p.Status(), issuer.OutcomeRejected, p.Codes()
+	ev.Latency = s.now().Sub(start)
+	s.auditRefusal(c.Request().Context(), *ev)
+	return err
 }
 
 // revokeRequest is the body of POST /api/v1/certificates/{uvci}/revoke.
@@ -93,21 +97,15 @@ func (s *Server) revoke(c echo.Context) error {
 	}
 	body, err := readBody(r, s.maxBody)
 	if err != nil {
-		p, _ := fhir.AsProblems(err)
-		ev.Status, ev.Outcome, ev.Codes = issuer.StatusOf(p.Class()), issuer.OutcomeRejected, p.Codes()
-		s.auditRefusal(r.Context(), ev)
-		return p
+		return s.refuse(c, &ev, start, err)
 	}
 	var req revokeRequest
 	if len(bytes.TrimSpace(body)) > 0 {
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			p := fhir.Problems{{Code: fhir.CodeMalformedJSON, Class: fhir.ClassMalformed, Expression: "reason",
-				Text: `Send a JSON object {"reason": "..."} with one of the documented reasons.`}}
-			ev.Status, ev.Outcome, ev.Codes = issuer.StatusOf(p.Class()), issuer.OutcomeRejected, p.Codes()
-			s.auditRefusal(r.Context(), ev)
-			return p
+			return s.refuse(c, &ev, start, problem.New(problem.CodeMalformedJSON, "",
+				`Send a JSON object {"reason": "..."} with one of the documented reasons.`))
 		}
 	}
 	rev, created, err := s.issuer.Revoke(r.Context(), issuer.RevokeRequest{
@@ -206,10 +204,7 @@ func (s *Server) verify(c echo.Context) error {
 		return err
 	}
 	if err := s.verifyLimits.allow(principal); err != nil {
-		p, _ := fhir.AsProblems(err)
-		ev.Status, ev.Outcome, ev.Codes = issuer.StatusOf(p.Class()), issuer.OutcomeRejected, p.Codes()
-		s.auditRefusal(r.Context(), ev)
-		return p
+		return s.refuse(c, &ev, start, err)
 	}
 	body, err := readBody(r, s.maxBody)
 	if err != nil {
@@ -219,18 +214,17 @@ func (s *Server) verify(c echo.Context) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return fhir.New(fhir.ClassMalformed, fhir.CodeMalformedJSON, "",
+		return problem.New(problem.CodeMalformedJSON, "",
 			`Send a JSON object {"hc1": "HC1:...", "trustList": {...} (optional), "at": "RFC 3339" (optional)}.`)
 	}
 	if strings.TrimSpace(req.HC1) == "" {
-		return fhir.Problems{{Code: issuer.CodeHC1Missing, Class: fhir.ClassInvalid, Expression: "hc1",
-			Text: "Send the certificate's HC1 string (starting HC1:) as hc1."}}
+		return problem.New(problem.CodeHC1Missing, "hc1", "")
 	}
 	var list *trust.List
 	if len(req.TrustList) > 0 && !bytes.Equal(bytes.TrimSpace(req.TrustList), []byte("null")) {
 		if list, err = trust.Parse(req.TrustList); err != nil {
-			return fhir.Problems{{Code: fhir.CodeMalformedJSON, Class: fhir.ClassInvalid, Expression: "trustList",
-				Text: "The trust list could not be read: send this service's trust list document or a DCC gateway trust list, every certificate DER in base64."}}
+			return problem.New(problem.CodeMalformedJSON, "trustList",
+				"The trust list could not be read: send this service's trust list document or a DCC gateway trust list, every certificate DER in base64.")
 		}
 	}
 	at := s.now()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sedcc/dcc/docs"
 	"github.com/sedcc/dcc/fhir/fhirtest"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/httpapi"
 	"github.com/sedcc/dcc/signing/hcert"
@@ -109,17 +110,17 @@ func TestRevokeByRole(t *testing.T) {
 				status    int
 				code      string
 			}{
-				{"no credential", "", http.StatusUnauthorized, issuer.CodeUnauthenticated},
-				{"a citizen's identity token is no credential here", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxOTEyMTIxMjEyMTIifQ.c2ln", http.StatusUnauthorized, issuer.CodeUnauthenticated},
-				{"another provider", e.testOnly, http.StatusForbidden, issuer.CodeForbidden},
-				{"support staff without admin", e.support, http.StatusForbidden, issuer.CodeForbidden},
+				{"no credential", "", http.StatusUnauthorized, problem.CodeUnauthenticated},
+				{"a citizen's identity token is no credential here", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxOTEyMTIxMjEyMTIifQ.c2ln", http.StatusUnauthorized, problem.CodeUnauthenticated},
+				{"another provider", e.testOnly, http.StatusForbidden, problem.CodeForbidden},
+				{"support staff without admin", e.support, http.StatusForbidden, problem.CodeForbidden},
 			} {
 				a := e.post(revokePath(mine.uvci), tc.key, reason)
 				if a.status != tc.status || !a.has(t, tc.code) {
 					t.Errorf("%s: %d %s", tc.name, a.status, a.body)
 				}
 			}
-			if a := e.post(revokePath(mine.uvci), e.sandbox, []byte(`{"reason":"because"}`)); a.status != http.StatusUnprocessableEntity || !a.has(t, issuer.CodeRevocationReason) {
+			if a := e.post(revokePath(mine.uvci), e.sandbox, []byte(`{"reason":"because"}`)); a.status != http.StatusUnprocessableEntity || !a.has(t, problem.CodeRevocationReasonUnknown) {
 				t.Errorf("unknown reason: %d %s", a.status, a.body)
 			}
 			if a := e.post(revokePath("URN:UVCI:01:SE:DCC/NOSUCH#X"), admin, reason); a.status != http.StatusNotFound {
@@ -350,7 +351,7 @@ func TestVerifyFindings(t *testing.T) {
 		t.Errorf("garbage: %+v", v.Findings)
 	}
 
-	if a := e.post("/api/v1/verify", e.support, []byte(`{}`)); a.status != http.StatusUnprocessableEntity || !a.has(t, issuer.CodeHC1Missing) {
+	if a := e.post("/api/v1/verify", e.support, []byte(`{}`)); a.status != http.StatusUnprocessableEntity || !a.has(t, problem.CodeHC1Missing) {
 		t.Errorf("no hc1: %d %s", a.status, a.body)
 	}
 	if a := e.post("/api/v1/verify", "", []byte(`{"hc1":"HC1:"}`)); a.status != http.StatusUnauthorized {
