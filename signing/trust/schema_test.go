@@ -123,3 +123,31 @@ func TestLoadURLIntegrity(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParse feeds arbitrary documents to Parse: no panic, and a list that parses marshals and
+// parses again to the same entries.
+func FuzzParse(f *testing.F) {
+	key, _ := keys.NewKey()
+	cert, _ := keys.SelfSigned(key, keys.Options{})
+	l := &List{}
+	l.AddStatus(cert, "production", StatusCurrent)
+	doc, _ := json.Marshal(l)
+	f.Add(doc)
+	f.Add([]byte(`[{"rawData":"` + base64.StdEncoding.EncodeToString(cert.Raw) + `"}]`))
+	f.Add(keys.EncodeCertificate(cert))
+	f.Add([]byte(`{"certificates":[]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := Parse(b)
+		if err != nil {
+			return
+		}
+		again, err := json.Marshal(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Parse(again)
+		if err != nil || back.Len() != got.Len() {
+			t.Fatalf("round trip: %v, %d vs %d entries", err, back.Len(), got.Len())
+		}
+	})
+}
