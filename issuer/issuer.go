@@ -3,7 +3,7 @@
 // one audit event for every request, accepted or rejected.
 //
 // It knows no HTTP framework and no SQL: requests arrive as bytes plus who sent them, answers
-// leave as domain values or problem.List errors, and persistence goes through the Store interface.
+// leave as domain values or problem.List errors, and persistence goes through the IssuanceStore role of the Store interface.
 package issuer
 
 import (
@@ -19,9 +19,9 @@ import (
 
 	"github.com/sedcc/dcc/fhir"
 	"github.com/sedcc/dcc/fhir/problem"
+	"github.com/sedcc/dcc/issuer/policy"
 	"github.com/sedcc/dcc/registry"
 	"github.com/sedcc/dcc/signing/dcc"
-	"github.com/sedcc/dcc/signing/dcc/dccschema"
 	"github.com/sedcc/dcc/signing/valueset"
 )
 
@@ -53,6 +53,10 @@ type Config struct {
 	Country    string // issuing country, "SE"
 	IssuerName string // "is" of every entry, "Swedish eHealth Agency"
 
+	// Policy is the issuance policy: the zone dates are counted in and the recovery window. The
+	// parser must be given the same value (cmd/internal/setup builds one for both).
+	Policy policy.Issuance
+
 	// Technical validity (CWT exp) per kind, counted from issuance. Recovery certificates are
 	// additionally capped at their du date.
 	TestValidity        time.Duration // default 72 h
@@ -69,7 +73,12 @@ type Config struct {
 	TestIdentities []string
 }
 
-func (c Config) withDefaults() Config {
+func (c Config) withDefaults() (Config, error) {
+	pol, err := policy.New(c.Policy)
+	if err != nil {
+		return Config{}, err
+	}
+	c.Policy = pol
 	if c.Country == "" {
 		c.Country = "SE"
 	}
@@ -94,7 +103,7 @@ func (c Config) withDefaults() Config {
 	if c.TestIdentities == nil {
 		c.TestIdentities = DefaultTestIdentities
 	}
-	return c
+	return c, nil
 }
 
 // Parser turns request bodies into domain values (the fhir package's Parser).
@@ -107,7 +116,7 @@ type Parser interface {
 // Options are the issuer's dependencies.
 type Options struct {
 	Config   Config
-	Store    Store
+	Store    IssuanceStore
 	Signers  map[Environment]Signer
 	UVCIs    UVCIs
 	Register registry.Register
@@ -131,7 +140,7 @@ type Metrics interface {
 // Service is the issuer. It is safe for concurrent use.
 type Service struct {
 	cfg        Config
-	store      Store
+	store      IssuanceStore
 	signers    map[Environment]Signer
 	uvcis      UVCIs
 	register   registry.Register
@@ -142,9 +151,6 @@ type Service struct {
 	log        *slog.Logger
 	metrics    Metrics
 	newID      func() string
-	// schema is the EU DCC schema verification checks payloads against, compiled on first use.
-	schema func() (*dccschema.Schema, error)
-
 	locksMu sync.Mutex
 	locks   map[string]*keyLock
 }
@@ -175,8 +181,12 @@ func New(o Options) (*Service, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	cfg, err := o.Config.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
 	return &Service{
-		cfg:        o.Config.withDefaults(),
+		cfg:        cfg,
 		store:      o.Store,
 		signers:    o.Signers,
 		uvcis:      o.UVCIs,
@@ -188,7 +198,6 @@ func New(o Options) (*Service, error) {
 		log:        o.Log,
 		metrics:    o.Metrics,
 		newID:      o.NewID,
-		schema:     sync.OnceValues(dccschema.Compile),
 	}, nil
 }
 
@@ -230,6 +239,9 @@ func (s *Service) RegisterState() registry.State {
 	}
 	return registry.State{Status: "up"}
 }
+
+// Policy is the issuance policy in force.
+func (s *Service) Policy() policy.Issuance { return s.cfg.Policy }
 
 // Config returns the effective configuration.
 func (s *Service) Config() Config { return s.cfg }

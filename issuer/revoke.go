@@ -25,7 +25,7 @@ type RevokeRequest struct {
 // Revoke revokes a certificate: the provider that issued it or a support administrator may; a
 // repeat returns the first revocation (created false) and changes nothing. Every call is
 // audited, refusals included, under the certificate's UVCI when there is one.
-func (s *Service) Revoke(ctx context.Context, req RevokeRequest) (Revocation, bool, error) {
+func (s *Revocations) Revoke(ctx context.Context, req RevokeRequest) (Revocation, bool, error) {
 	ev := AuditEvent{RequestID: req.RequestID, PrincipalID: req.Principal.ID, Role: req.Principal.Role,
 		Route: req.Route, Environment: req.Principal.Environment, UVCI: req.UVCI}
 	refuse := func(p problem.List) (Revocation, bool, error) {
@@ -34,7 +34,7 @@ func (s *Service) Revoke(ctx context.Context, req RevokeRequest) (Revocation, bo
 		ev.Latency = ev.At.Sub(req.Received)
 		if err := s.store.RecordAudit(ctx, []AuditEvent{ev}); err != nil {
 			if errors.Is(err, ErrStoreUnavailable) {
-				return Revocation{}, false, s.unavailableStore(fmt.Errorf("record refused revocation: %w", err))
+				return Revocation{}, false, s.unavailableOr(fmt.Errorf("record refused revocation: %w", err))
 			}
 			return Revocation{}, false, fmt.Errorf("%w (audit event not recorded: %w)", p, err)
 		}
@@ -96,12 +96,24 @@ func (s *Service) Revoke(ctx context.Context, req RevokeRequest) (Revocation, bo
 	return stored, created, nil
 }
 
-func (s *Service) revokeFailed(ctx context.Context, ev *AuditEvent, req RevokeRequest, err error) (Revocation, bool, error) {
-	return Revocation{}, false, s.fail(ctx, Submission{RequestID: req.RequestID, Received: req.Received}, ev, err)
+// revokeFailed audits a revocation the service could not complete and answers it: 503
+// store-unavailable for a store outage, internal-error otherwise, the cause wrapped for the log.
+func (s *Revocations) revokeFailed(ctx context.Context, ev *AuditEvent, req RevokeRequest, err error) (Revocation, bool, error) {
+	answer := problem.Internal()
+	if errors.Is(err, ErrStoreUnavailable) {
+		answer = problem.New(problem.CodeStoreUnavailable, "", "").WithRetryAfter(s.retryAfter)
+	}
+	ev.ID, ev.At = s.newID(), s.now()
+	ev.Status, ev.Outcome, ev.Codes = answer.Status(), OutcomeFailed, answer.Codes()
+	ev.Latency = ev.At.Sub(req.Received)
+	if aErr := s.store.RecordAudit(ctx, []AuditEvent{*ev}); aErr != nil {
+		err = errors.Join(err, fmt.Errorf("audit event not recorded: %w", aErr))
+	}
+	return Revocation{}, false, fmt.Errorf("%w: %w", answer, err)
 }
 
 // IsRevoked reports whether the certificate with the UVCI is revoked.
-func (s *Service) IsRevoked(ctx context.Context, uvci string) (bool, error) {
+func (s *Revocations) IsRevoked(ctx context.Context, uvci string) (bool, error) {
 	revoked, err := s.store.IsRevoked(ctx, uvci)
 	if err != nil {
 		return false, s.unavailableOr(err)
@@ -109,17 +121,9 @@ func (s *Service) IsRevoked(ctx context.Context, uvci string) (bool, error) {
 	return revoked, nil
 }
 
-// unavailableOr turns a store outage into its answer and leaves other errors as they are.
-func (s *Service) unavailableOr(err error) error {
-	if errors.Is(err, ErrStoreUnavailable) {
-		return s.unavailableStore(err)
-	}
-	return err
-}
-
 // RevocationList is the published list of revocations of certificates not yet expired, in the
 // EU DCC revocation format.
-func (s *Service) RevocationList(ctx context.Context) (revocation.List, error) {
+func (s *Revocations) RevocationList(ctx context.Context) (revocation.List, error) {
 	list, err := s.store.Revocations(ctx, s.now())
 	if err != nil {
 		return revocation.List{}, s.unavailableOr(fmt.Errorf("revocation list: %w", err))
@@ -133,5 +137,5 @@ func (s *Service) RevocationList(ctx context.Context) (revocation.List, error) {
 		revoked = append(revoked, revocation.Revoked{KID: r.KID, Expires: r.ExpiresAt, Hashes: revocation.Hashes{
 			UCI: r.UCIHash, CountryCodeUCI: r.CountryCodeUCIHash, Signature: r.SignatureHash}})
 	}
-	return revocation.Build(s.cfg.Country, last, revoked), nil
+	return revocation.Build(s.country, last, revoked), nil
 }

@@ -16,7 +16,7 @@ var environments = []Environment{Production, Sandbox}
 // RecordSigningCertificates remembers the DSCs the service signs with now, so that the trust
 // list keeps naming them after they are retired. Starting the service calls it; recording a
 // known DSC changes nothing.
-func (s *Service) RecordSigningCertificates(ctx context.Context) error {
+func (s *Revocations) RecordSigningCertificates(ctx context.Context) error {
 	for _, env := range environments {
 		sg := s.signers[env]
 		if sg == nil {
@@ -35,7 +35,7 @@ func (s *Service) RecordSigningCertificates(ctx context.Context) error {
 // TrustList is every DSC the service has signed with: the current ones (status current) and
 // the retired ones the store remembers (status retired), each with its kid, validity and the
 // kinds its extended key usages allow.
-func (s *Service) TrustList(ctx context.Context) (*trust.List, error) {
+func (s *Revocations) TrustList(ctx context.Context) (*trust.List, error) {
 	stored, err := s.store.SigningCertificates(ctx)
 	if err != nil {
 		return nil, s.unavailableOr(fmt.Errorf("trust list: %w", err))
@@ -65,7 +65,7 @@ func (s *Service) TrustList(ctx context.Context) (*trust.List, error) {
 
 // SignDocument signs a published document with the production DSC's key (the sandbox one when
 // the service has no production key): a detached COSE_Sign1 (hcert.Signer.SignDetached).
-func (s *Service) SignDocument(content []byte) ([]byte, error) {
+func (s *Revocations) SignDocument(content []byte) ([]byte, error) {
 	for _, env := range environments {
 		if sg := s.signers[env]; sg != nil {
 			sig, err := sg.SignDetached(content)

@@ -78,7 +78,7 @@ type VerifiedDSC struct {
 // Verify decodes an HC1 string and checks it against a trust list (this service's own when
 // list is nil) at time at, reporting every check as its own finding. Only a store outage while
 // reading the revocation list is an error; everything about the certificate is a finding.
-func (s *Service) Verify(ctx context.Context, hc1 string, list *trust.List, at time.Time) (Verification, error) {
+func (s *Revocations) Verify(ctx context.Context, hc1 string, list *trust.List, at time.Time) (Verification, error) {
 	v := Verification{At: at.UTC()}
 	add := func(check, result, code, detail string) {
 		v.Findings = append(v.Findings, Finding{Check: check, Result: result, Code: code, Detail: detail})
@@ -222,7 +222,7 @@ func (s *Service) Verify(ctx context.Context, hc1 string, list *trust.List, at t
 
 // checkRevocation adds the revocation finding: looked up by the three EU hashes in this
 // service's list when the kid is one of this service's DSCs, skipped otherwise.
-func (s *Service) checkRevocation(ctx context.Context, d *hcert.Decoded, own bool, list *trust.List, add func(check, result, code, detail string)) error {
+func (s *Revocations) checkRevocation(ctx context.Context, d *hcert.Decoded, own bool, list *trust.List, add func(check, result, code, detail string)) error {
 	ours := own && len(list.Lookup(d.KID)) > 0
 	if !own {
 		mine, err := s.TrustList(ctx)

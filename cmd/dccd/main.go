@@ -120,8 +120,12 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	if err != nil {
 		return err
 	}
+	revs, err := setup.Revocations(cfg, st, signers, values, log, time.Now)
+	if err != nil {
+		return err
+	}
 	// The trust list names every DSC the service has signed with, retired ones included.
-	if err := svc.RecordSigningCertificates(ctx); err != nil {
+	if err := revs.RecordSigningCertificates(ctx); err != nil {
 		return err
 	}
 	// The monitor stops before the store closes (defers run last in, first out).
@@ -153,6 +157,7 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 
 	srv := httpapi.New(httpapi.Options{
 		Issuer:         svc,
+		Revocations:    revs,
 		Credentials:    issuer.NewCredentials(st, time.Now, cfg.KeyCacheTTL),
 		Values:         values,
 		Log:            log,

@@ -49,6 +49,7 @@ type testEnv struct {
 	url      string
 	store    issuer.Store
 	svc      *issuer.Service
+	revs     *issuer.Revocations
 	creds    *issuer.Credentials
 	now      time.Time
 	dscs     map[issuer.Environment]*x509.Certificate
@@ -173,7 +174,12 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 		t.Fatal(err)
 	}
 	e.svc = svc
-	if err := svc.RecordSigningCertificates(ctx); err != nil {
+	e.revs, err = issuer.NewRevocations(issuer.RevocationsOptions{Store: st, Signers: signers, Country: "SE",
+		Values: values, Clock: clock, Log: log, NewID: newID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.revs.RecordSigningCertificates(ctx); err != nil {
 		t.Fatal(err)
 	}
 	e.creds = issuer.NewCredentials(st, clock, time.Minute)
@@ -188,7 +194,7 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 			t.Fatal(err)
 		}
 	}
-	srv := httpapi.New(httpapi.Options{Issuer: svc, Credentials: e.creds, Values: values, Log: log,
+	srv := httpapi.New(httpapi.Options{Issuer: svc, Revocations: e.revs, Credentials: e.creds, Values: values, Log: log,
 		Clock: clock, OpenAPI: docs.OpenAPI, Version: "test", ProviderRate: o.rate, Admission: o.admit,
 		Metrics: m, AuditQueue: e.queue})
 	ts := httptest.NewServer(srv.Handler())

@@ -108,7 +108,7 @@ func (s *Server) revoke(c echo.Context) error {
 				`Send a JSON object {"reason": "..."} with one of the documented reasons.`))
 		}
 	}
-	rev, created, err := s.issuer.Revoke(r.Context(), issuer.RevokeRequest{
+	rev, created, err := s.revs.Revoke(r.Context(), issuer.RevokeRequest{
 		UVCI: uvci, Reason: req.Reason, Principal: principal, RequestID: requestID(c), Route: ev.Route, Received: start,
 	})
 	if err != nil {
@@ -130,7 +130,7 @@ func routeTemplate(path string) string {
 
 // revocations serves GET /api/v1/revocations: the EU DCC revocation list, signed.
 func (s *Server) revocations(c echo.Context) error {
-	list, err := s.issuer.RevocationList(c.Request().Context())
+	list, err := s.revs.RevocationList(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func (s *Server) revocations(c echo.Context) error {
 
 // trustList serves GET /api/v1/trust-list: every DSC the service has signed with, signed.
 func (s *Server) trustList(c echo.Context) error {
-	list, err := s.issuer.TrustList(c.Request().Context())
+	list, err := s.revs.TrustList(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -163,7 +163,7 @@ func (s *Server) published(c echo.Context, doc any) error {
 	if match := c.Request().Header.Get("If-None-Match"); match != "" && etagMatches(match, etag) {
 		return c.NoContent(http.StatusNotModified)
 	}
-	sig, err := s.issuer.SignDocument(body)
+	sig, err := s.revs.SignDocument(body)
 	if err != nil {
 		return err
 	}
@@ -231,7 +231,7 @@ func (s *Server) verify(c echo.Context) error {
 	if req.At != nil {
 		at = *req.At
 	}
-	report, err := s.issuer.Verify(r.Context(), strings.TrimSpace(req.HC1), list, at)
+	report, err := s.revs.Verify(r.Context(), strings.TrimSpace(req.HC1), list, at)
 	if err != nil {
 		return err
 	}

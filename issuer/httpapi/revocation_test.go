@@ -126,7 +126,7 @@ func TestRevokeByRole(t *testing.T) {
 			if a := e.post(revokePath("URN:UVCI:01:SE:DCC/NOSUCH#X"), admin, reason); a.status != http.StatusNotFound {
 				t.Errorf("unknown UVCI: %d %s", a.status, a.body)
 			}
-			if revoked, err := e.svc.IsRevoked(ctx, mine.uvci); err != nil || revoked {
+			if revoked, err := e.revs.IsRevoked(ctx, mine.uvci); err != nil || revoked {
 				t.Fatalf("revoked after refusals: %v %v", revoked, err)
 			}
 
@@ -143,7 +143,7 @@ func TestRevokeByRole(t *testing.T) {
 				t.Errorf("support admin revokes another provider's: %d %s", a.status, a.body)
 			}
 			for _, u := range []string{mine.uvci, theirs.uvci} {
-				if revoked, err := e.svc.IsRevoked(ctx, u); err != nil || !revoked {
+				if revoked, err := e.revs.IsRevoked(ctx, u); err != nil || !revoked {
 					t.Errorf("%s not revoked: %v", u, err)
 				}
 			}
@@ -361,7 +361,7 @@ func TestVerifyFindings(t *testing.T) {
 
 func TestVerifyRateLimited(t *testing.T) {
 	e := newEnv(t, "embedded", envOptions{})
-	srv := httpapi.New(httpapi.Options{Issuer: e.svc, Credentials: e.creds, Values: e.values,
+	srv := httpapi.New(httpapi.Options{Issuer: e.svc, Revocations: e.revs, Credentials: e.creds, Values: e.values,
 		Clock: func() time.Time { return e.now }, VerifyRate: httpapi.RateLimit{Rate: 0.01, Burst: 2}})
 	body := []byte(`{"hc1":"HC1:x"}`)
 	for i := range 3 {
