@@ -151,8 +151,8 @@ type Service struct {
 	log        *slog.Logger
 	metrics    Metrics
 	newID      func() string
-	locksMu sync.Mutex
-	locks   map[string]*keyLock
+	locksMu    sync.Mutex
+	locks      map[string]*keyLock
 }
 
 // New checks the options and builds the service.
