@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/labstack/echo/v4"
 
 	"github.com/sedcc/dcc/fhir/problem"
@@ -40,7 +42,7 @@ func (s *Server) revocationRoutes() {
 // audits the refusal and returns the problem (401 without a valid credential, 403 with one of
 // another role).
 func (s *Server) authenticated(c echo.Context, ev *issuer.AuditEvent, start time.Time, forbidden string, roles ...issuer.Role) (issuer.Principal, error) {
-	principal, err := s.creds.Authenticate(c.Request().Context(), bearer(c.Request()))
+	principal, err := s.authenticate(c)
 	if err != nil {
 		return issuer.Principal{}, s.refuse(c, ev, start, err)
 	}
@@ -64,6 +66,9 @@ func (s *Server) refuse(c echo.Context, ev *issuer.AuditEvent, start time.Time, 
 	s.auditRefusal(c.Request().Context(), *ev)
 	return err
 }
+
+// The request bodies below are read strictly (github.com/go-json-experiment/json): duplicate or
+// unknown members and names that match only ignoring case are refused.
 
 // revokeRequest is the body of POST /api/v1/certificates/{uvci}/revoke.
 type revokeRequest struct {
@@ -101,9 +106,7 @@ func (s *Server) revoke(c echo.Context) error {
 	}
 	var req revokeRequest
 	if len(bytes.TrimSpace(body)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
+		if err := jsonv2.Unmarshal(body, &req, jsonv2.RejectUnknownMembers(true)); err != nil {
 			return s.refuse(c, &ev, start, problem.New(problem.CodeMalformedJSON, "",
 				`Send a JSON object {"reason": "..."} with one of the documented reasons.`))
 		}
@@ -187,7 +190,7 @@ type verifyRequest struct {
 	HC1 string `json:"hc1"`
 	// TrustList, when given, is used instead of the service's own: this service's document or
 	// a DCC gateway trust list.
-	TrustList json.RawMessage `json:"trustList,omitempty"`
+	TrustList jsontext.Value `json:"trustList,omitempty"`
 	// At, when given, is the time to verify at (RFC 3339); default now.
 	At *time.Time `json:"at,omitempty"`
 }
@@ -211,9 +214,7 @@ func (s *Server) verify(c echo.Context) error {
 		return err
 	}
 	var req verifyRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := jsonv2.Unmarshal(body, &req, jsonv2.RejectUnknownMembers(true)); err != nil {
 		return problem.New(problem.CodeMalformedJSON, "",
 			`Send a JSON object {"hc1": "HC1:...", "trustList": {...} (optional), "at": "RFC 3339" (optional)}.`)
 	}

@@ -62,29 +62,32 @@ type Options struct {
 	Revocations *issuer.Revocations
 	// VerifyRate limits POST /api/v1/verify per credential (default 2 a second, bursts of 20).
 	VerifyRate RateLimit
+	// AuthFailures limits failed authentications per client address; a zero Rate disables it.
+	AuthFailures AuthFailureLimit
 	// Status is what /status and /status/feed.xml show (a *status.Monitor); nil answers 404.
 	Status StatusSource
 }
 
 // Server holds the routes and their dependencies.
 type Server struct {
-	echo     *echo.Echo
-	issuer   *issuer.Service
-	revs     *issuer.Revocations
-	creds    *issuer.Credentials
-	log      *slog.Logger
-	now      func() time.Time
-	openapi  []byte
-	version  string
-	maxBody  int64
-	values   *valueset.Catalogue
-	limits   *rateLimiter
-	admit    *admission.Limiter
-	pace     *pacer
-	metrics  *metrics.Metrics
-	refusals *issuer.AuditQueue
-	routeSet []Route
-	status   StatusSource
+	echo      *echo.Echo
+	issuer    *issuer.Service
+	revs      *issuer.Revocations
+	creds     *issuer.Credentials
+	log       *slog.Logger
+	now       func() time.Time
+	openapi   []byte
+	version   string
+	maxBody   int64
+	values    *valueset.Catalogue
+	limits    *rateLimiter
+	authFails *authLimiter
+	admit     *admission.Limiter
+	pace      *pacer
+	metrics   *metrics.Metrics
+	refusals  *issuer.AuditQueue
+	routeSet  []Route
+	status    StatusSource
 	// zone is where answers show dates: the issuance policy's.
 	zone *time.Location
 	// verifyLimits paces POST /api/v1/verify per credential.
@@ -124,6 +127,7 @@ func New(o Options) *Server {
 		o.VerifyRate = defaultVerifyRate
 	}
 	s.verifyLimits = newRateLimiter(o.VerifyRate, o.Clock)
+	s.authFails = newAuthLimiter(o.AuthFailures, o.Clock)
 	s.status = o.Status
 	s.revs = o.Revocations
 	s.admit, s.metrics, s.refusals = o.Admission, o.Metrics, o.AuditQueue
