@@ -2,6 +2,7 @@ package issuer
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"time"
 
@@ -17,7 +18,11 @@ type HCertSigner struct {
 
 // Sign implements Signer.
 func (h HCertSigner) Sign(p dcc.Certificate, issuedAt, expires time.Time) (string, error) {
-	return h.Signer.Sign(hcert.Claims{Issuer: h.Country, IssuedAt: issuedAt, Expiry: expires, Payload: p})
+	hc1, err := h.Signer.Sign(hcert.Claims{Issuer: h.Country, IssuedAt: issuedAt, Expiry: expires, Payload: p})
+	if errors.Is(err, hcert.ErrOutsideValidity) {
+		return "", fmt.Errorf("%w: %w", ErrSigningUnavailable, err)
+	}
+	return hc1, err
 }
 
 // Check implements Signer: it signs an empty CWT claims map.
@@ -37,6 +42,12 @@ func (h HCertSigner) Certificate() *x509.Certificate { return h.Signer.Certifica
 // SignDetached implements Signer.
 func (h HCertSigner) SignDetached(content []byte) ([]byte, error) {
 	return h.Signer.SignDetached(content)
+}
+
+// Validity implements Signer: the DSC's NotBefore and NotAfter.
+func (h HCertSigner) Validity() (notBefore, notAfter time.Time) {
+	dsc := h.Signer.Certificate()
+	return dsc.NotBefore, dsc.NotAfter
 }
 
 // KID implements Signer.

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/sedcc/dcc/signing/trust"
 )
@@ -30,6 +31,24 @@ func (s *Revocations) RecordSigningCertificates(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// RunRecordSigningCertificates calls RecordSigningCertificates until it succeeds or ctx ends,
+// waiting every between attempts: a service that starts while its store is unreachable
+// remembers its DSCs once the store answers. The trust list names the current DSCs meanwhile.
+func (s *Revocations) RunRecordSigningCertificates(ctx context.Context, every time.Duration) {
+	for {
+		err := s.RecordSigningCertificates(ctx)
+		if err == nil {
+			return
+		}
+		s.log.WarnContext(ctx, "signing certificates not recorded yet; retrying", "err", err, "retry_in", every)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
 }
 
 // TrustList is every DSC the service has signed with: the current ones (status current) and

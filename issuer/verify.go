@@ -37,6 +37,9 @@ const (
 	ResultSkipped = "skipped" // an earlier finding leaves nothing to check
 )
 
+// codeNotThisIssuer marks the revocation finding of a certificate another issuer signed.
+const codeNotThisIssuer = "not-this-issuer"
+
 // Finding is the result of one check.
 type Finding struct {
 	Check  string `json:"check"`
@@ -49,7 +52,8 @@ type Finding struct {
 
 // Verification is the report of one verified HC1 string.
 type Verification struct {
-	// Valid is true when every check passed (none failed, none skipped).
+	// Valid is true when every check passed; the one skip that leaves it true is the revocation
+	// check of another issuer's certificate (code not-this-issuer).
 	Valid    bool      `json:"valid"`
 	At       time.Time `json:"at"`
 	Findings []Finding `json:"findings"`
@@ -213,7 +217,9 @@ func (s *Revocations) Verify(ctx context.Context, hc1 string, list *trust.List, 
 
 	v.Valid = true
 	for _, f := range v.Findings {
-		if f.Result != ResultPass {
+		// Another issuer's revocations are that issuer's to publish: not checking them here
+		// does not make the certificate invalid.
+		if f.Result != ResultPass && !(f.Check == CheckRevocation && f.Code == codeNotThisIssuer) {
 			v.Valid = false
 		}
 	}
@@ -232,7 +238,7 @@ func (s *Revocations) checkRevocation(ctx context.Context, d *hcert.Decoded, own
 		ours = len(mine.Lookup(d.KID)) > 0
 	}
 	if !ours {
-		add(CheckRevocation, ResultSkipped, "not-this-issuer",
+		add(CheckRevocation, ResultSkipped, codeNotThisIssuer,
 			"The certificate was not signed by this service; its issuer's revocation list applies.")
 		return nil
 	}

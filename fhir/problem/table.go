@@ -14,6 +14,7 @@ const (
 	CodeJSONType               = "json-type"                // an element of the wrong JSON type (400)
 	CodeResourceTypeUnexpected = "resource-type-unexpected" // not the resource this path takes (400)
 	CodeBodyEncoding           = "body-encoding"            // not UTF-8, or a byte-order mark (400)
+	CodeBodyTimeout            = "body-timeout"             // the body did not arrive in time (400)
 	CodeJSONMemberDuplicate    = "json-member-duplicate"    // a member name twice in one object (400)
 	CodeJSONMemberCase         = "json-member-case"         // a member name that matches only ignoring case (400)
 
@@ -79,6 +80,7 @@ const (
 	CodeOverloaded           = "overloaded"
 	CodeRateLimited          = "rate-limited"
 	CodeStoreUnavailable     = "store-unavailable"
+	CodeSigningUnavailable   = "signing-unavailable"
 	CodeUnauthenticated      = "unauthenticated"
 	CodeForbidden            = "forbidden"
 	CodeKindNotGranted       = "kind-not-granted"
@@ -158,6 +160,7 @@ var codeTable = map[string]codeInfo{
 	CodeJSONType:               {ClassMalformed, "structure", "Send the element with the JSON type FHIR R4 defines for it.", OriginContent},
 	CodeResourceTypeUnexpected: {ClassMalformed, "not-supported", "Send the resource type this path takes.", OriginContent},
 	CodeBodyEncoding:           {ClassMalformed, "structure", "Send the body UTF-8 encoded, without a byte-order mark.", OriginContent},
+	CodeBodyTimeout:            {ClassMalformed, "timeout", "Send the whole body at once.", OriginService},
 	CodeJSONMemberDuplicate:    {ClassMalformed, "structure", "Send each member name once per object.", OriginContent},
 	CodeJSONMemberCase:         {ClassMalformed, "structure", "Send member names exactly as FHIR R4 spells them; they are case-sensitive.", OriginContent},
 
@@ -222,6 +225,7 @@ var codeTable = map[string]codeInfo{
 	CodeRateLimited:             {ClassRateLimited, "", "This credential sent more requests than its agreed rate. Wait for the time in Retry-After, then send again; spread requests evenly.", OriginService},
 	CodeOverloaded:              {ClassUnavailable, "", "The service is handling as many requests as it can. Send the same request again after the time in Retry-After; it has not been processed.", OriginService},
 	CodeStoreUnavailable:        {ClassUnavailable, "", "The service's store is temporarily unavailable. Retry the same request after the time in Retry-After; it is safe to retry.", OriginService},
+	CodeSigningUnavailable:      {ClassUnavailable, "", "The service cannot sign certificates right now. Send the same request again after the time in Retry-After; it has not been processed.", OriginService},
 	CodeNotFound:                {ClassNotFound, "", "There is no such resource. Check the path against /openapi.yaml.", OriginService},
 	CodeMethodNotAllowed:        {ClassMethodNotAllowed, "", "This path does not accept that method (see the Allow header and /openapi.yaml).", OriginService},
 	CodeBadRequest:              {ClassMalformed, "", "The request could not be read as HTTP. Check its headers.", OriginService},

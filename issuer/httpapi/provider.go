@@ -18,21 +18,16 @@ import (
 // issuer sees them, are audited here.
 func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		start := s.now()
 		r := c.Request()
-		ev := issuer.AuditEvent{RequestID: requestID(c), Route: r.Method + " " + c.Path(), Kind: kind}
-		// refuse audits a refusal and returns it, cause and all, for the error handler to render.
+		sub := issuer.Submission{Kind: kind, RequestID: requestID(c), ClientRequestID: clientGivenID(c),
+			Route: r.Method + " " + c.Path(), Received: s.now()}
+		// refuse audits a refusal made here, through the issuer's one event path, and returns
+		// it, cause and all, for the error handler to render.
 		refuse := func(err error) error {
-			p, ok := problem.As(err)
-			if !ok {
-				p = problem.Internal()
-				err = fmt.Errorf("%w: %w", p, err)
+			if _, ok := problem.As(err); !ok {
+				err = fmt.Errorf("%w: %w", problem.Internal(), err)
 			}
-			ev.Status = p.Status()
-			ev.Outcome = issuer.OutcomeRejected
-			ev.Codes = p.Codes()
-			ev.Latency = s.now().Sub(start)
-			s.auditRefusal(r.Context(), ev)
+			s.auditRefusal(r.Context(), s.issuer.Refusal(sub, err))
 			return err
 		}
 
@@ -40,7 +35,7 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 		if err != nil {
 			return refuse(err)
 		}
-		ev.PrincipalID, ev.Role, ev.Environment = principal.ID, principal.Role, principal.Environment
+		sub.Principal = principal
 		if principal.Role != issuer.RoleProvider {
 			return refuse(problem.New(problem.CodeForbidden, "",
 				"This credential may not issue certificates; only provider credentials can."))
@@ -48,6 +43,21 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 		if err := s.limits.allow(principal); err != nil {
 			return refuse(err)
 		}
+		if p := requestIDProblem(c); p != nil {
+			return refuse(p)
+		}
+		// The body is read whole, within its deadline, before any slot is taken: a client that
+		// trickles its body holds a connection, never a slot others need.
+		// Any Content-Type is read as JSON: vendors' clients label the same body in many ways,
+		// and a body that is not JSON gets its own precise answer from the parser.
+		body, err := readBodyWithin(c, s.maxBody, s.bodyTimeout)
+		if err != nil {
+			return refuse(err)
+		}
+		if !s.shares.take(principal.ID) {
+			return refuse(overloaded(shareRetryAfter))
+		}
+		defer s.shares.give(principal.ID)
 		if s.admit != nil {
 			ticket, _, wait := s.admit.Acquire(r.Context())
 			if ticket == nil {
@@ -56,25 +66,9 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 			}
 			defer ticket.Release()
 		}
-		if p := requestIDProblem(c); p != nil {
-			return refuse(p)
-		}
-		// Any Content-Type is read as JSON: vendors' clients label the same body in many ways,
-		// and a body that is not JSON gets its own precise answer from the parser.
-		body, err := readBody(r, s.maxBody)
-		if err != nil {
-			return refuse(err)
-		}
 
-		out, err := s.issuer.Submit(r.Context(), issuer.Submission{
-			Kind:            kind,
-			Principal:       principal,
-			RequestID:       requestID(c),
-			ClientRequestID: clientGivenID(c),
-			Route:           ev.Route,
-			Body:            body,
-			Received:        start,
-		})
+		sub.Body = body
+		out, err := s.issuer.Submit(r.Context(), sub)
 		if err != nil {
 			return err
 		}
