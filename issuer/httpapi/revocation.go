@@ -175,16 +175,6 @@ func (s *Server) published(c echo.Context, doc any) error {
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, body)
 }
 
-func etagMatches(header, etag string) bool {
-	for _, t := range strings.Split(header, ",") {
-		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
-		if t == etag || t == "*" {
-			return true
-		}
-	}
-	return false
-}
-
 // verifyRequest is the body of POST /api/v1/verify.
 type verifyRequest struct {
 	HC1 string `json:"hc1"`
