@@ -9,6 +9,7 @@ package issuer
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,14 @@ type Signer interface {
 	// end, as verifiers reject anything else.
 	Sign(payload dcc.Certificate, issuedAt, expires time.Time) (hc1 string, err error)
 	KID() []byte
+	// Allows reports whether the signing certificate may sign kind k: a DSC with DCC extended
+	// key usages signs only the kinds they name.
+	Allows(k Kind) bool
+	// Certificate is the DSC.
+	Certificate() *x509.Certificate
+	// SignDetached signs a published document (trust list, revocation list): a COSE_Sign1 with
+	// a detached payload, verifiable against the DSC (hcert.VerifyDetached).
+	SignDetached(content []byte) ([]byte, error)
 	// Validity is the DSC's validity period.
 	Validity() (notBefore, notAfter time.Time)
 	// Check signs a probe to prove the key is usable (an HSM may be unreachable).
@@ -164,9 +173,8 @@ type Service struct {
 	log        *slog.Logger
 	metrics    Metrics
 	newID      func() string
-
-	locksMu sync.Mutex
-	locks   map[string]*keyLock
+	locksMu    sync.Mutex
+	locks      map[string]*keyLock
 }
 
 // New checks the options and builds the service.

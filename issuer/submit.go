@@ -96,6 +96,12 @@ func (s *Service) decide(ctx context.Context, sub Submission, req *RequestRecord
 		return s.refuse(req, problem.New(problem.CodeKindNotGranted, "",
 			fmt.Sprintf("This credential may not issue %s certificates. Ask the service desk to grant the kind, or use the credential that has it.", sub.Kind))), noLock
 	}
+
+	if sg := s.signers[sub.Principal.Environment]; sg != nil && !sg.Allows(sub.Kind) {
+		return s.refuse(req, problem.New(problem.CodeKindNotSignable, "",
+			fmt.Sprintf("This service's signing certificate for %s may not sign %s certificates (its extended key usages do not name the kind). The service desk must install a signing certificate that does.", sub.Principal.Environment, sub.Kind))), noLock
+	}
+
 	dr, err := s.parse(sub)
 	if err != nil {
 		return s.refuse(req, err), noLock

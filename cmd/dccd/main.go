@@ -141,6 +141,10 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	if err != nil {
 		return err
 	}
+	revs, err := setup.Revocations(cfg, st, signers, values, log, time.Now)
+	if err != nil {
+		return err
+	}
 	citizens, citizenLimiter, err := citizenRoutes(cfg, subjectKey, issuer.NewCitizenView(st, svc, cfg.CitizenSandbox))
 	if err != nil {
 		return err
@@ -164,6 +168,9 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	background.Go(func() { monitor.Run(bgCtx) })
 	background.Go(func() { svc.RunRetention(bgCtx, time.Hour, cfg.RequestRetention) })
 	background.Go(func() { spooled.Run(bgCtx, time.Second) })
+	// The trust list names every DSC the service has signed with, retired ones included: the
+	// current ones are remembered as soon as the store answers (it may still be starting).
+	background.Go(func() { revs.RunRecordSigningCertificates(bgCtx, 5*time.Second) })
 	defer func() {
 		stopBackground()
 		background.Wait()
@@ -182,6 +189,7 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 
 	srv := httpapi.New(httpapi.Options{
 		Issuer:             svc,
+		Revocations:        revs,
 		Credentials:        issuer.NewCredentials(st, time.Now, cfg.KeyCacheTTL),
 		Values:             values,
 		Log:                log,

@@ -31,6 +31,7 @@ import (
 	"github.com/sedcc/dcc/issuer/store/postgres"
 	"github.com/sedcc/dcc/registry"
 	"github.com/sedcc/dcc/registry/fileregister"
+	"github.com/sedcc/dcc/signing/dcc"
 	"github.com/sedcc/dcc/signing/hcert"
 	"github.com/sedcc/dcc/signing/keys"
 	"github.com/sedcc/dcc/signing/trust"
@@ -50,6 +51,7 @@ type testEnv struct {
 	url      string
 	store    issuer.Store
 	svc      *issuer.Service
+	revs     *issuer.Revocations
 	creds    *issuer.Credentials
 	now      time.Time
 	dscs     map[issuer.Environment]*x509.Certificate
@@ -76,6 +78,8 @@ type envOptions struct {
 	slotsPerCred    int                      // admission slots one credential may hold (zero: no cap)
 	store           issuer.Store             // used instead of opening one of the stores
 	admit           *admission.Limiter
+	// sandboxKinds, when set, are the only kinds the sandbox DSC's extended key usages name.
+	sandboxKinds []dcc.Kind
 	// citizens serves the citizens' API and web page, with a stand-in identity provider.
 	citizens bool
 	// citizenAdmit is the citizens' budget.
@@ -147,7 +151,11 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 
 	signers := map[issuer.Environment]issuer.Signer{}
 	for _, env := range []issuer.Environment{issuer.Sandbox, issuer.Production} {
-		key, cert, err := keys.Generate(t.TempDir(), keys.Options{CommonName: "test " + string(env), Now: now.Add(-time.Hour)})
+		ko := keys.Options{CommonName: "test " + string(env), Now: now.Add(-time.Hour)}
+		if env == issuer.Sandbox {
+			ko.Kinds = o.sandboxKinds
+		}
+		key, cert, err := keys.Generate(t.TempDir(), ko)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,6 +197,14 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 		t.Fatal(err)
 	}
 	e.svc = svc
+	e.revs, err = issuer.NewRevocations(issuer.RevocationsOptions{Store: st, Signers: signers, Country: "SE",
+		Values: values, Clock: clock, Log: log, NewID: newID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.revs.RecordSigningCertificates(ctx); err != nil {
+		t.Fatal(err)
+	}
 	e.creds = issuer.NewCredentials(st, clock, time.Minute)
 	e.queue = issuer.NewAuditQueue(st, log, newID, clock, issuer.AuditQueueOptions{Size: 1000})
 	t.Cleanup(func() { _ = e.queue.Close(context.Background()) })
@@ -205,7 +221,7 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 	if o.citizens {
 		cit = e.startIdP(clock, o.citizenAdmit, !o.productionOnly)
 	}
-	srv := httpapi.New(httpapi.Options{Issuer: svc, Credentials: e.creds, Values: values, Log: log,
+	srv := httpapi.New(httpapi.Options{Issuer: svc, Revocations: e.revs, Credentials: e.creds, Values: values, Log: log,
 		Clock: clock, OpenAPI: docs.OpenAPI, Version: "test", ProviderRate: o.rate, AuthFailures: o.authFails, Admission: o.admit,
 		BodyTimeout: o.bodyTimeout, SlotsPerCredential: o.slotsPerCred,
 		Metrics: m, AuditQueue: e.queue, Citizens: cit})

@@ -33,7 +33,7 @@ func servedRoutes(t *testing.T) (*httpapi.Server, map[string]bool) {
 		t.Fatal(err)
 	}
 	// Built as dccd builds it: every optional part present, so every route is registered.
-	srv := httpapi.New(httpapi.Options{Issuer: e.svc, Credentials: e.creds, Values: e.values,
+	srv := httpapi.New(httpapi.Options{Issuer: e.svc, Revocations: e.revs, Credentials: e.creds, Values: e.values,
 		OpenAPI: docs.OpenAPI, Metrics: m, Citizens: e.startIdP(time.Now, nil, false)})
 	out := map[string]bool{}
 	for _, r := range srv.EchoRoutes() {

@@ -63,6 +63,11 @@ type Options struct {
 	AuditQueue *issuer.AuditQueue
 	// ProviderRate limits each provider credential; a zero Rate disables the limit.
 	ProviderRate RateLimit
+	// Revocations serves revocation, the trust list, the revocation list and verification; nil
+	// leaves those routes out.
+	Revocations *issuer.Revocations
+	// VerifyRate limits POST /api/v1/verify per credential (default 2 a second, bursts of 20).
+	VerifyRate RateLimit
 	// AuthFailures limits failed authentications per client address; a zero Rate disables it.
 	AuthFailures AuthFailureLimit
 	// Status is what /status and /status/feed.xml show (a *status.Monitor); nil answers 404.
@@ -76,6 +81,7 @@ type Options struct {
 type Server struct {
 	echo        *echo.Echo
 	issuer      *issuer.Service
+	revs        *issuer.Revocations
 	creds       *issuer.Credentials
 	log         *slog.Logger
 	now         func() time.Time
@@ -95,7 +101,9 @@ type Server struct {
 	status      StatusSource
 	// zone is where answers show dates: the issuance policy's.
 	zone *time.Location
-	cit  *Citizens
+	// verifyLimits paces POST /api/v1/verify per credential.
+	verifyLimits *rateLimiter
+	cit          *Citizens
 }
 
 // Route is one served route and the roles that may call it (see docs/roles.md).
@@ -127,6 +135,10 @@ func New(o Options) *Server {
 		s.zone = o.Issuer.Policy().Zone
 	}
 	s.limits = newRateLimiter(o.ProviderRate, o.Clock)
+	if o.VerifyRate.Rate <= 0 {
+		o.VerifyRate = defaultVerifyRate
+	}
+	s.verifyLimits = newRateLimiter(o.VerifyRate, o.Clock)
 	s.authFails = newAuthLimiter(o.AuthFailures, o.Clock)
 	s.shares = newShares(o.SlotsPerCredential)
 	s.bodyTimeout = o.BodyTimeout
@@ -134,6 +146,7 @@ func New(o Options) *Server {
 		s.bodyTimeout = 10 * time.Second
 	}
 	s.status = o.Status
+	s.revs = o.Revocations
 	s.admit, s.metrics, s.refusals = o.Admission, o.Metrics, o.AuditQueue
 	s.pace = newPacer(o.OverloadPace, o.Clock)
 	s.cit = o.Citizens
@@ -188,6 +201,9 @@ func (s *Server) routes() {
 		s.add(http.MethodGet, "/metrics", echo.WrapHandler(s.metrics.Handler()), "public")
 	}
 	s.statusRoutes()
+	if s.revs != nil {
+		s.revocationRoutes()
+	}
 	s.citizenRoutes()
 }
 

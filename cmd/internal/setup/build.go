@@ -250,6 +250,18 @@ func Issuer(c Config, st issuer.Store, signers map[issuer.Environment]*hcert.Sig
 	})
 }
 
+// Revocations builds revocation, the published lists and verification over the same signers.
+func Revocations(c Config, st issuer.RevocationStore, signers map[issuer.Environment]*hcert.Signer, values *valueset.Catalogue,
+	log *slog.Logger, clock func() time.Time) (*issuer.Revocations, error) {
+	ss := map[issuer.Environment]issuer.Signer{}
+	for env, s := range signers {
+		ss[env] = issuer.HCertSigner{Signer: s, Country: c.Country}
+	}
+	return issuer.NewRevocations(issuer.RevocationsOptions{
+		Store: st, Signers: ss, Country: c.Country, Values: values, Clock: clock, Log: log, NewID: NewEventID,
+	})
+}
+
 // NewEventID returns a time-ordered unique id (UUIDv7) for audit events.
 func NewEventID() string {
 	id, err := uuid.NewV7()
