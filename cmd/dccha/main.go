@@ -75,6 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.settings.TTL, "ttl", o.settings.TTL, "Patroni ttl (s)")
 	fs.IntVar(&o.settings.LoopWait, "loop-wait", o.settings.LoopWait, "Patroni loop_wait (s)")
 	fs.IntVar(&o.settings.RetryTimeout, "retry-timeout", o.settings.RetryTimeout, "Patroni retry_timeout (s)")
+	fs.IntVar(&o.settings.PrimaryStartTimeout, "primary-start-timeout", o.settings.PrimaryStartTimeout, "Patroni primary_start_timeout (s): 0 fails a crashed primary over instead of restarting it")
 	fs.StringVar(&o.settings.WALRetrieveRetryInterval, "wal-retrieve-retry-interval", o.settings.WALRetrieveRetryInterval, "PostgreSQL wal_retrieve_retry_interval on the standbys")
 	fs.DurationVar(&o.maxCrash, "max-crash-outage", 8*time.Second, "test: limit of the write outage after a postmaster crash")
 	fs.DurationVar(&o.maxNodeLoss, "max-node-outage", 15*time.Second, "test: limit of the write outage after a node loss")

@@ -72,27 +72,25 @@ type trial struct {
 }
 
 // outage is the longest time between two consecutive acknowledgements that spans or follows the
-// kill, up to the end of the trial, and the time from the kill to the first acknowledgement after
-// it. With no acknowledgement after the kill the outage runs to the end of the trial.
+// kill and begins before the end of the trial, and the time from the kill to the first
+// acknowledgement after it. With no acknowledgement after the kill, both run to the end.
 func outage(acks []time.Time, killed, end time.Time) (gap, first time.Duration) {
 	sorted := slices.Clone(acks)
 	slices.SortFunc(sorted, func(a, b time.Time) int { return a.Compare(b) })
 	prev := killed
-	if i, _ := slices.BinarySearchFunc(sorted, killed, func(a, b time.Time) int { return a.Compare(b) }); i > 0 {
-		prev = sorted[i-1]
-	}
 	first = -1
 	for _, a := range sorted {
 		if !a.After(killed) {
+			prev = a
 			continue
-		}
-		if a.After(end) {
-			break
 		}
 		if first < 0 {
 			first = a.Sub(killed)
 		}
 		gap = max(gap, a.Sub(prev))
+		if a.After(end) {
+			return gap, first
+		}
 		prev = a
 	}
 	if first < 0 {
@@ -206,15 +204,39 @@ func (t *topology) crashPostmaster(ctx context.Context, tr *trial) error {
 		return err
 	}
 	tr.victim, tr.before = "postmaster of "+n.name, describe(st)
+	old := n.postmasterPID()
 	tr.killed = time.Now()
 	if err := n.killPostmaster(); err != nil {
 		return err
 	}
-	// Give Patroni a loop to notice before asking whether the cluster is healthy.
-	sleepCtx(ctx, time.Second)
-	after, err := t.cluster.waitHealthy(ctx, 120*time.Second)
+	// Until Patroni has acted, its last view may still call the cluster healthy.
+	if err := waitFor(ctx, 120*time.Second, "Patroni to restart the postmaster or fail over", func() error {
+		if pid := n.postmasterPID(); pid != 0 && pid != old {
+			return nil
+		}
+		if st, err := t.cluster.state(); err == nil {
+			if l, ok := st.leader(); ok && l.Name != n.name {
+				return nil
+			}
+		}
+		return errors.New("not yet")
+	}); err != nil {
+		return err
+	}
+	return t.recovered(ctx, tr)
+}
+
+// recovered waits until the cluster is healthy and takes a write, and notes when.
+func (t *topology) recovered(ctx context.Context, tr *trial) error {
+	after, err := t.cluster.waitHealthy(ctx, 180*time.Second)
+	if err != nil {
+		return err
+	}
+	if err := waitFor(ctx, 60*time.Second, "a write to commit on the primary", t.service.write); err != nil {
+		return err
+	}
 	tr.back, tr.after = time.Now(), describe(after)
-	return err
+	return nil
 }
 
 // loseNode kills the primary's Patroni and postmaster together, waits for a new leader, then
@@ -235,9 +257,7 @@ func (t *topology) loseNode(ctx context.Context, tr *trial) error {
 	if err := t.cluster.startNode(n); err != nil {
 		return err
 	}
-	after, err := t.cluster.waitHealthy(ctx, 180*time.Second)
-	tr.back, tr.after = time.Now(), describe(after)
-	return err
+	return t.recovered(ctx, tr)
 }
 
 // loseReplica kills one dccd; the load goes on through the other; the replica is started again.
@@ -376,8 +396,8 @@ func (t *topology) report(o options, trials []*trial, acks []acknowledged, v ver
 	}
 	s := o.settings
 	fmt.Fprintf(&b, "\n== failover proof\n")
-	fmt.Fprintf(&b, "Patroni: ttl %d, loop_wait %d, retry_timeout %d, synchronous_mode on, synchronous_mode_strict on, synchronous_commit on, wal_retrieve_retry_interval %s, use_pg_rewind on\n",
-		s.TTL, s.LoopWait, s.RetryTimeout, s.WALRetrieveRetryInterval)
+	fmt.Fprintf(&b, "Patroni: ttl %d, loop_wait %d, retry_timeout %d, primary_start_timeout %d, synchronous_mode on, synchronous_mode_strict on, synchronous_commit on, wal_retrieve_retry_interval %s, use_pg_rewind on\n",
+		s.TTL, s.LoopWait, s.RetryTimeout, s.PrimaryStartTimeout, s.WALRetrieveRetryInterval)
 	fmt.Fprintf(&b, "load: %d clients round robin over %d dccd replicas (DATABASE_URL over 3 hosts, target_session_attrs=read-write)\n", o.clients, len(t.service.replicas))
 	var failures []string
 	for i, tr := range trials {

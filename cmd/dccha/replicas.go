@@ -85,6 +85,20 @@ func (s *service) createDatabase(ctx context.Context, c *cluster, leader member)
 	return nil
 }
 
+// write commits one transaction that takes a transaction id, through the read-write URL: it
+// returns once a primary has it and, in strict synchronous mode, a standby too.
+func (s *service) write() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, s.databaseURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, `SELECT txid_current()`)
+	return err
+}
+
 // serviceURL is the application's connection URL over every node.
 func serviceURL(c *cluster, password, attrs string) string {
 	u := url.URL{Scheme: "postgres", User: url.UserPassword("dcc", password), Host: c.hosts(), Path: "/dcc",
