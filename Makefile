@@ -5,7 +5,7 @@ DATA_DIR ?= ./data
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 30s
 
-.PHONY: run run-standin build test test-short deps lint vet fuzz bench load clean
+.PHONY: run run-standin build test test-short deps lint vet fuzz bench load ha ha-test ha-bench clean
 
 ## run: start the service on the embedded store with a development key; prints a provider credential
 run: build
@@ -57,6 +57,26 @@ bench:
 LOAD_FLAGS ?= --honor-retry-after
 load:
 	$(GO) run ./cmd/dccload $(LOAD_FLAGS)
+
+## ha: the high-availability topology on loopback: etcd, three Patroni-managed PostgreSQL 15 nodes
+## (strict synchronous replication) and two dccd replicas; issues round robin through both for
+## 20 s and tears it all down. HA_FLAGS=--hold keeps it up until Ctrl-C (prints URLs and a key).
+HA_FLAGS ?=
+ha:
+	@.ci/deps.sh ha
+	$(GO) run ./cmd/dccha up $(HA_FLAGS)
+
+## ha-test: the failover proof (docs/deploy.md): under continuous issuance, kill the primary's
+## postmaster, then a whole primary node, then a dccd replica; no acknowledged certificate may be
+## lost or duplicated and each write outage must stay under its limit
+ha-test:
+	@.ci/deps.sh ha
+	$(GO) run ./cmd/dccha test $(HA_FLAGS)
+
+## ha-bench: issuance through one replica, then two, over the same cluster (docs/perf.md)
+ha-bench:
+	@.ci/deps.sh ha
+	nice $(GO) run ./cmd/dccha bench $(HA_FLAGS)
 
 clean:
 	rm -rf bin
