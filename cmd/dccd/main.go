@@ -87,6 +87,16 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 		return err
 	}
 	st := m.InstrumentStore(raw)
+	// The read pool (DATABASE_READ_URL) for reads that may be stale; without it they go to st.
+	reads, err := setup.OpenReads(ctx, cfg, st)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := reads.Close(); err != nil {
+			log.Warn("close read pool", "err", err)
+		}
+	}()
 	signers, err := setup.Signers(cfg)
 	if err != nil {
 		return err
@@ -121,7 +131,7 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 		return err
 	}
 	// The monitor stops before the store closes (defers run last in, first out).
-	monitor, err := statusMonitor(cfg, st, signers, reg, log)
+	monitor, err := statusMonitor(cfg, st, reads, signers, reg, log)
 	if err != nil {
 		return err
 	}
@@ -179,6 +189,9 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	store := "embedded (" + cfg.DataDir + ")"
 	if cfg.DatabaseURL != "" {
 		store = "postgresql"
+		if cfg.DatabaseReadURL != "" {
+			store = "postgresql, read pool on DATABASE_READ_URL"
+		}
 	}
 	register := "file"
 	if cfg.RegisterURL != "" {
@@ -215,7 +228,7 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 // statusMonitor watches the store and the signing keys (critical: without them nothing is
 // issued) and the population register when it reports its state (not critical: the birth-date
 // fallback keeps issuance going), for /status.
-func statusMonitor(cfg setup.Config, st issuer.Store, signers map[issuer.Environment]*hcert.Signer,
+func statusMonitor(cfg setup.Config, st issuer.Store, reads setup.Reads, signers map[issuer.Environment]*hcert.Signer,
 	reg registry.Register, log *slog.Logger) (*status.Monitor, error) {
 	keys := map[string]status.KeySigner{}
 	for env, s := range signers {
@@ -227,6 +240,10 @@ func statusMonitor(cfg setup.Config, st issuer.Store, signers map[issuer.Environ
 	}
 	if r, ok := reg.(registry.Reporter); ok {
 		deps = append(deps, status.Dependency{Name: status.DependencyRegister, Title: "Population register", Probe: status.RegisterProbe(r)})
+	}
+	if cfg.DatabaseReadURL != "" {
+		// Not critical: issuance does not use the read pool.
+		deps = append(deps, status.Dependency{Name: "store-read", Title: "Certificate store, read pool", Probe: readPoolProbe(reads)})
 	}
 	m, err := status.New(status.Options{
 		Events:       st,
@@ -241,4 +258,14 @@ func statusMonitor(cfg setup.Config, st issuer.Store, signers map[issuer.Environ
 		return nil, fmt.Errorf("status monitor: %w", err)
 	}
 	return m, nil
+}
+
+// readPoolProbe is green while the read pool (DATABASE_READ_URL) answers a ping.
+func readPoolProbe(p status.Pinger) status.Probe {
+	return func(ctx context.Context) (status.Light, string) {
+		if err := p.Ping(ctx); err != nil {
+			return status.Red, "The read pool of the certificate store does not answer: issuance goes on; reads that use it fail."
+		}
+		return status.Green, "The read pool of the certificate store answers."
+	}
 }

@@ -32,7 +32,9 @@ func TestOutage(t *testing.T) {
 }
 
 func TestClusterHealthy(t *testing.T) {
-	m := func(name, role, state string) member { return member{Name: name, Role: role, State: state, Timeline: 2} }
+	m := func(name, role, state string) member {
+		return member{Name: name, Role: role, State: state, Timeline: 2}
+	}
 	for _, tc := range []struct {
 		members []member
 		want    string // empty: healthy

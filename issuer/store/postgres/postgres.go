@@ -56,6 +56,11 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		// pgx masks the password in its parse errors.
 		return nil, fmt.Errorf("open postgres store: parse database url: %w", err)
 	}
+	return openPool(ctx, cfg, opts)
+}
+
+// openPool applies the store's session settings to cfg, connects and checks the schema.
+func openPool(ctx context.Context, cfg *pgxpool.Config, opts Options) (*Store, error) {
 	timeout := opts.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
