@@ -70,7 +70,11 @@ func openPool(ctx context.Context, cfg *pgxpool.Config, opts Options) (*Store, e
 	}
 	rp := cfg.ConnConfig.RuntimeParams
 	rp["synchronous_commit"] = "on"
-	rp["statement_timeout"] = fmt.Sprint(timeout.Milliseconds())
+	// The server's statement_timeout is a second longer than the client's deadline, so that a
+	// COMMIT waiting for a synchronous standby is always ended by the client (an error: nothing
+	// is acknowledged). Ended by the server, the wait would end with a warning and the COMMIT
+	// would report success though the transaction is on one node only.
+	rp["statement_timeout"] = fmt.Sprint((timeout + time.Second).Milliseconds())
 	rp["lock_timeout"] = fmt.Sprint(timeout.Milliseconds())
 	rp["TimeZone"] = "UTC"
 	if rp["application_name"] == "" {
