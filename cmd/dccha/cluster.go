@@ -252,6 +252,9 @@ func patroniConfig(c *cluster, n *node) map[string]any {
 						"wal_retrieve_retry_interval": c.settings.WALRetrieveRetryInterval,
 						"max_connections":             100,
 						"password_encryption":         "scram-sha-256",
+						// Reads on standbys (DATABASE_READ_URL) are not cancelled by the
+						// primary's vacuum of rows they still see.
+						"hot_standby_feedback": "on",
 					},
 				},
 			},

@@ -28,6 +28,7 @@ type acknowledged struct {
 	At         time.Time `json:"at"`
 	Sent       time.Time `json:"sent"`
 	Target     string    `json:"target"`
+	First      string    `json:"first"`
 	Identifier string    `json:"identifier"`
 	RequestID  string    `json:"requestId"`
 	UVCI       string    `json:"uvci"`
@@ -411,6 +412,16 @@ func (t *topology) report(o options, trials []*trial, acks []acknowledged, v ver
 			i+1, tr.name, tr.outage.Seconds(), tr.limit.Seconds(), verdict, tr.firstOK.Seconds(), tr.back.Sub(tr.killed).Seconds())
 		fmt.Fprintf(&b, "        before: %s\n        after:  %s\n", tr.before, tr.after)
 	}
+	retried, moved := 0, 0
+	for _, a := range acks {
+		if a.Attempts > 1 {
+			retried++
+			if a.Target != a.First {
+				moved++
+			}
+		}
+	}
+	fmt.Fprintf(&b, "sent more than once (same X-Request-ID) before their 200: %d, of them answered by another replica than the first tried: %d\n", retried, moved)
 	fmt.Fprintf(&b, "acknowledged (200) %d; on the primary (port %s): %d load certificates, %d of them never acknowledged (in flight at a kill or at the end)\n",
 		len(acks), v.primary, v.loadOnServer, v.unacked)
 	fmt.Fprintf(&b, "acknowledged missing from the primary %d, differing %d, not verifying %d; Identifiers with two certificates %d\n",

@@ -20,7 +20,8 @@ import (
 type Acknowledged struct {
 	At         time.Time `json:"at"`   // when the 200 was received
 	Sent       time.Time `json:"sent"` // when the request was first sent
-	Target     string    `json:"target"`
+	Target     string    `json:"target"` // the replica that answered 200
+	First      string    `json:"first"`  // the replica the request was first sent to
 	Identifier string    `json:"identifier"`
 	RequestID  string    `json:"requestId"`
 	UVCI       string    `json:"uvci"`
@@ -57,8 +58,10 @@ type recordTally struct {
 	attempts     int
 	byStatus     map[int]int
 	transport    map[string]int
-	failures     int      // answers that break the service's promise
-	unexpected   []string // the first few of them
+	refusals     map[string]int // 503 and 429 by their first error code
+	slowest      time.Duration  // the longest a refusal took to arrive
+	failures     int            // answers that break the service's promise
+	unexpected   []string       // the first few of them
 	acks         []time.Time
 }
 
@@ -72,12 +75,16 @@ func (t *recordTally) merge(o *recordTally) {
 	for k, v := range o.transport {
 		t.transport[k] += v
 	}
+	for k, v := range o.refusals {
+		t.refusals[k] += v
+	}
+	t.slowest = max(t.slowest, o.slowest)
 	t.unexpected = append(t.unexpected, o.unexpected[:min(len(o.unexpected), max(0, 10-len(t.unexpected)))]...)
 	t.acks = append(t.acks, o.acks...)
 }
 
 func newRecordTally() *recordTally {
-	return &recordTally{byStatus: map[int]int{}, transport: map[string]int{}}
+	return &recordTally{byStatus: map[int]int{}, transport: map[string]int{}, refusals: map[string]int{}}
 }
 
 // run records until the deadline or ctx ends; a request in flight then is finished (each
@@ -109,8 +116,13 @@ func (r *recording) run(ctx context.Context) (*recordTally, time.Duration) {
 func (r *recording) issue(ctx context.Context, deadline time.Time, t *recordTally) {
 	id, body := r.bodies.nextObservation()
 	sent := r.now()
+	var first string
 	for attempt := 1; ; attempt++ {
 		target := r.targets[int(r.next.Add(1)-1)%len(r.targets)]
+		if first == "" {
+			first = target
+		}
+		began := r.now()
 		status, raw, err := r.post(ctx, target, id, body)
 		t.attempts++
 		switch {
@@ -118,10 +130,12 @@ func (r *recording) issue(ctx context.Context, deadline time.Time, t *recordTall
 			t.transport[errorKind(err)]++
 		case status == http.StatusOK:
 			t.byStatus[status]++
-			r.acknowledge(t, Acknowledged{At: r.now(), Sent: sent, Target: target, Identifier: id, RequestID: id, Attempts: attempt}, raw)
+			r.acknowledge(t, Acknowledged{At: r.now(), Sent: sent, Target: target, First: first, Identifier: id, RequestID: id, Attempts: attempt}, raw)
 			return
 		case status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests:
 			t.byStatus[status]++
+			t.refusals[firstCode(raw)]++
+			t.slowest = max(t.slowest, r.now().Sub(began))
 			if isOutcome, _ := outcomeCodes(raw); !isOutcome {
 				t.unexpect(fmt.Sprintf("%d without an OperationOutcome: %s", status, truncate(string(raw), 200)))
 			}
@@ -196,6 +210,23 @@ func (r *recording) acknowledge(t *recordTally, a Acknowledged, raw []byte) {
 	}
 }
 
+// firstCode is the first issue's code of an OperationOutcome, or "?".
+func firstCode(body []byte) string {
+	var oo struct {
+		Issue []struct {
+			Details struct {
+				Coding []struct {
+					Code string `json:"code"`
+				} `json:"coding"`
+			} `json:"details"`
+		} `json:"issue"`
+	}
+	if json.Unmarshal(body, &oo) != nil || len(oo.Issue) == 0 || len(oo.Issue[0].Details.Coding) == 0 {
+		return "?"
+	}
+	return oo.Issue[0].Details.Coding[0].Code
+}
+
 // longestGap is the longest time between two consecutive acknowledgements, and when it began.
 func longestGap(acks []time.Time) (time.Duration, time.Time) {
 	sorted := slices.Clone(acks)
@@ -243,6 +274,9 @@ func recordRun(ctx context.Context, o options, targets []string, key string, std
 	fmt.Fprintf(stdout, "\n== record: %d clients, %.1f s\n", o.clients, elapsed.Seconds())
 	fmt.Fprintf(stdout, "acknowledged      %d (%.1f/s) in %d attempts\n", t.acknowledged, float64(t.acknowledged)/elapsed.Seconds(), t.attempts)
 	fmt.Fprintf(stdout, "answers           %v\n", t.byStatus)
+	if len(t.refusals) > 0 {
+		fmt.Fprintf(stdout, "refusals          %v, the slowest answered in %s\n", t.refusals, t.slowest.Round(time.Millisecond))
+	}
 	if len(t.transport) > 0 {
 		fmt.Fprintf(stdout, "not answered      %v (sent again to the next target)\n", t.transport)
 	}
