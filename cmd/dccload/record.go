@@ -18,8 +18,8 @@ import (
 // Acknowledged is one line of the record (JSON lines): a certificate the service acknowledged
 // with a 200. cmd/dccha reads it back to check that none was lost.
 type Acknowledged struct {
-	At         time.Time `json:"at"`   // when the 200 was received
-	Sent       time.Time `json:"sent"` // when the request was first sent
+	At         time.Time `json:"at"`     // when the 200 was received
+	Sent       time.Time `json:"sent"`   // when the request was first sent
 	Target     string    `json:"target"` // the replica that answered 200
 	First      string    `json:"first"`  // the replica the request was first sent to
 	Identifier string    `json:"identifier"`
