@@ -8,7 +8,8 @@
 //
 //	dccha up [--load 20s] [--hold]   start it, issue round robin through both replicas, tear down
 //	                                 (--hold: keep it up until interrupted, printing URLs and a key)
-//	dccha bench [--load 20s]         throughput through one replica, then through two, same cluster
+//	dccha bench [--load 20s]         throughput of one dccd on its embedded store (the reference),
+//	                                 then of one and of two replicas over the cluster
 //	dccha test                       the failover proof (docs/deploy.md), then tear down
 //
 // The failover proof keeps issuing through both replicas (cmd/dccload --record, every 200

@@ -43,6 +43,7 @@ type replica struct {
 	name string
 	addr string
 	dir  string
+	env  []string // when set, the whole environment instead of replicaEnv's
 	proc *proc
 }
 
@@ -110,20 +111,44 @@ func serviceURL(c *cluster, password, attrs string) string {
 // all with dccctl devsetup against the cluster.
 func (s *service) prepare(ctx context.Context) error {
 	s.keysDir = filepath.Join(s.dir, "shared")
+	key, err := s.devsetup(ctx, "DCC_DATA_DIR="+s.keysDir, "DATABASE_URL="+s.databaseURL)
+	s.key = key
+	return err
+}
+
+// devsetup runs dccctl devsetup with env and returns the provider key it prints last.
+func (s *service) devsetup(ctx context.Context, env ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, filepath.Join(s.bin, "dccctl"), "devsetup")
-	cmd.Env = append(cleanEnv(), "DCC_DATA_DIR="+s.keysDir, "DATABASE_URL="+s.databaseURL)
+	cmd.Env = append(cleanEnv(), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return fmt.Errorf("dccctl devsetup: %w\n%s", err, stderr.String())
+		return "", fmt.Errorf("dccctl devsetup: %w\n%s", err, stderr.String())
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	s.key = strings.TrimSpace(lines[len(lines)-1])
-	if s.key == "" {
-		return errors.New("dccctl devsetup printed no key")
+	key := strings.TrimSpace(lines[len(lines)-1])
+	if key == "" {
+		return "", errors.New("dccctl devsetup printed no key")
 	}
-	return nil
+	return key, nil
+}
+
+// startSingle starts the reference of the bench: one dccd on its embedded store, no cluster
+// (the single-node setup of docs/perf.md), and returns it with its provider key.
+func (s *service) startSingle(ctx context.Context) (*replica, string, error) {
+	ports, err := freePorts(1)
+	if err != nil {
+		return nil, "", err
+	}
+	dir := filepath.Join(s.dir, "single")
+	key, err := s.devsetup(ctx, "DCC_DATA_DIR="+dir)
+	if err != nil {
+		return nil, "", err
+	}
+	r := &replica{name: "single", addr: fmt.Sprintf("127.0.0.1:%d", ports[0]), dir: dir}
+	r.env = append(cleanEnv(), "DCC_DATA_DIR="+dir, "DCC_LISTEN="+r.addr, "DCC_LOG_FORMAT=json", "DCC_PROVIDER_RATE=0")
+	return r, key, s.startReplica(ctx, r)
 }
 
 // replicaEnv is a replica's configuration: the same database, keys and subject key for every
@@ -154,7 +179,10 @@ func (s *service) startReplica(ctx context.Context, r *replica) error {
 		return err
 	}
 	cmd := exec.Command(filepath.Join(s.bin, "dccd"))
-	cmd.Env = s.replicaEnv(r)
+	cmd.Env = r.env
+	if cmd.Env == nil {
+		cmd.Env = s.replicaEnv(r)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	p, err := startProc(cmd, filepath.Join(r.dir, "dccd.log"))
 	if err != nil {

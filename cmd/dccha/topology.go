@@ -145,7 +145,11 @@ func (t *topology) targets(rs ...*replica) string {
 
 // loadCmd is cmd/dccload in record mode through the given replicas.
 func (t *topology) loadCmd(o options, d time.Duration, record string, rs ...*replica) *exec.Cmd {
-	cmd := exec.Command(filepath.Join(t.service.bin, "dccload"), "--target", t.targets(rs...), "--key", t.service.key,
+	return t.loadCmdKey(o, d, record, t.service.key, rs...)
+}
+
+func (t *topology) loadCmdKey(o options, d time.Duration, record, key string, rs ...*replica) *exec.Cmd {
+	cmd := exec.Command(filepath.Join(t.service.bin, "dccload"), "--target", t.targets(rs...), "--key", key,
 		"--path", "/api/v1/observation", "--record", record, "--measure", d.String(),
 		"--clients", strconv.Itoa(o.clients), "--max-requests", "100000000")
 	cmd.Env = cleanEnv()
@@ -194,16 +198,32 @@ func redact(u string) string {
 	return u[:k+1] + "xxxxx" + u[j:]
 }
 
-// bench measures issuance through one replica, then through both, on the same cluster, and
-// prints the ratio.
+// bench measures issuance through one dccd on its embedded store (the single-node reference),
+// then through one replica over the cluster, then through both, and prints the ratios.
 func (t *topology) bench(ctx context.Context, o options, stdout, stderr io.Writer) int {
-	rates := make([]float64, 2)
-	for i, rs := range [][]*replica{t.service.replicas[:1], t.service.replicas} {
-		record := filepath.Join(t.dir, fmt.Sprintf("bench-%d.jsonl", len(rs)))
-		cmd := t.loadCmd(o, o.load, record, rs...)
+	single, singleKey, err := t.service.startSingle(ctx)
+	if single != nil && single.proc != nil {
+		defer single.proc.stop(30 * time.Second)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "dccha: %v\n", err)
+		return 1
+	}
+	phases := []struct {
+		name string
+		key  string
+		rs   []*replica
+	}{
+		{"one dccd, embedded store (single node)", singleKey, []*replica{single}},
+		{"one replica over the cluster", t.service.key, t.service.replicas[:1]},
+		{"two replicas over the cluster", t.service.key, t.service.replicas},
+	}
+	rates := make([]float64, len(phases))
+	for i, ph := range phases {
+		record := filepath.Join(t.dir, fmt.Sprintf("bench-%d.jsonl", i))
+		cmd := t.loadCmdKey(o, o.load, record, ph.key, ph.rs...)
 		cmd.Stdout, cmd.Stderr = stdout, stderr
-		fmt.Fprintf(stdout, "\n%d clients through %d replica(s) for %s ...\n", o.clients, len(rs), o.load)
-		start := time.Now()
+		fmt.Fprintf(stdout, "\n%s: %d clients for %s ...\n", ph.name, o.clients, o.load)
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintf(stderr, "dccha: dccload: %v\n", err)
 			return 1
@@ -213,12 +233,34 @@ func (t *topology) bench(ctx context.Context, o options, stdout, stderr io.Write
 			fmt.Fprintf(stderr, "dccha: %v\n", err)
 			return 1
 		}
-		rates[i] = float64(len(acks)) / time.Since(start).Seconds()
+		rates[i] = rate(acks)
 		if ctx.Err() != nil {
 			return 1
 		}
 	}
-	fmt.Fprintf(stdout, "\nbench: one replica %.1f certificates/s, two replicas %.1f/s (ratio %.2f), %d clients, %s each, same cluster\n",
-		rates[0], rates[1], rates[1]/rates[0], o.clients, o.load)
+	fmt.Fprintf(stdout, "\n== bench: %d clients, %s each, certificates acknowledged per second\n", o.clients, o.load)
+	for i, ph := range phases {
+		fmt.Fprintf(stdout, "%-42s %7.1f/s  (%.2f x single node)\n", ph.name, rates[i], rates[i]/rates[0])
+	}
+	return 0
+}
+
+// rate is acknowledgements per second from the first request sent to the last answer.
+func rate(acks []acknowledged) float64 {
+	if len(acks) == 0 {
+		return 0
+	}
+	first, last := acks[0].Sent, acks[0].At
+	for _, a := range acks {
+		if a.Sent.Before(first) {
+			first = a.Sent
+		}
+		if a.At.After(last) {
+			last = a.At
+		}
+	}
+	if d := last.Sub(first).Seconds(); d > 0 {
+		return float64(len(acks)) / d
+	}
 	return 0
 }
