@@ -124,14 +124,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "dccha: %v\n", err)
+		if t != nil {
+			t.keep = true
+		}
 		return 1
 	}
+	var code int
 	switch o.cmd {
 	case "up":
-		return t.up(ctx, o, stdout, stderr)
+		code = t.up(ctx, o, stdout, stderr)
 	case "bench":
-		return t.bench(ctx, o, stdout, stderr)
+		code = t.bench(ctx, o, stdout, stderr)
 	default:
-		return t.proof(ctx, o, stdout, stderr)
+		code = t.proof(ctx, o, stdout, stderr)
 	}
+	if code != 0 {
+		t.keep = true // the logs of every process, for diagnosis
+	}
+	return code
 }
