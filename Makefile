@@ -73,7 +73,8 @@ ha-test:
 	@.ci/deps.sh ha
 	$(GO) run ./cmd/dccha test $(HA_FLAGS)
 
-## ha-bench: issuance through one replica, then two, over the same cluster (docs/perf.md)
+## ha-bench: issuance through one dccd on its own (the reference), then one and two replicas over
+## the cluster, interleaved in rounds (docs/perf.md)
 ha-bench:
 	@.ci/deps.sh ha
 	nice $(GO) run ./cmd/dccha bench $(HA_FLAGS)

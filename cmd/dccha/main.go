@@ -44,6 +44,7 @@ type options struct {
 	load     time.Duration
 	hold     bool
 	clients  int
+	rounds   int
 	report   string
 	settings Settings
 	// Limits of the write outage per trial.
@@ -72,6 +73,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.load, "load", 20*time.Second, "up, bench: how long to issue through the replicas")
 	fs.BoolVar(&o.hold, "hold", false, "up: keep the topology running until interrupted")
 	fs.IntVar(&o.clients, "clients", 8, "concurrent clients of the load")
+	fs.IntVar(&o.rounds, "rounds", 3, "bench: rounds, each measuring every set-up for --load in turn")
 	fs.StringVar(&o.report, "report", "", "test: also write the report to this file")
 	fs.IntVar(&o.settings.TTL, "ttl", o.settings.TTL, "Patroni ttl (s)")
 	fs.IntVar(&o.settings.LoopWait, "loop-wait", o.settings.LoopWait, "Patroni loop_wait (s)")
@@ -88,6 +90,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var errs []error
 	if o.load <= 0 || o.load > time.Hour {
 		errs = append(errs, errors.New("--load must be above 0 and at most 1h"))
+	}
+	if o.rounds < 1 || o.rounds > 20 {
+		errs = append(errs, errors.New("--rounds must be 1 to 20"))
 	}
 	if o.clients < 1 || o.clients > 256 {
 		errs = append(errs, errors.New("--clients must be 1 to 256"))

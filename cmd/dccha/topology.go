@@ -218,35 +218,42 @@ func (t *topology) bench(ctx context.Context, o options, stdout, stderr io.Write
 		{"one replica over the cluster", t.service.key, t.service.replicas[:1]},
 		{"two replicas over the cluster", t.service.key, t.service.replicas},
 	}
-	rates := make([]float64, len(phases))
-	for i, ph := range phases {
-		record := filepath.Join(t.dir, fmt.Sprintf("bench-%d.jsonl", i))
-		cmd := t.loadCmdKey(o, o.load, record, ph.key, ph.rs...)
-		cmd.Stdout, cmd.Stderr = stdout, stderr
-		fmt.Fprintf(stdout, "\n%s: %d clients for %s ...\n", ph.name, o.clients, o.load)
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintf(stderr, "dccha: dccload: %v\n", err)
-			return 1
-		}
-		acks, err := readRecord(record)
-		if err != nil {
-			fmt.Fprintf(stderr, "dccha: %v\n", err)
-			return 1
-		}
-		rates[i] = rate(acks)
-		if ctx.Err() != nil {
-			return 1
+	// Rounds interleave the set-ups, so that a shared machine's changing load weighs on all alike.
+	acks := make([]int, len(phases))
+	secs := make([]float64, len(phases))
+	for round := range o.rounds {
+		for i, ph := range phases {
+			record := filepath.Join(t.dir, fmt.Sprintf("bench-%d-%d.jsonl", round, i))
+			cmd := t.loadCmdKey(o, o.load, record, ph.key, ph.rs...)
+			cmd.Stdout, cmd.Stderr = stdout, stderr
+			fmt.Fprintf(stdout, "\nround %d, %s: %d clients for %s ...\n", round+1, ph.name, o.clients, o.load)
+			if err := cmd.Run(); err != nil {
+				fmt.Fprintf(stderr, "dccha: dccload: %v\n", err)
+				return 1
+			}
+			got, err := readRecord(record)
+			if err != nil {
+				fmt.Fprintf(stderr, "dccha: %v\n", err)
+				return 1
+			}
+			acks[i] += len(got)
+			secs[i] += span(got)
+			if ctx.Err() != nil {
+				return 1
+			}
 		}
 	}
-	fmt.Fprintf(stdout, "\n== bench: %d clients, %s each, certificates acknowledged per second\n", o.clients, o.load)
+	fmt.Fprintf(stdout, "\n== bench: %d clients, %d rounds of %s per set-up, certificates acknowledged per second\n", o.clients, o.rounds, o.load)
+	base := float64(acks[0]) / secs[0]
 	for i, ph := range phases {
-		fmt.Fprintf(stdout, "%-42s %7.1f/s  (%.2f x single node)\n", ph.name, rates[i], rates[i]/rates[0])
+		r := float64(acks[i]) / secs[i]
+		fmt.Fprintf(stdout, "%-42s %7.1f/s  (%.2f x single node)\n", ph.name, r, r/base)
 	}
 	return 0
 }
 
-// rate is acknowledgements per second from the first request sent to the last answer.
-func rate(acks []acknowledged) float64 {
+// span is the time from the first request sent to the last answer of a record.
+func span(acks []acknowledged) float64 {
 	if len(acks) == 0 {
 		return 0
 	}
@@ -259,8 +266,5 @@ func rate(acks []acknowledged) float64 {
 			last = a.At
 		}
 	}
-	if d := last.Sub(first).Seconds(); d > 0 {
-		return float64(len(acks)) / d
-	}
-	return 0
+	return last.Sub(first).Seconds()
 }
