@@ -99,7 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.settings.TTL < 2 || o.settings.LoopWait < 1 || o.settings.RetryTimeout < 1 ||
 		o.settings.LoopWait+2*o.settings.RetryTimeout > o.settings.TTL {
-		errs = append(errs, errors.New("Patroni wants ttl >= loop_wait + 2 x retry_timeout, all at least 1"))
+		errs = append(errs, errors.New("--ttl, --loop-wait, --retry-timeout: Patroni wants ttl >= loop_wait + 2 x retry_timeout, all at least 1"))
 	}
 	if o.settle < 0 {
 		errs = append(errs, errors.New("--settle must be at least 0"))
