@@ -179,23 +179,15 @@ func (t *topology) up(ctx context.Context, o options, stdout, stderr io.Writer) 
 	for _, n := range t.cluster.nodes {
 		fmt.Fprintf(stdout, "  %s  PostgreSQL 127.0.0.1:%d  Patroni %s/cluster  (log %s)\n", n.name, n.pgPort, n.api(), n.logPath())
 	}
-	fmt.Fprintf(stdout, "  DATABASE_URL=%s\n", redact(t.service.databaseURL))
+	// A throwaway cluster on loopback: its random password is printed so that dccctl and psql
+	// can be pointed at it.
+	fmt.Fprintf(stdout, "  DATABASE_URL='%s'\n", t.service.databaseURL)
+	fmt.Fprintf(stdout, "  DATABASE_READ_URL='%s'\n", t.service.readURL)
 	fmt.Fprintf(stdout, "  sandbox provider API key: %s\n", t.service.key)
-	fmt.Fprintf(stdout, "  try: curl -s -H 'Authorization: Bearer %s' -H 'Content-Type: application/fhir+json' --data @fhir/testdata/naat.json %s/api/v1/observation\n",
+	fmt.Fprintf(stdout, "  try: go run ./cmd/dccctl example naat | curl -s -H 'Authorization: Bearer %s' -H 'Content-Type: application/fhir+json' --data-binary @- %s/api/v1/observation\n",
 		t.service.key, t.service.replicas[0].url())
 	<-ctx.Done()
 	return code
-}
-
-// redact hides the password of a connection URL.
-func redact(u string) string {
-	i := strings.Index(u, "://")
-	j := strings.Index(u, "@")
-	k := strings.LastIndex(u[:max(j, 0)], ":")
-	if i < 0 || j < 0 || k <= i+3 {
-		return u
-	}
-	return u[:k+1] + "xxxxx" + u[j:]
 }
 
 // bench measures issuance through one dccd on its embedded store (the single-node reference),
