@@ -75,11 +75,11 @@ func open(ctx context.Context, databaseURL string, opts Options, pending bool) (
 		// pgx masks the password in its parse errors.
 		return nil, fmt.Errorf("open postgres store: parse database url: %w", err)
 	}
-	return openPool(ctx, cfg, opts)
+	return openPool(ctx, cfg, opts, pending)
 }
 
-// openPool applies the store's session settings to cfg, connects and checks the schema.
-func openPool(ctx context.Context, cfg *pgxpool.Config, opts Options) (*Store, error) {
+// openPool applies the store's session settings to cfg and builds the pool (see open).
+func openPool(ctx context.Context, cfg *pgxpool.Config, opts Options, pending bool) (*Store, error) {
 	timeout := opts.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout

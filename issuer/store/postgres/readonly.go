@@ -25,6 +25,10 @@ import (
 // healthy cluster that is milliseconds; while a standby replays a long conflict
 // (max_standby_streaming_delay) or catches up after a restart, it can be seconds or more. Use
 // Reads, which takes a single certificate the standby does not have yet from the primary.
+//
+// Like Start, OpenReadOnly does not wait for the servers: the pool connects when first used, so a
+// process starts while the cluster is down; only a malformed URL is an error. It applies no
+// migrations (the primary's store does); reads fail until the schema has reached the standby.
 func OpenReadOnly(ctx context.Context, readURL string, opts Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(readURL)
 	if err != nil {
@@ -37,7 +41,7 @@ func OpenReadOnly(ctx context.Context, readURL string, opts Options) (*Store, er
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "dcc-read"
 	}
-	s, err := openPool(ctx, cfg, opts)
+	s, err := openPool(ctx, cfg, opts, false)
 	if err != nil {
 		return nil, fmt.Errorf("read pool: %w", err)
 	}

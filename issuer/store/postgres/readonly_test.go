@@ -81,3 +81,18 @@ func TestReadsFallBackToThePrimaryForOneCertificate(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// The read pool opens without reaching a server, and answers ErrStoreUnavailable until one answers.
+func TestReadOnlyPoolOpensWhileTheServerIsDown(t *testing.T) {
+	ro, err := postgres.OpenReadOnly(t.Context(), "postgres://dcc@127.0.0.1:1,127.0.0.1:2/dcc?connect_timeout=1", postgres.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatalf("OpenReadOnly with no server: %v", err)
+	}
+	defer ro.Close()
+	if err := ro.Ping(t.Context()); !errors.Is(err, issuer.ErrStoreUnavailable) {
+		t.Errorf("Ping = %v, want ErrStoreUnavailable", err)
+	}
+	if _, err := postgres.OpenReadOnly(t.Context(), "postgres://dcc@127.0.0.1:1/dcc?target_session_attrs=bogus", postgres.Options{}); err == nil {
+		t.Error("a malformed read URL was accepted")
+	}
+}
