@@ -8,14 +8,14 @@ import (
 	"github.com/sedcc/dcc/issuer/store/postgres"
 )
 
-// Reads is the store for reads that may be stale by a standby's replay delay: a citizen's
-// certificates, the trust list, audit search. A single certificate the standby does not have yet
-// is read from the primary, so one just issued is always found.
+// Reads is the store for reads that may be stale by a standby's replay delay: pass it where an
+// issuer.CitizenReader (a citizen's certificates) or an issuer.AuditReader (audit search) is
+// taken. A single certificate the standby does not have yet is read from the primary, so one just
+// issued is always found.
 type Reads interface {
-	CertificateByUVCI(ctx context.Context, uvci string) (issuer.Certificate, error)
+	issuer.CitizenReader
+	issuer.AuditReader
 	CertificateByIdentifier(ctx context.Context, providerID, identifier string) (issuer.Certificate, error)
-	CertificatesBySubject(ctx context.Context, subjectKey []byte) ([]issuer.Certificate, error)
-	SearchAudit(ctx context.Context, q issuer.AuditQuery) (issuer.AuditPage, error)
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -63,6 +63,11 @@ type Reads struct {
 	primary certificateReader
 }
 
+var (
+	_ issuer.CitizenReader = (*Reads)(nil)
+	_ issuer.AuditReader   = (*Reads)(nil)
+)
+
 // NewReads serves reads from standby, falling back to primary for a single certificate.
 func NewReads(standby *Store, primary certificateReader) *Reads {
 	return &Reads{standby: standby, primary: primary}
