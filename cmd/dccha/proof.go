@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -286,12 +287,13 @@ type verification struct {
 	unacked      int      // load certificates on the primary that no 200 acknowledged
 	onNodes      map[string]int
 	loadOnServer int
+	readPool     map[string]string // each replica's /status light of its read pool (DATABASE_READ_URL)
 }
 
 // verify reads every load certificate from the primary (a read-write session over all nodes)
 // and checks each acknowledged one; then counts how many of them each node holds.
 func (t *topology) verify(ctx context.Context, acks []acknowledged) (verification, error) {
-	v := verification{onNodes: map[string]int{}}
+	v := verification{onNodes: map[string]int{}, readPool: map[string]string{}}
 	certFile := filepath.Join(setup.DevelopmentKeyDir(t.service.keysDir, issuer.Sandbox), keys.CertFile)
 	_, cert, err := keys.Load(filepath.Join(filepath.Dir(certFile), keys.KeyFile), certFile)
 	if err != nil {
@@ -385,7 +387,45 @@ func (t *topology) verify(ctx context.Context, acks []acknowledged) (verificatio
 		nc.Close(cctx)
 		v.onNodes[n.name] = count
 	}
+
+	// The read pool of each replica, as its /status shows it (probed every DCC_STATUS_INTERVAL).
+	for _, r := range t.service.replicas {
+		light := ""
+		_ = waitFor(ctx, 30*time.Second, "the read pool of "+r.name+" to be green", func() error {
+			light = readPoolLight(r.url())
+			if light != "green" {
+				return fmt.Errorf("read pool %q", light)
+			}
+			return nil
+		})
+		v.readPool[r.name] = light
+	}
 	return v, nil
+}
+
+// readPoolLight is the light of the dependency store-read on a replica's /status, or what went wrong.
+func readPoolLight(base string) string {
+	hc := &http.Client{Timeout: 2 * time.Second}
+	resp, err := hc.Get(base + "/status?format=json")
+	if err != nil {
+		return "unreachable"
+	}
+	defer resp.Body.Close()
+	var page struct {
+		Dependencies []struct {
+			Name   string `json:"name"`
+			Status string `json:"status"`
+		} `json:"dependencies"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+		return "unreadable"
+	}
+	for _, d := range page.Dependencies {
+		if d.Name == "store-read" {
+			return d.Status
+		}
+	}
+	return "absent"
 }
 
 // report prints the figures and the verdict; it returns the exit status.
@@ -431,6 +471,14 @@ func (t *topology) report(o options, trials []*trial, acks []acknowledged, v ver
 		nodes = append(nodes, fmt.Sprintf("%s %d", n.name, v.onNodes[n.name]))
 	}
 	fmt.Fprintf(&b, "acknowledged certificates held by each node: %s (of %d)\n", strings.Join(nodes, ", "), len(acks))
+	var pools []string
+	for _, r := range t.service.replicas {
+		pools = append(pools, r.name+" "+v.readPool[r.name])
+		if v.readPool[r.name] != "green" {
+			failures = append(failures, fmt.Sprintf("the read pool (DATABASE_READ_URL) of %s is %s on /status", r.name, v.readPool[r.name]))
+		}
+	}
+	fmt.Fprintf(&b, "read pool (DATABASE_READ_URL, prefer-standby) on /status: %s\n", strings.Join(pools, ", "))
 	for _, l := range []struct {
 		what string
 		list []string
