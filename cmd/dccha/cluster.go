@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -51,7 +50,6 @@ type cluster struct {
 	nodes    []*node
 	// Passwords of the roles Patroni creates at bootstrap, random per cluster.
 	superPassword, replPassword, rewindPassword string
-	out                                         io.Writer
 }
 
 // node is one Patroni-managed PostgreSQL.
@@ -127,7 +125,7 @@ func (p *proc) stop(grace time.Duration) error {
 }
 
 // newCluster chooses ports and passwords; start brings it up.
-func newCluster(dir string, settings Settings, out io.Writer) (*cluster, error) {
+func newCluster(dir string, settings Settings) (*cluster, error) {
 	cred, err := unprivilegedUser()
 	if err != nil {
 		return nil, err
@@ -137,7 +135,7 @@ func newCluster(dir string, settings Settings, out io.Writer) (*cluster, error) 
 		return nil, err
 	}
 	c := &cluster{dir: dir, pgBinDir: "/usr/lib/postgresql/15/bin", scope: "dcc", settings: settings, cred: cred,
-		etcdPort: ports[0], etcdPeer: ports[1], out: out,
+		etcdPort: ports[0], etcdPeer: ports[1],
 		superPassword: randomSecret(), replPassword: randomSecret(), rewindPassword: randomSecret()}
 	if d := os.Getenv("PG_BINDIR"); d != "" {
 		c.pgBinDir = d

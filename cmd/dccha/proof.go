@@ -137,14 +137,14 @@ func (t *topology) proof(ctx context.Context, o options, stdout, stderr io.Write
 		{name: "node loss (kill -9 the primary's Patroni and postmaster)", limit: o.maxNodeLoss},
 		{name: "replica loss (kill -9 one dccd)", limit: o.maxReplica},
 	}
-	run := []func(context.Context, *trial) error{t.crashPostmaster, t.loseNode, t.loseReplica}
+	inject := []func(context.Context, *trial) error{t.crashPostmaster, t.loseNode, t.loseReplica}
 	var trialErr error
 	for i, tr := range trials {
 		fmt.Fprintf(stdout, "\ntrial %d: %s\n", i+1, tr.name)
 		if trialErr = t.steady(ctx, o.settle); trialErr != nil {
 			break
 		}
-		if trialErr = run[i](ctx, tr); trialErr != nil {
+		if trialErr = inject[i](ctx, tr); trialErr != nil {
 			break
 		}
 		sleepCtx(ctx, o.settle)

@@ -60,7 +60,7 @@ func startTopology(ctx context.Context, o options, out io.Writer) (*topology, er
 		}
 	})
 
-	c, err := newCluster(dir, o.settings, out)
+	c, err := newCluster(dir, o.settings)
 	if err != nil {
 		wg.Wait()
 		return t, err
