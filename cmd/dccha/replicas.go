@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -147,7 +149,8 @@ func (s *service) startSingle(ctx context.Context) (*replica, string, error) {
 		return nil, "", err
 	}
 	r := &replica{name: "single", addr: fmt.Sprintf("127.0.0.1:%d", ports[0]), dir: dir}
-	r.env = append(cleanEnv(), "DCC_DATA_DIR="+dir, "DCC_LISTEN="+r.addr, "DCC_LOG_FORMAT=json", "DCC_PROVIDER_RATE=0")
+	r.env = append(cleanEnv(), "DCC_DATA_DIR="+dir, "DCC_LISTEN="+r.addr, "DCC_LOG_FORMAT=json", "DCC_PROVIDER_RATE=0",
+		"DCC_ISSUE_PER_CREDENTIAL="+strconv.Itoa(2*runtime.GOMAXPROCS(0)))
 	return r, key, s.startReplica(ctx, r)
 }
 
@@ -167,8 +170,10 @@ func (s *service) replicaEnv(r *replica) []string {
 		"DCC_DATA_DIR="+r.dir,
 		"DCC_LISTEN="+r.addr,
 		"DCC_LOG_FORMAT=json",
-		// The load's one credential stands for many providers.
+		// The load's one credential stands for many providers: no per-credential rate, and it
+		// may hold every admission slot (the default concurrency is twice the CPUs).
 		"DCC_PROVIDER_RATE=0",
+		"DCC_ISSUE_PER_CREDENTIAL="+strconv.Itoa(2*runtime.GOMAXPROCS(0)),
 	)
 	return append(env, s.env...)
 }
