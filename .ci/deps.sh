@@ -15,6 +15,9 @@ if [ "${1:-}" = ha ]; then
   /usr/bin/python3 -c 'import etcd' 2>/dev/null || need_apt+=(python3-etcd)
   command -v etcd >/dev/null || need_apt+=(etcd-server)
 fi
+# Browser tests (chromedp) drive Debian's headless Chromium; a font so that pages render text.
+command -v chromium >/dev/null || need_apt+=(chromium)
+[ -d /usr/share/fonts/truetype/dejavu ] || need_apt+=(fonts-dejavu-core)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "deps: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
