@@ -5,7 +5,7 @@ DATA_DIR ?= ./data
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 30s
 
-.PHONY: run run-standin build test test-short deps lint vet fuzz bench load compare chaos clean
+.PHONY: run run-standin build test test-short deps lint vet fuzz bench load compare chaos ha ha-test ha-bench clean
 
 ## run: start the service on the embedded store with a development key and the stand-in identity
 ## provider (127.0.0.1:8091); prints a provider credential and the citizens' page address
@@ -83,6 +83,24 @@ compare:
 CHAOS_FLAGS ?=
 chaos: deps
 	$(GO) run ./cmd/dccchaos $(CHAOS_FLAGS)
+
+## ha: the high-availability topology on loopback: etcd, three Patroni-managed PostgreSQL 15 nodes
+## (strict synchronous replication) and two dccd replicas; issues round robin through both for
+## 20 s and tears it all down. HA_FLAGS=--hold keeps it up until Ctrl-C (prints URLs and a key).
+HA_FLAGS ?=
+ha:
+	@.ci/deps.sh ha
+	$(GO) run ./cmd/dccha up $(HA_FLAGS)
+
+## ha-test: the failover proof (docs/deploy.md): under continuous issuance, kill the primary's
+## postmaster, then a whole primary node, then a dccd replica; no acknowledged certificate may be
+## lost or duplicated and each write outage must stay under its limit
+ha-test:
+	$(GO) run ./cmd/dccha test $(HA_FLAGS)
+## ha-bench: issuance through one dccd on its own (the reference), then one and two replicas over
+## the cluster, interleaved in rounds (docs/perf.md)
+ha-bench:
+	nice $(GO) run ./cmd/dccha bench $(HA_FLAGS)
 
 clean:
 	rm -rf bin

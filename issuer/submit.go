@@ -286,7 +286,14 @@ func (s *Service) finish(ctx context.Context, sub Submission, d decision, again 
 		}
 		return s.withIdentity(sub, d), nil
 	case again && errors.Is(err, ErrIdentifierTaken) && d.draft != nil:
-		// Another process issued for this Identifier between our check and our write.
+		// Another process issued for this Identifier between our check and our write. When it
+		// was this same request (another replica, the same X-Request-ID), it took the request id
+		// too: answer as it was answered.
+		if d.request != nil {
+			if next, ok := s.replayRequest(ctx, sub, d.request); ok {
+				return s.finish(ctx, sub, next, false)
+			}
+		}
 		next, ok := s.replayIdentifier(ctx, sub, *d.draft, d.request.withoutAnswer())
 		if !ok {
 			next = s.failed(fmt.Errorf("identifier taken but not found: %w", err))

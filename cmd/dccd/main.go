@@ -107,6 +107,16 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	}
 	spooled := auditspool.Wrap(m.InstrumentStore(raw), spool, auditspool.Options{Log: log, Clock: time.Now, NewID: setup.NewEventID})
 	var st issuer.Store = spooled
+	// The read pool (DATABASE_READ_URL) for reads that may be stale; without it they go to st.
+	reads, err := setup.OpenReads(ctx, cfg, st)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := reads.Close(); err != nil {
+			log.Warn("close read pool", "err", err)
+		}
+	}()
 	signers, err := setup.Signers(cfg)
 	if err != nil {
 		return err
@@ -157,7 +167,7 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 		return err
 	}
 	// The monitor stops before the store closes (defers run last in, first out).
-	monitor, err := statusMonitor(cfg, st, svc, reg, spool, log)
+	monitor, err := statusMonitor(cfg, st, reads, svc, reg, spool, log)
 	if err != nil {
 		return err
 	}
@@ -224,6 +234,9 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	store := "embedded (" + cfg.DataDir + ")"
 	if cfg.DatabaseURL != "" {
 		store = "postgresql"
+		if cfg.DatabaseReadURL != "" {
+			store = "postgresql, read pool on DATABASE_READ_URL"
+		}
 	}
 	register := "file"
 	if cfg.RegisterURL != "" {
@@ -266,11 +279,12 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 
 // statusMonitor watches the store and the signing keys (critical: without them nothing is
 // issued) and the population register when it reports its state (not critical: the birth-date
-// fallback keeps issuance going), and the local audit spool (not critical either: it yellows while
-// it keeps audit events for the store), for /status. Signing is read from the issuer, which
+// fallback keeps issuance going), the local audit spool (not critical either: it yellows while it
+// keeps audit events for the store) and the read pool (DATABASE_READ_URL) when there is one (not
+// critical: issuance does not use it), for /status. Signing is read from the issuer, which
 // readiness and issuance read too; the register is probed, so its light does not wait for a
 // failing request.
-func statusMonitor(cfg setup.Config, st issuer.Store, svc *issuer.Service,
+func statusMonitor(cfg setup.Config, st issuer.Store, reads setup.Reads, svc *issuer.Service,
 	reg registry.Register, spool *auditspool.Spool, log *slog.Logger) (*status.Monitor, error) {
 	deps := []status.Dependency{
 		{Name: status.DependencyStore, Title: "Certificate store", Probe: status.StoreProbe(st), Critical: true},
@@ -279,6 +293,10 @@ func statusMonitor(cfg setup.Config, st issuer.Store, svc *issuer.Service,
 	deps = append(deps, status.Dependency{Name: auditspool.DependencyName, Title: "Audit spool", Probe: spool.Probe()})
 	if r, ok := reg.(registry.Reporter); ok {
 		deps = append(deps, status.Dependency{Name: status.DependencyRegister, Title: "Population register", Probe: status.RegisterProbe(r)})
+	}
+	if cfg.DatabaseReadURL != "" {
+		// Not critical: issuance does not use the read pool.
+		deps = append(deps, status.Dependency{Name: "store-read", Title: "Certificate store, read pool", Probe: readPoolProbe(reads)})
 	}
 	m, err := status.New(status.Options{
 		Events:       st,
@@ -293,6 +311,16 @@ func statusMonitor(cfg setup.Config, st issuer.Store, svc *issuer.Service,
 		return nil, fmt.Errorf("status monitor: %w", err)
 	}
 	return m, nil
+}
+
+// readPoolProbe is green while the read pool (DATABASE_READ_URL) answers a ping.
+func readPoolProbe(p status.Pinger) status.Probe {
+	return func(ctx context.Context) (status.Light, string) {
+		if err := p.Ping(ctx); err != nil {
+			return status.Red, "The read pool of the certificate store does not answer: issuance goes on; reads that use it fail."
+		}
+		return status.Green, "The read pool of the certificate store answers."
+	}
 }
 
 // citizenRoutes builds the citizens' API and web page: the token verifier for the identity

@@ -21,6 +21,10 @@ type Config struct {
 	Listen      string // DCC_LISTEN
 	DataDir     string // DCC_DATA_DIR
 	DatabaseURL string // DATABASE_URL
+	// DatabaseReadURL is a second, read-only pool for reads that may be stale (DATABASE_READ_URL,
+	// e.g. every cluster host with target_session_attrs=prefer-standby); empty: those reads go to
+	// DATABASE_URL. See OpenReads and docs/deploy.md.
+	DatabaseReadURL string
 	// StoreTimeout bounds one PostgreSQL operation (DCC_STORE_TIMEOUT, 3s): a database that stops
 	// answering costs a request this long, not more, before it is answered 503 store-unavailable.
 	StoreTimeout time.Duration
@@ -215,6 +219,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("DCC_LISTEN", &c.Listen)
 	str("DCC_DATA_DIR", &c.DataDir)
 	str("DATABASE_URL", &c.DatabaseURL)
+	str("DATABASE_READ_URL", &c.DatabaseReadURL)
 	str("DCC_REGISTER_URL", &c.RegisterURL)
 	str("DCC_REGISTER_FILE", &c.RegisterFile)
 	str("DCC_SANDBOX_REGISTER_URL", &c.SandboxRegisterURL)
@@ -402,6 +407,9 @@ func (c Config) Validate() []error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("DCC_DATA_DIR must not be empty"))
+	}
+	if c.DatabaseReadURL != "" && c.DatabaseURL == "" {
+		errs = append(errs, errors.New("DATABASE_READ_URL needs DATABASE_URL: the read pool reads the same PostgreSQL cluster"))
 	}
 	if c.StatusInterval < time.Second {
 		errs = append(errs, fmt.Errorf("DCC_STATUS_INTERVAL=%s: want at least 1s", c.StatusInterval))

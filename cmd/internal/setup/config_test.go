@@ -54,6 +54,18 @@ func TestRegisterSettings(t *testing.T) {
 	}
 }
 
+func TestDatabaseReadURL(t *testing.T) {
+	env := map[string]string{"DATABASE_READ_URL": "postgres://h1,h2/dcc?target_session_attrs=prefer-standby"}
+	if _, err := FromEnv(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "DATABASE_READ_URL needs DATABASE_URL") {
+		t.Errorf("read URL without DATABASE_URL: %v", err)
+	}
+	env["DATABASE_URL"] = "postgres://h1,h2/dcc?target_session_attrs=read-write"
+	c, err := FromEnv(func(k string) string { return env[k] })
+	if err != nil || c.DatabaseReadURL != env["DATABASE_READ_URL"] {
+		t.Errorf("FromEnv = %q, %v", c.DatabaseReadURL, err)
+	}
+}
+
 func TestCitizenSettings(t *testing.T) {
 	c, err := FromEnv(env(nil))
 	if err != nil {

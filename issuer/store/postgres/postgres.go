@@ -80,6 +80,11 @@ func open(ctx context.Context, databaseURL string, opts Options, pending bool) (
 		// pgx masks the password in its parse errors.
 		return nil, fmt.Errorf("open postgres store: parse database url: %w", err)
 	}
+	return openPool(ctx, cfg, opts, pending)
+}
+
+// openPool applies the store's session settings to cfg and builds the pool (see open).
+func openPool(ctx context.Context, cfg *pgxpool.Config, opts Options, pending bool) (*Store, error) {
 	timeout := opts.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -89,7 +94,11 @@ func open(ctx context.Context, databaseURL string, opts Options, pending bool) (
 	}
 	rp := cfg.ConnConfig.RuntimeParams
 	rp["synchronous_commit"] = "on"
-	rp["statement_timeout"] = fmt.Sprint(timeout.Milliseconds())
+	// The server's statement_timeout is a second longer than the client's deadline, so that a
+	// COMMIT waiting for a synchronous standby is always ended by the client (an error: nothing
+	// is acknowledged). Ended by the server, the wait would end with a warning and the COMMIT
+	// would report success though the transaction is on one node only.
+	rp["statement_timeout"] = fmt.Sprint((timeout + time.Second).Milliseconds())
 	rp["lock_timeout"] = fmt.Sprint(timeout.Milliseconds())
 	rp["TimeZone"] = "UTC"
 	if rp["application_name"] == "" {
