@@ -4,19 +4,15 @@
 package browsertest
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"image"
-	_ "image/png" // screenshots are PNG
 	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/makiuchi-d/gozxing"
-	zxqr "github.com/makiuchi-d/gozxing/qrcode"
+
+	"github.com/sedcc/dcc/issuer/document/qrdecode"
 )
 
 // Executables are the names Chromium is looked up under, in order.
@@ -86,20 +82,7 @@ func Start(t testing.TB, o Options) context.Context {
 }
 
 // DecodeQR reads the QR code in an image (a PNG, e.g. a screenshot of the element showing it)
-// and returns its text.
+// and returns its text: as a generated, pure barcode first, then searching the image harder.
 func DecodeQR(pngData []byte) (string, error) {
-	img, _, err := image.Decode(bytes.NewReader(pngData))
-	if err != nil {
-		return "", fmt.Errorf("decode image: %w", err)
-	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		return "", fmt.Errorf("binary bitmap: %w", err)
-	}
-	hints := map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true}
-	res, err := zxqr.NewQRCodeReader().Decode(bmp, hints)
-	if err != nil {
-		return "", fmt.Errorf("read QR code: %w", err)
-	}
-	return res.GetText(), nil
+	return qrdecode.Text(pngData)
 }
