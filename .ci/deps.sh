@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
 command -v node >/dev/null || need_apt+=(nodejs npm)
+# SoftHSM2: the PKCS#11 token the HSM signer is tested against (signing/pkcs11).
+[ -f /usr/lib/softhsm/libsofthsm2.so ] || need_apt+=(softhsm2)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "deps: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
