@@ -21,6 +21,7 @@ const (
 	CodeOverloaded            = "overloaded"
 	CodeRateLimited           = "rate-limited"
 	CodeStoreUnavailable      = "store-unavailable"
+	CodeSigningUnavailable    = "signing-unavailable"
 	CodeUnauthenticated       = "unauthenticated"
 	CodeForbidden             = "forbidden"
 	CodeKindNotGranted        = "kind-not-granted"

@@ -86,7 +86,7 @@ func (s *Service) sign(sub Submission, d draft, id identity) (Certificate, dcc.C
 	}
 	hc1, err := signer.Sign(payload, now, expires)
 	if err != nil {
-		return Certificate{}, dcc.Certificate{}, fmt.Errorf("sign %s: %w", uvci, err)
+		return Certificate{}, dcc.Certificate{}, signingUnavailable(fmt.Errorf("sign %s: %w", uvci, err))
 	}
 	return Certificate{
 		UVCI:           uvci,
@@ -97,7 +97,7 @@ func (s *Service) sign(sub Submission, d draft, id identity) (Certificate, dcc.C
 		ContentHash:    d.contentHash,
 		SubjectKey:     d.subjectKey,
 		HC1:            hc1,
-		KID:            signer.KID(),
+		KID:            kidAt(signer, now),
 		IdentitySource: id.source,
 		Delivery:       id.delivery,
 		RequestID:      sub.RequestID,

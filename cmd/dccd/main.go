@@ -29,7 +29,7 @@ import (
 	"github.com/sedcc/dcc/issuer/metrics"
 	"github.com/sedcc/dcc/issuer/status"
 	"github.com/sedcc/dcc/registry"
-	"github.com/sedcc/dcc/signing/hcert"
+	"github.com/sedcc/dcc/signing/rotation"
 	"github.com/sedcc/dcc/signing/valueset"
 )
 
@@ -87,10 +87,15 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 		return err
 	}
 	st := m.InstrumentStore(raw)
-	signers, err := setup.Signers(cfg)
+	signers, tokens, err := setup.Signers(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if err := tokens.Close(); err != nil {
+			log.Warn("close signing tokens", "err", err)
+		}
+	}()
 	subjectKey, err := setup.SubjectKey(cfg)
 	if err != nil {
 		return err
@@ -215,7 +220,7 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 // statusMonitor watches the store and the signing keys (critical: without them nothing is
 // issued) and the population register when it reports its state (not critical: the birth-date
 // fallback keeps issuance going), for /status.
-func statusMonitor(cfg setup.Config, st issuer.Store, signers map[issuer.Environment]*hcert.Signer,
+func statusMonitor(cfg setup.Config, st issuer.Store, signers map[issuer.Environment]*rotation.Schedule,
 	reg registry.Register, log *slog.Logger) (*status.Monitor, error) {
 	keys := map[string]status.KeySigner{}
 	for env, s := range signers {
