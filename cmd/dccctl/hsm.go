@@ -44,7 +44,6 @@ type hsmOptions struct {
 	hsm  setup.HSM
 	cfg  setup.Config
 	fs   *flag.FlagSet
-	sess int
 }
 
 func newHSMFlags(e *env, name string) (*hsmOptions, error) {
