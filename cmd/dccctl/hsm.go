@@ -40,10 +40,10 @@ DCC_<ENV>_CSCA_FILE; --module, --token, --pin-file and --csca override them.`
 
 // hsmOptions are the flags every hsm subcommand takes.
 type hsmOptions struct {
-	env  *string
-	hsm  setup.HSM
-	cfg  setup.Config
-	fs   *flag.FlagSet
+	env *string
+	hsm setup.HSM
+	cfg setup.Config
+	fs  *flag.FlagSet
 }
 
 func newHSMFlags(e *env, name string) (*hsmOptions, error) {
