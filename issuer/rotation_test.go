@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/signing/dcc"
 	"github.com/sedcc/dcc/signing/hcert"
 	"github.com/sedcc/dcc/signing/keys"
@@ -68,8 +68,8 @@ func TestRotatingSignerRecordsTheKeyThatSigned(t *testing.T) {
 
 func TestSigningFailureIsUnavailable(t *testing.T) {
 	err := signingUnavailable(errors.New("pkcs11: token not found"))
-	var p fhir.Problems
-	if !errors.As(err, &p) || p.Class() != fhir.ClassUnavailable || p[0].Code != CodeSigningUnavailable || p[0].RetryAfter <= 0 {
+	p, ok := problem.As(err)
+	if !ok || p.Class() != problem.ClassUnavailable || !p.Has(problem.CodeSigningUnavailable) || p.RetryAfter() <= 0 {
 		t.Fatalf("signingUnavailable: %v", err)
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/signing/dcc"
 	"github.com/sedcc/dcc/signing/hcert"
 )
@@ -86,13 +86,7 @@ const signingRetryAfter = 10 * time.Second
 // signingUnavailable wraps a signer failure (an HSM that does not answer, a lost session, no key
 // for the time) in the problem answered for it, 503 signing-unavailable.
 func signingUnavailable(err error) error {
-	p := fhir.Problems{{
-		Code:       CodeSigningUnavailable,
-		Class:      fhir.ClassUnavailable,
-		Text:       "The service cannot sign certificates at the moment. Retry the same request after the time in Retry-After; it is safe to retry.",
-		RetryAfter: signingRetryAfter,
-	}}
-	return fmt.Errorf("%w: %w", p, err)
+	return fmt.Errorf("%w: %w", problem.New(problem.CodeSigningUnavailable, "", "").WithRetryAfter(signingRetryAfter), err)
 }
 
 // decodePayload reads the payload back out of a stored certificate.
