@@ -64,21 +64,19 @@ const (
 
 // Codes the service itself raises (the issuer's rules, authentication, limits, outages).
 const (
-	CodeRequestIDReused      = "request-id-reused"
-	CodeRequestIDInvalid     = "request-id-invalid"
-	CodeIdentifierConflict   = "identifier-conflict"
-	CodePersonNotFound       = "person-not-found"
-	CodePersonDeceased       = "person-deceased"
-	CodePersonnummerRejected = "personnummer-rejected"
-	CodeRegisterUnavailable  = "register-unavailable"
-	CodeBirthDateMismatch    = "birthdate-mismatch"
-	CodeTestDataInProduction = "test-data-in-production"
-	CodeOverloaded           = "overloaded"
-	CodeRateLimited          = "rate-limited"
-	CodeStoreUnavailable     = "store-unavailable"
-	// CodeSigningUnavailable: the signing key cannot sign (an HSM that does not answer, a lost
-	// session, no key for the time).
-	CodeSigningUnavailable    = "signing-unavailable"
+	CodeRequestIDReused       = "request-id-reused"
+	CodeRequestIDInvalid      = "request-id-invalid"
+	CodeIdentifierConflict    = "identifier-conflict"
+	CodePersonNotFound        = "person-not-found"
+	CodePersonDeceased        = "person-deceased"
+	CodePersonnummerRejected  = "personnummer-rejected"
+	CodeRegisterUnavailable   = "register-unavailable"
+	CodeBirthDateMismatch     = "birthdate-mismatch"
+	CodeTestDataInProduction  = "test-data-in-production"
+	CodeOverloaded            = "overloaded"
+	CodeRateLimited           = "rate-limited"
+	CodeStoreUnavailable      = "store-unavailable"
+	CodeSigningUnavailable    = "signing-unavailable" // the signing key cannot sign (HSM unreachable, session lost)
 	CodeUnauthenticated       = "unauthenticated"
 	CodeForbidden             = "forbidden"
 	CodeKindNotGranted        = "kind-not-granted"
