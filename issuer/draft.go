@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/sedcc/dcc/fhir"
 	"github.com/sedcc/dcc/fhir/problem"
@@ -34,7 +33,7 @@ func (s *Service) parse(sub Submission) (draft, error) {
 	}
 	d.contentHash = s.contentHash(sub.Kind, canon)
 	if !d.subject.PNR.IsZero() {
-		d.subjectKey = s.SubjectKeyFor(d.subject.PNR.Digits())
+		d.subjectKey = s.subjectKeyIn(sub.Principal.Environment, d.subject.PNR.Digits())
 	}
 	return d, nil
 }
@@ -124,6 +123,3 @@ func (s *Service) isTestIdentity(digits string) bool {
 	}
 	return false
 }
-
-// sampleDate is the date part of a time in Swedish local time, as a certificate shows it.
-func dateOf(t time.Time) string { return t.In(stockholm()).Format("2006-01-02") }

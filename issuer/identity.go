@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
-	"time"
 	_ "time/tzdata" // certificates show dates in Swedish time on any host
 
 	"github.com/sedcc/dcc/fhir"
@@ -14,14 +12,6 @@ import (
 	"github.com/sedcc/dcc/registry"
 	"github.com/sedcc/dcc/signing/dcc"
 )
-
-var stockholm = sync.OnceValue(func() *time.Location {
-	loc, err := time.LoadLocation("Europe/Stockholm")
-	if err != nil {
-		return time.UTC
-	}
-	return loc
-})
 
 // identity is who a certificate is issued to, and how the service knows.
 type identity struct {
@@ -41,7 +31,10 @@ const patientPath = "Patient.identifier[0].value"
 //   - unavailable: the birth-date fallback when name and birth date were sent and the birth date
 //     agrees with the personnummer; 422 when it contradicts it; 503 register-unavailable when no
 //     name was sent.
-func (s *Service) resolve(ctx context.Context, subj fhir.Subject) (identity, error) {
+//
+// Sandbox requests are resolved against the sandbox register (a test population), never the
+// population register.
+func (s *Service) resolve(ctx context.Context, env Environment, subj fhir.Subject) (identity, error) {
 	if subj.PNR.IsZero() {
 		n, err := newName(subj.FamilyName, subj.GivenName)
 		if err != nil {
@@ -50,7 +43,7 @@ func (s *Service) resolve(ctx context.Context, subj fhir.Subject) (identity, err
 		return identity{name: n, birthDate: subj.BirthDate, source: SourceProvided, delivery: DeliveryHandout}, nil
 	}
 
-	person, err := s.register.Lookup(ctx, subj.PNR)
+	person, err := s.registerFor(env).Lookup(ctx, subj.PNR)
 	switch {
 	case err == nil:
 		if person.Deceased {
@@ -126,6 +119,3 @@ func newName(family, given string) (dcc.Name, error) {
 func sameName(a, b string) bool {
 	return strings.EqualFold(strings.Join(strings.Fields(a), " "), strings.Join(strings.Fields(b), " "))
 }
-
-// Location is the time zone certificates show dates in (Europe/Stockholm).
-func Location() *time.Location { return stockholm() }

@@ -3,7 +3,7 @@
 // one audit event for every request, accepted or rejected.
 //
 // It knows no HTTP framework and no SQL: requests arrive as bytes plus who sent them, answers
-// leave as domain values or problem.List errors, and persistence goes through the Store interface.
+// leave as domain values or problem.List errors, and persistence goes through the IssuanceStore role of the Store interface.
 package issuer
 
 import (
@@ -18,6 +18,7 @@ import (
 
 	"github.com/sedcc/dcc/fhir"
 	"github.com/sedcc/dcc/fhir/problem"
+	"github.com/sedcc/dcc/issuer/policy"
 	"github.com/sedcc/dcc/registry"
 	"github.com/sedcc/dcc/signing/dcc"
 	"github.com/sedcc/dcc/signing/valueset"
@@ -43,6 +44,10 @@ type Config struct {
 	Country    string // issuing country, "SE"
 	IssuerName string // "is" of every entry, "Swedish eHealth Agency"
 
+	// Policy is the issuance policy: the zone dates are counted in and the recovery window. The
+	// parser must be given the same value (cmd/internal/setup builds one for both).
+	Policy policy.Issuance
+
 	// Technical validity (CWT exp) per kind, counted from issuance. Recovery certificates are
 	// additionally capped at their du date.
 	TestValidity        time.Duration // default 72 h
@@ -59,7 +64,12 @@ type Config struct {
 	TestIdentities []string
 }
 
-func (c Config) withDefaults() Config {
+func (c Config) withDefaults() (Config, error) {
+	pol, err := policy.New(c.Policy)
+	if err != nil {
+		return Config{}, err
+	}
+	c.Policy = pol
 	if c.Country == "" {
 		c.Country = "SE"
 	}
@@ -84,7 +94,7 @@ func (c Config) withDefaults() Config {
 	if c.TestIdentities == nil {
 		c.TestIdentities = DefaultTestIdentities
 	}
-	return c
+	return c, nil
 }
 
 // Parser turns request bodies into domain values (the fhir package's Parser).
@@ -97,11 +107,16 @@ type Parser interface {
 // Options are the issuer's dependencies.
 type Options struct {
 	Config   Config
-	Store    Store
+	Store    IssuanceStore
 	Signers  map[Environment]Signer
 	UVCIs    UVCIs
+	// Register resolves production requests: the population register.
 	Register registry.Register
-	Parser   Parser
+	// SandboxRegister resolves sandbox requests: a test population. A sandbox credential never
+	// reaches the production register, so it learns nothing about real people (not a name, a
+	// birth date, a protection or a death): a real person is as unknown to it as a made-up one.
+	SandboxRegister registry.Register
+	Parser          Parser
 	Values   *valueset.Catalogue
 	// SubjectKey keys the hash under which personnummer are stored and looked up. It must stay
 	// the same for the life of the data.
@@ -121,10 +136,11 @@ type Metrics interface {
 // Service is the issuer. It is safe for concurrent use.
 type Service struct {
 	cfg        Config
-	store      Store
+	store      IssuanceStore
 	signers    map[Environment]Signer
 	uvcis      UVCIs
 	register   registry.Register
+	sandboxReg registry.Register
 	parser     Parser
 	catalogue  *valueset.Catalogue
 	subjectKey []byte
@@ -148,6 +164,8 @@ func New(o Options) (*Service, error) {
 		return nil, errors.New("issuer: no UVCI generator")
 	case o.Register == nil:
 		return nil, errors.New("issuer: no population register")
+	case o.SandboxRegister == nil:
+		return nil, errors.New("issuer: no sandbox register (a test population)")
 	case o.Parser == nil:
 		return nil, errors.New("issuer: no parser")
 	case o.Values == nil:
@@ -163,12 +181,17 @@ func New(o Options) (*Service, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	cfg, err := o.Config.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
 	return &Service{
-		cfg:        o.Config.withDefaults(),
+		cfg:        cfg,
 		store:      o.Store,
 		signers:    o.Signers,
 		uvcis:      o.UVCIs,
 		register:   o.Register,
+		sandboxReg: o.SandboxRegister,
 		parser:     o.Parser,
 		catalogue:  o.Values,
 		subjectKey: append([]byte(nil), o.SubjectKey...),
@@ -218,15 +241,38 @@ func (s *Service) RegisterState() registry.State {
 	return registry.State{Status: "up"}
 }
 
+// Policy is the issuance policy in force.
+func (s *Service) Policy() policy.Issuance { return s.cfg.Policy }
+
 // Config returns the effective configuration.
 func (s *Service) Config() Config { return s.cfg }
 
-// SubjectKeyFor is the keyed hash under which a personnummer's certificates are stored.
+// SubjectKeyFor is the keyed hash under which a personnummer's production certificates are
+// stored, and under which a citizen finds them.
 func (s *Service) SubjectKeyFor(digits string) []byte {
+	return s.subjectKeyIn(Production, digits)
+}
+
+// subjectKeyIn is the keyed hash of a personnummer in an environment. Sandbox hashes are keyed
+// apart: nothing of a sandbox request is stored under a production subject key, so no sandbox
+// certificate ever shows in a real person's list.
+func (s *Service) subjectKeyIn(env Environment, digits string) []byte {
 	m := hmac.New(sha256.New, s.subjectKey)
-	m.Write([]byte("subject\x00"))
+	if env == Production {
+		m.Write([]byte("subject\x00"))
+	} else {
+		m.Write([]byte("sandbox-subject\x00"))
+	}
 	m.Write([]byte(digits))
 	return m.Sum(nil)
+}
+
+// registerFor is the register that resolves requests of an environment.
+func (s *Service) registerFor(env Environment) registry.Register {
+	if env == Production {
+		return s.register
+	}
+	return s.sandboxReg
 }
 
 // contentHash keys the canonical content of an issuance request, so that a retry with the same

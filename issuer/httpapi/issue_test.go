@@ -166,7 +166,7 @@ func TestIssueEveryKind(t *testing.T) {
 
 			rec := e.mustIssue(issuer.KindRecovery, issuer.Sandbox, e.post("/api/v1/recovery", e.sandbox, fhirtest.Observation(fhirtest.Recovery, now)))
 			r := rec.decoded.Claims.Payload.Recovery[0]
-			fr := e.now.Add(-30 * 24 * time.Hour).In(issuer.Location()).Format("2006-01-02")
+			fr := e.now.Add(-30 * 24 * time.Hour).In(e.svc.Policy().Zone).Format("2006-01-02")
 			frT, _ := time.Parse("2006-01-02", fr)
 			if r.FirstPositive != fr || r.ValidFrom != frT.AddDate(0, 0, 11).Format("2006-01-02") || r.ValidUntil != frT.AddDate(0, 0, 180).Format("2006-01-02") {
 				t.Errorf("recovery entry %+v (fr want %s)", r, fr)
@@ -417,9 +417,14 @@ func TestAuthentication(t *testing.T) {
 		"revoked":      revokedKey,
 	} {
 		a := e.post("/api/v1/observation", key, body)
+		// RFC 6750: the scheme and realm; error="invalid_token" only when a credential was sent.
+		want := `Bearer realm="dcc", error="invalid_token", error_description="The API key is missing, malformed, unknown, expired or revoked."`
+		if key == "" {
+			want = `Bearer realm="dcc"`
+		}
 		if a.status != http.StatusUnauthorized || a.codes(t)["unauthenticated"] != "Authorization" || a.header.Get("X-Request-ID") == "" ||
-			a.header.Get("WWW-Authenticate") != "Bearer" {
-			t.Errorf("%s key: %d %s", name, a.status, a.body)
+			a.header.Get("WWW-Authenticate") != want {
+			t.Errorf("%s key: %d %q %s", name, a.status, a.header.Get("WWW-Authenticate"), a.body)
 		}
 	}
 	a := e.post("/api/v1/recovery", e.testOnly, fhirtest.Observation(fhirtest.Recovery, fhirtest.Now(e.now)))
