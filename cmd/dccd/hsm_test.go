@@ -174,6 +174,10 @@ func TestHSMSigningOutageAndRecovery(t *testing.T) {
 		t.Fatalf("issue with the token removed: %d %v (Retry-After %q), want 503 signing-unavailable", status, m, hdr.Get("Retry-After"))
 	}
 
+	if code, body := readyz(t, url); code != http.StatusServiceUnavailable || !strings.Contains(body, `"sandbox":"down"`) {
+		t.Errorf("/readyz with the token removed: %d %s", code, body)
+	}
+
 	// It comes back: after the retry interval the same service signs again.
 	if err := os.Remove(f.token.Dir); err != nil {
 		t.Fatal(err)
@@ -196,6 +200,20 @@ func TestHSMSigningOutageAndRecovery(t *testing.T) {
 	if _, err := hcert.Verify(hc1, tl, time.Now()); err != nil {
 		t.Fatalf("verify after recovery: %v", err)
 	}
+	if code, body := readyz(t, url); code != http.StatusOK {
+		t.Errorf("/readyz after recovery: %d %s", code, body)
+	}
+}
+
+func readyz(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw)
 }
 
 // TestHSMStartRefused: a wrong PIN or a DSC that does not chain to the CSCA stops the start with
