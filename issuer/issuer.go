@@ -106,10 +106,10 @@ type Parser interface {
 
 // Options are the issuer's dependencies.
 type Options struct {
-	Config   Config
-	Store    IssuanceStore
-	Signers  map[Environment]Signer
-	UVCIs    UVCIs
+	Config  Config
+	Store   IssuanceStore
+	Signers map[Environment]Signer
+	UVCIs   UVCIs
 	// Register resolves production requests: the population register.
 	Register registry.Register
 	// SandboxRegister resolves sandbox requests: a test population. A sandbox credential never
@@ -117,7 +117,7 @@ type Options struct {
 	// birth date, a protection or a death): a real person is as unknown to it as a made-up one.
 	SandboxRegister registry.Register
 	Parser          Parser
-	Values   *valueset.Catalogue
+	Values          *valueset.Catalogue
 	// SubjectKey keys the hash under which personnummer are stored and looked up. It must stay
 	// the same for the life of the data.
 	SubjectKey []byte
