@@ -66,10 +66,24 @@ func TestRotatingSignerRecordsTheKeyThatSigned(t *testing.T) {
 	}
 }
 
+// failingKeys is a key source whose key cannot be reached (an HSM that is gone).
+type failingKeys struct{}
+
+func (failingKeys) At(time.Time) (*hcert.Signer, error) {
+	return nil, errors.New("pkcs11: token not found")
+}
+
 func TestSigningFailureIsUnavailable(t *testing.T) {
-	err := signingUnavailable(errors.New("pkcs11: token not found"))
-	p, ok := problem.As(err)
+	h := HCertSigner{Keys: failingKeys{}, Country: "SE"}
+	_, err := h.Sign(dcc.Certificate{}, time.Now(), time.Now().Add(time.Hour))
+	if !errors.Is(err, ErrSigningUnavailable) {
+		t.Fatalf("Sign with an unreachable key: %v, want ErrSigningUnavailable", err)
+	}
+	p, ok := problem.As(signingUnavailable(SignerHealth{Err: err, RetryAfter: time.Second}))
 	if !ok || p.Class() != problem.ClassUnavailable || !p.Has(problem.CodeSigningUnavailable) || p.RetryAfter() <= 0 {
-		t.Fatalf("signingUnavailable: %v", err)
+		t.Fatalf("signingUnavailable: %v", p)
+	}
+	if nb, na := h.Validity(); !nb.IsZero() || !na.IsZero() {
+		t.Errorf("Validity without a key: %s %s", nb, na)
 	}
 }

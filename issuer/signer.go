@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/signing/dcc"
 	"github.com/sedcc/dcc/signing/hcert"
 )
@@ -21,7 +20,7 @@ type HCertSigner struct {
 	Signer  *hcert.Signer
 	Keys    Keys
 	Country string           // CWT iss
-	Clock   func() time.Time // the time KID and Check ask Keys about; time.Now when nil
+	Clock   func() time.Time // the time KID, Check and Validity ask Keys about; time.Now when nil
 }
 
 func (h HCertSigner) at(t time.Time) (*hcert.Signer, error) {
@@ -38,13 +37,19 @@ func (h HCertSigner) now() time.Time {
 	return h.Clock()
 }
 
-// Sign implements Signer.
+// Sign implements Signer. Every failure to sign (a DSC outside its validity, no key for the
+// time, an HSM that does not answer) wraps ErrSigningUnavailable: the issuer has validated the
+// payload and the claims before.
 func (h HCertSigner) Sign(p dcc.Certificate, issuedAt, expires time.Time) (string, error) {
 	s, err := h.at(issuedAt)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: %w", ErrSigningUnavailable, err)
 	}
-	return s.Sign(hcert.Claims{Issuer: h.Country, IssuedAt: issuedAt, Expiry: expires, Payload: p})
+	hc1, err := s.Sign(hcert.Claims{Issuer: h.Country, IssuedAt: issuedAt, Expiry: expires, Payload: p})
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrSigningUnavailable, err)
+	}
+	return hc1, nil
 }
 
 // Check implements Signer: it signs an empty CWT claims map.
@@ -57,6 +62,17 @@ func (h HCertSigner) Check() error {
 		return fmt.Errorf("probe signature: %w", err)
 	}
 	return nil
+}
+
+// Validity implements Signer: the NotBefore and NotAfter of the DSC that signs now (zero when no
+// key signs now, which reads as expired).
+func (h HCertSigner) Validity() (notBefore, notAfter time.Time) {
+	s, err := h.at(h.now())
+	if err != nil {
+		return time.Time{}, time.Time{}
+	}
+	dsc := s.Certificate()
+	return dsc.NotBefore, dsc.NotAfter
 }
 
 // KID implements Signer: the kid of the key that signs now.
@@ -78,15 +94,6 @@ func kidAt(s Signer, t time.Time) []byte {
 		return r.KIDAt(t)
 	}
 	return s.KID()
-}
-
-// signingRetryAfter is the Retry-After sent with signing-unavailable.
-const signingRetryAfter = 10 * time.Second
-
-// signingUnavailable wraps a signer failure (an HSM that does not answer, a lost session, no key
-// for the time) in the problem answered for it, 503 signing-unavailable.
-func signingUnavailable(err error) error {
-	return fmt.Errorf("%w: %w", problem.New(problem.CodeSigningUnavailable, "", "").WithRetryAfter(signingRetryAfter), err)
 }
 
 // decodePayload reads the payload back out of a stored certificate.
