@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// ErrNotChained: the DSC is not signed by any of the configured CSCAs (or not valid at the
+// ErrNotChained means the DSC is not signed by any of the configured CSCAs (or not valid at the
 // time of the check).
 var ErrNotChained = errors.New("keys: DSC does not chain to the configured CSCA")
 

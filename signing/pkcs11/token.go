@@ -22,14 +22,14 @@ import (
 	p11 "github.com/miekg/pkcs11"
 )
 
-// ErrUnavailable: the token cannot sign now (not reachable, not answering, session lost, no
+// ErrUnavailable means the token cannot sign now (not reachable, not answering, session lost, no
 // free session). Retrying later may succeed.
 var ErrUnavailable = errors.New("pkcs11: signing token unavailable")
 
-// ErrPIN: the token refused the PIN (wrong, expired or locked). Not retried.
+// ErrPIN means the token refused the PIN (wrong, expired or locked). Not retried.
 var ErrPIN = errors.New("pkcs11: PIN rejected by the token")
 
-// ErrKeyNotFound: no object with the label in the token.
+// ErrKeyNotFound means there is no object with the label in the token.
 var ErrKeyNotFound = errors.New("pkcs11: key not found in the token")
 
 // Config says which token to use.

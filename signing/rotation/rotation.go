@@ -13,7 +13,7 @@ import (
 	"github.com/sedcc/dcc/signing/hcert"
 )
 
-// ErrRetired: the key that would sign at the time asked for has no signer (it was retired, or
+// ErrRetired means the key that would sign at the time asked for has no signer (it was retired, or
 // its stage is not loaded for signing).
 var ErrRetired = errors.New("rotation: no signing key for this time")
 
