@@ -8,6 +8,14 @@ need_apt=()
 command -v node >/dev/null || need_apt+=(nodejs npm)
 # SoftHSM2: the PKCS#11 token the HSM signer is tested against (signing/pkcs11).
 [ -f /usr/lib/softhsm/libsofthsm2.so ] || need_apt+=(softhsm2)
+# Browser tests (chromedp) drive Debian's headless Chromium (the DejaVu font below renders text).
+command -v chromium >/dev/null || need_apt+=(chromium)
+# Documents: zbar reads QR codes back, qpdf checks PDF structure, pdftotext (poppler) extracts
+# their text, and DejaVu Sans prints names outside Windows-1252.
+command -v zbarimg >/dev/null || need_apt+=(zbar-tools)
+command -v qpdf >/dev/null || need_apt+=(qpdf)
+command -v pdftotext >/dev/null || need_apt+=(poppler-utils)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "deps: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

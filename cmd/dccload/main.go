@@ -50,6 +50,8 @@ type options struct {
 	timeout         time.Duration
 	honorRetryAfter bool
 	keep            bool
+	compare         bool
+	peer            string
 }
 
 func main() {
@@ -76,6 +78,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "client timeout of one request")
 	fs.BoolVar(&o.honorRetryAfter, "honor-retry-after", false, "clients wait the Retry-After of a rejection (default: they retry at once, the worst case)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (data, server log)")
+	fs.BoolVar(&o.compare, "compare", false, "side by side: the peer, dccd on the embedded store and dccd on PostgreSQL, each for --measure with --clients, then each dccd at 80% of its peak")
+	fs.StringVar(&o.peer, "peer", "../shared/peers/hcert/hcert", "the peer's hcert binary for --compare (relative to --repo)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -117,6 +121,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "dccload: %v\n", err)
 		return 2
+	}
+	if o.compare {
+		return compareMode(ctx, o, stdout, stderr)
 	}
 	target, key, pid := strings.TrimRight(o.target, "/"), o.key, o.pid
 	if target == "" {

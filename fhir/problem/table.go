@@ -91,6 +91,8 @@ const (
 	CodeNameNotTransliterable = "name-not-transliterable"
 	// CodeCertificateInvalid: the certificate built from the request would break the DCC schema.
 	CodeCertificateInvalid = "certificate-invalid"
+	// CodeIdPUnavailable: the citizens' identity provider's keys cannot be had to check a token.
+	CodeIdPUnavailable = "idp-unavailable"
 )
 
 // Origin says who raises a code: the reading of the request content (the fhir package) or the
@@ -220,6 +222,7 @@ var codeTable = map[string]codeInfo{
 	CodeMethodNotAllowed:      {ClassMethodNotAllowed, "", "This path does not accept that method (see the Allow header and /openapi.yaml).", OriginService},
 	CodeBadRequest:            {ClassMalformed, "", "The request could not be read as HTTP. Check its headers.", OriginService},
 	CodeInternal:              {ClassInternal, "", internalText, OriginService},
+	CodeIdPUnavailable:        {ClassUnavailable, "", "The identity provider cannot be reached to check the token. Send the same request again after the time in Retry-After.", OriginService},
 }
 
 // Lookup returns the table's row for code. A code missing from the table is a defect of the

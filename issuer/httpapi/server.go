@@ -67,6 +67,9 @@ type Options struct {
 	AuthFailures AuthFailureLimit
 	// Status is what /status and /status/feed.xml show (a *status.Monitor); nil answers 404.
 	Status StatusSource
+	// Citizens, when set, serves the citizens' API under /api/v1/me and, when built with web
+	// options, the web page at / (see NewCitizens).
+	Citizens *Citizens
 }
 
 // Server holds the routes and their dependencies.
@@ -92,6 +95,7 @@ type Server struct {
 	status      StatusSource
 	// zone is where answers show dates: the issuance policy's.
 	zone *time.Location
+	cit  *Citizens
 }
 
 // Route is one served route and the roles that may call it (see docs/roles.md).
@@ -132,6 +136,7 @@ func New(o Options) *Server {
 	s.status = o.Status
 	s.admit, s.metrics, s.refusals = o.Admission, o.Metrics, o.AuditQueue
 	s.pace = newPacer(o.OverloadPace, o.Clock)
+	s.cit = o.Citizens
 	if len(o.TrustedProxies) > 0 {
 		opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
 		for _, n := range o.TrustedProxies {
@@ -165,8 +170,12 @@ func (s *Server) add(method, path string, h echo.HandlerFunc, roles ...string) {
 	s.routeSet = append(s.routeSet, Route{Method: method, Path: path, Roles: roles})
 }
 
+// apiPrefix is the versioned home of the API; the same provider routes without it answer in the
+// compatibility shapes.
+const apiPrefix = "/api/v1"
+
 func (s *Server) routes() {
-	for _, prefix := range []string{"", "/api/v1"} {
+	for _, prefix := range []string{"", apiPrefix} {
 		s.add(http.MethodPost, prefix+"/observation", s.issue(issuer.KindTest), string(issuer.RoleProvider))
 		s.add(http.MethodPost, prefix+"/recovery", s.issue(issuer.KindRecovery), string(issuer.RoleProvider))
 		s.add(http.MethodPost, prefix+"/immunization", s.issue(issuer.KindVaccination), string(issuer.RoleProvider))
@@ -179,6 +188,7 @@ func (s *Server) routes() {
 		s.add(http.MethodGet, "/metrics", echo.WrapHandler(s.metrics.Handler()), "public")
 	}
 	s.statusRoutes()
+	s.citizenRoutes()
 }
 
 const headerRequestID = "X-Request-ID"

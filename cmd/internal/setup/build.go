@@ -259,6 +259,8 @@ func Issuer(c Config, st issuer.Store, signers map[issuer.Environment]*rotation.
 			RecoveryValidity:    c.RecValidity,
 			VaccinationValidity: c.VacValidity,
 			TestIdentities:      c.TestIdentities,
+			CitizenService:      c.CitizenService,
+			CitizenSandbox:      c.CitizenSandbox,
 		},
 		Store:           st,
 		Signers:         ss,

@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/store/groupcommit"
 )
 
 // DefaultTimeout bounds one store operation when Options.Timeout is zero.
@@ -38,12 +39,16 @@ type Options struct {
 	// has no earlier deadline; 0 means DefaultTimeout. An operation that runs out of time returns
 	// an error wrapping issuer.ErrStoreUnavailable.
 	Timeout time.Duration
+	// GroupCommitters is how many group commits of Records may run at once; 0 means 2. Records
+	// handed in while a commit is in progress wait for the next one and share it.
+	GroupCommitters int
 }
 
 // Store is an issuer.Store backed by PostgreSQL. It is safe for concurrent use.
 type Store struct {
 	pool      *pgxpool.Pool
 	timeout   time.Duration
+	group     *groupcommit.Committer[issuer.Record]
 	closeOnce sync.Once
 	// schemaReady gates every connection the pool hands out: false until the schema is known to be
 	// current (at once for Open, after the background migration for Start).
@@ -61,7 +66,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		return nil, err
 	}
 	if err := s.checkSchema(ctx); err != nil {
-		s.pool.Close()
+		_ = s.Close()
 		return nil, fmt.Errorf("open postgres store: %w", err)
 	}
 	return s, nil
@@ -111,6 +116,11 @@ func open(ctx context.Context, databaseURL string, opts Options, pending bool) (
 		return nil, fmt.Errorf("open postgres store: %w", unavailable(err))
 	}
 	s.pool = pool
+	committers := opts.GroupCommitters
+	if committers <= 0 {
+		committers = 2
+	}
+	s.group = groupcommit.New(s.commitRecords, groupcommit.Options{Committers: committers, MaxBatch: 128})
 	return s, nil
 }
 
@@ -156,6 +166,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close releases the pool's connections. Later calls fail with issuer.ErrStoreUnavailable.
 func (s *Store) Close() error {
-	s.closeOnce.Do(s.pool.Close)
+	s.closeOnce.Do(func() {
+		s.group.Close()
+		s.pool.Close()
+	})
 	return nil
 }
