@@ -15,6 +15,8 @@ if [ "${1:-}" = ha ]; then
   /usr/bin/python3 -c 'import etcd' 2>/dev/null || need_apt+=(python3-etcd)
   command -v etcd >/dev/null || need_apt+=(etcd-server)
 fi
+# SoftHSM2: the PKCS#11 token the HSM signer is tested against (signing/pkcs11).
+[ -f /usr/lib/softhsm/libsofthsm2.so ] || need_apt+=(softhsm2)
 # Browser tests (chromedp) drive Debian's headless Chromium (the DejaVu font below renders text).
 command -v chromium >/dev/null || need_apt+=(chromium)
 # Documents: zbar reads QR codes back, qpdf checks PDF structure, pdftotext (poppler) extracts

@@ -108,7 +108,7 @@ func (s *Service) sign(sub Submission, d draft, id identity) (Certificate, dcc.C
 		ContentHash:    d.contentHash,
 		SubjectKey:     d.subjectKey,
 		HC1:            hc1,
-		KID:            signer.KID(),
+		KID:            kidAt(signer, now),
 		IdentitySource: id.source,
 		Delivery:       id.delivery,
 		RequestID:      sub.RequestID,

@@ -23,8 +23,12 @@ func (s *Revocations) RecordSigningCertificates(ctx context.Context) error {
 		if sg == nil {
 			continue
 		}
+		dsc := sg.Certificate()
+		if dsc == nil {
+			continue
+		}
 		err := s.store.RecordSigningCertificate(ctx, SigningCertificate{
-			Environment: env, Certificate: sg.Certificate().Raw, FirstUsedAt: s.now().UTC(),
+			Environment: env, Certificate: dsc.Raw, FirstUsedAt: s.now().UTC(),
 		})
 		if err != nil {
 			return fmt.Errorf("record %s DSC: %w", env, err)
@@ -61,10 +65,33 @@ func (s *Revocations) TrustList(ctx context.Context) (*trust.List, error) {
 	}
 	l := &trust.List{}
 	var current [][]byte
+	now := s.now()
 	for _, env := range environments {
-		if sg := s.signers[env]; sg != nil {
-			l.AddStatus(sg.Certificate(), string(env), trust.StatusCurrent)
-			current = append(current, sg.Certificate().Raw)
+		sg := s.signers[env]
+		if sg == nil {
+			continue
+		}
+		signing := sg.Certificate()
+		if signing != nil {
+			l.AddStatus(signing, string(env), trust.StatusCurrent)
+			current = append(current, signing.Raw)
+		}
+		// A rotating signer also publishes its staged successor ahead of the switch and its
+		// predecessors until they expire.
+		if p, ok := sg.(interface {
+			Published(time.Time) []*x509.Certificate
+		}); ok {
+			for _, c := range p.Published(now) {
+				if signing != nil && bytes.Equal(c.Raw, signing.Raw) {
+					continue
+				}
+				status := trust.StatusRetired
+				if c.NotBefore.After(now) || signing == nil || c.NotAfter.After(signing.NotAfter) {
+					status = trust.StatusStaged
+				}
+				l.AddStatus(c, string(env), status)
+				current = append(current, c.Raw)
+			}
 		}
 	}
 	for _, c := range stored {

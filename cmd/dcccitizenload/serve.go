@@ -62,10 +62,11 @@ func serveCitizen(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	signers, err := setup.Signers(cfg)
+	signers, tokens, err := setup.Signers(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
+	defer tokens.Close()
 	subjectKey, err := setup.SubjectKey(cfg)
 	if err != nil {
 		return err

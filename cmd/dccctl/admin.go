@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -218,10 +219,12 @@ func devsetupCommand(e *env, args []string) int {
 	if _, ok := parseFlags(fs, e, args); !ok {
 		return exitUsage
 	}
-	if _, err := setup.Signers(*cfg); err != nil {
+	_, tokens, err := setup.Signers(e.ctx, *cfg, slog.New(slog.NewTextHandler(e.stderr, nil)))
+	if err != nil {
 		fmt.Fprintf(e.stderr, "dccctl: %v\n", err)
 		return exitFailure
 	}
+	_ = tokens.Close()
 	if _, err := setup.SubjectKey(*cfg); err != nil {
 		fmt.Fprintf(e.stderr, "dccctl: %v\n", err)
 		return exitFailure

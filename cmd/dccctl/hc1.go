@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -16,6 +18,7 @@ import (
 	"github.com/sedcc/dcc/signing/dcc"
 	"github.com/sedcc/dcc/signing/hcert"
 	"github.com/sedcc/dcc/signing/keys"
+	"github.com/sedcc/dcc/signing/pkcs11"
 	"github.com/sedcc/dcc/signing/trust"
 )
 
@@ -34,8 +37,10 @@ func runSign(e *env, args []string) int {
 	certPath := fs.String("cert", "", "PEM DSC certificate (default $DCC_DATA_DIR/keys/sandbox/"+keys.CertFile+")")
 	issuer := fs.String("issuer", "SE", "iss claim: issuing country")
 	days := fs.Int("valid-days", 365, "exp claim: days after iat")
+	hsmEnv := fs.String("hsm", "", "sign in the PKCS#11 token of this environment (production or sandbox; DCC_<ENV>_PKCS11_*) instead of with --key")
+	hsmLabel := fs.String("label", "", "with --hsm: the key label (default: the signing key of DCC_<ENV>_PKCS11_KEY)")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: dccctl sign [--key FILE] [--cert FILE] [--issuer SE] [--valid-days N] < payload.json")
+		fmt.Fprintln(e.stderr, "usage: dccctl sign [--key FILE --cert FILE | --hsm ENV [--label L]] [--issuer SE] [--valid-days N] < payload.json")
 		fs.PrintDefaults()
 	}
 	rest, ok := parseFlags(fs, e, args)
@@ -46,16 +51,31 @@ func runSign(e *env, args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
-	if *keyPath == "" {
-		*keyPath = filepath.Join(defaultKeyDir(e), keys.KeyFile)
-	}
-	if *certPath == "" {
-		*certPath = filepath.Join(defaultKeyDir(e), keys.CertFile)
-	}
-	key, cert, err := keys.Load(*keyPath, *certPath)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "dccctl sign: %v\n", err)
-		return exitFailure
+	var (
+		key  crypto.Signer
+		cert *x509.Certificate
+		err  error
+	)
+	if *hsmEnv != "" {
+		var tok *pkcs11.Token
+		tok, key, cert, err = hsmSigner(e.ctx, e, *hsmEnv, *hsmLabel)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "dccctl sign: %v\n", err)
+			return exitFailure
+		}
+		defer tok.Close()
+	} else {
+		if *keyPath == "" {
+			*keyPath = filepath.Join(defaultKeyDir(e), keys.KeyFile)
+		}
+		if *certPath == "" {
+			*certPath = filepath.Join(defaultKeyDir(e), keys.CertFile)
+		}
+		key, cert, err = keys.Load(*keyPath, *certPath)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "dccctl sign: %v\n", err)
+			return exitFailure
+		}
 	}
 	signer, err := hcert.NewSigner(key, cert)
 	if err != nil {

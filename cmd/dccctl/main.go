@@ -40,6 +40,8 @@ func newRegistry() registry {
 		registerAdminCommands,
 		registerExampleCommands,
 		registerStatusCommands,
+		registerHSMCommands,
+		registerCSCACommands,
 	} {
 		register(r)
 	}

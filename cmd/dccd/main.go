@@ -117,10 +117,15 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 			log.Warn("close read pool", "err", err)
 		}
 	}()
-	signers, err := setup.Signers(cfg)
+	signers, tokens, err := setup.Signers(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if err := tokens.Close(); err != nil {
+			log.Warn("close signing tokens", "err", err)
+		}
+	}()
 	subjectKey, err := setup.SubjectKey(cfg)
 	if err != nil {
 		return err

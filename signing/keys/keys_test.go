@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
@@ -176,5 +177,70 @@ func TestKIDAndAllows(t *testing.T) {
 		if got := Allows(&x509.Certificate{UnknownExtKeyUsage: c.ekus}, c.kind); got != c.want {
 			t.Errorf("Allows(%v, %v) = %v", c.ekus, c.kind, got)
 		}
+	}
+}
+
+func TestDevelopmentCSCAIssuesCheckedDSC(t *testing.T) {
+	now := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	cscaKey, err := NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	csca, err := NewCSCA(cscaKey, CSCAOptions{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dscKey, err := NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	csrPEM, err := CSR(dscKey, Options{CommonName: "DSC 2026"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := ParseCSR(csrPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsc, err := IssueDSC(cscaKey, csca, csr, now, 365*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dsc.Subject.CommonName != "DSC 2026" || len(dsc.UnknownExtKeyUsage) != 3 {
+		t.Errorf("DSC subject %s, extended key usages %v", dsc.Subject, dsc.UnknownExtKeyUsage)
+	}
+	if err := CheckDSC(dsc, []*x509.Certificate{csca}, dscKey.Public(), now); err != nil {
+		t.Fatalf("CheckDSC: %v", err)
+	}
+	other, _ := NewKey()
+	otherCSCA, err := NewCSCA(other, CSCAOptions{Now: now, CommonName: "Another CSCA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		cscas []*x509.Certificate
+		pub   crypto.PublicKey
+		at    time.Time
+		want  error
+	}{
+		{"another CSCA", []*x509.Certificate{otherCSCA}, dscKey.Public(), now, ErrNotChained},
+		{"no CSCA", nil, dscKey.Public(), now, ErrNotChained},
+		{"another key", []*x509.Certificate{csca}, other.Public(), now, ErrKeyMismatch},
+		{"expired", []*x509.Certificate{csca}, dscKey.Public(), now.Add(366 * 24 * time.Hour), ErrNotChained},
+		{"not yet valid", []*x509.Certificate{csca}, dscKey.Public(), now.Add(-time.Hour), ErrNotChained},
+	}
+	for _, tt := range tests {
+		if err := CheckDSC(dsc, tt.cscas, tt.pub, tt.at); !errors.Is(err, tt.want) {
+			t.Errorf("%s: %v, want %v", tt.name, err, tt.want)
+		}
+	}
+	// A self-signed DSC is no CA: it cannot issue.
+	self, err := SelfSigned(dscKey, Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := IssueDSC(dscKey, self, csr, now, time.Hour); err == nil {
+		t.Error("a DSC issued a DSC")
 	}
 }

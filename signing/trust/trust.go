@@ -45,8 +45,9 @@ type Entry struct {
 	// Kinds are the certificate kinds the DSC may sign, from its DCC extended key usages.
 	Kinds       []string `json:"kinds"`
 	Environment string   `json:"environment,omitempty"`
-	// Status is StatusCurrent for a DSC the service signs with now, StatusRetired for one it
-	// signed with before; empty when the list's source does not say.
+	// Status is StatusCurrent for a DSC the service signs with now, StatusStaged for one
+	// published ahead of a key rotation, StatusRetired for one it signed with before; empty when
+	// the list's source does not say.
 	Status string `json:"status,omitempty"`
 
 	cert *x509.Certificate
@@ -55,6 +56,7 @@ type Entry struct {
 // The statuses of an entry.
 const (
 	StatusCurrent = "current"
+	StatusStaged  = "staged"
 	StatusRetired = "retired"
 )
 

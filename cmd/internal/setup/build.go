@@ -2,7 +2,9 @@ package setup
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -27,6 +29,7 @@ import (
 	"github.com/sedcc/dcc/registry/httpregister"
 	"github.com/sedcc/dcc/signing/hcert"
 	"github.com/sedcc/dcc/signing/keys"
+	"github.com/sedcc/dcc/signing/rotation"
 	"github.com/sedcc/dcc/signing/uvci"
 	"github.com/sedcc/dcc/signing/valueset"
 )
@@ -85,40 +88,64 @@ func openStore(ctx context.Context, c Config, log *slog.Logger) (issuer.Store, e
 	return st, nil
 }
 
-// Signers loads the signing key and DSC of each environment, creating development ones under
-// DataDir/keys/<environment> where no files are configured.
-func Signers(c Config) (map[issuer.Environment]*hcert.Signer, error) {
-	out := map[issuer.Environment]*hcert.Signer{}
+// Signers loads the signing keys of each environment: from a PKCS #11 token when
+// DCC_<ENV>_PKCS11_MODULE is set (with its rotation schedule, every DSC checked against the CSCA),
+// from key files when they are configured, or a development key created under
+// DataDir/keys/<environment>. The token connections are closed with the returned Tokens.
+func Signers(ctx context.Context, c Config, log *slog.Logger) (map[issuer.Environment]*rotation.Schedule, *Tokens, error) {
+	out := map[issuer.Environment]*rotation.Schedule{}
+	tokens := NewTokens(c, time.Now, log)
 	for _, env := range []issuer.Environment{issuer.Production, issuer.Sandbox} {
-		keyFile, certFile := c.ProductionKeyFile, c.ProductionCertFile
+		keyFile, certFile, hsm := c.ProductionKeyFile, c.ProductionCertFile, c.ProductionHSM
 		if env == issuer.Sandbox {
-			keyFile, certFile = c.SandboxKeyFile, c.SandboxCertFile
+			keyFile, certFile, hsm = c.SandboxKeyFile, c.SandboxCertFile, c.SandboxHSM
+		}
+		if hsm.configured() {
+			sched, err := HSMSchedule(ctx, tokens, hsm, env, time.Now)
+			if err != nil {
+				_ = tokens.Close()
+				return nil, nil, fmt.Errorf("%s signing key in token %q: %w", env, hsm.Token, err)
+			}
+			out[env] = sched
+			continue
 		}
 		var (
-			sign *hcert.Signer
+			k    crypto.Signer
+			cert *x509.Certificate
 			err  error
 		)
 		if keyFile != "" {
-			k, cert, lErr := keys.Load(keyFile, certFile)
-			if lErr != nil {
-				return nil, fmt.Errorf("%s signing key: %w", env, lErr)
+			if k, cert, err = keys.Load(keyFile, certFile); err != nil {
+				err = fmt.Errorf("%s signing key: %w", env, err)
 			}
-			sign, err = hcert.NewSigner(k, cert)
 		} else {
 			dir := DevelopmentKeyDir(c.DataDir, env)
-			k, cert, lErr := keys.LoadOrCreate(dir, keys.Options{Country: c.Country, Organization: c.IssuerName,
-				CommonName: fmt.Sprintf("DCC %s development DSC", env)})
-			if lErr != nil {
-				return nil, fmt.Errorf("%s development signing key in %s: %w", env, dir, lErr)
+			if k, cert, err = keys.LoadOrCreate(dir, keys.Options{Country: c.Country, Organization: c.IssuerName,
+				CommonName: fmt.Sprintf("DCC %s development DSC", env)}); err != nil {
+				err = fmt.Errorf("%s development signing key in %s: %w", env, dir, err)
 			}
-			sign, err = hcert.NewSigner(k, cert)
+		}
+		if err == nil && hsm.CSCAFile != "" {
+			var cscas []*x509.Certificate
+			if cscas, err = LoadCSCAs(hsm.CSCAFile); err == nil {
+				if err = keys.CheckDSC(cert, cscas, k.Public(), time.Now()); err != nil {
+					err = fmt.Errorf("%s DSC: %w", env, err)
+				}
+			}
+		}
+		var sign *hcert.Signer
+		if err == nil {
+			if sign, err = hcert.NewSigner(k, cert); err != nil {
+				err = fmt.Errorf("%s signer: %w", env, err)
+			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s signer: %w", env, err)
+			_ = tokens.Close()
+			return nil, nil, err
 		}
-		out[env] = sign
+		out[env] = rotation.Single(sign)
 	}
-	return out, nil
+	return out, tokens, nil
 }
 
 // DevelopmentKeyDir is where a development signing key and DSC of an environment live, created
@@ -211,11 +238,11 @@ func SandboxRegister(c Config, log *slog.Logger) (registry.Register, error) {
 }
 
 // Issuer wires the issuance service.
-func Issuer(c Config, st issuer.Store, signers map[issuer.Environment]*hcert.Signer, reg, sandboxReg registry.Register,
+func Issuer(c Config, st issuer.Store, signers map[issuer.Environment]*rotation.Schedule, reg, sandboxReg registry.Register,
 	subjectKey []byte, values *valueset.Catalogue, log *slog.Logger, clock func() time.Time, metrics issuer.Metrics) (*issuer.Service, error) {
 	ss := map[issuer.Environment]issuer.Signer{}
 	for env, s := range signers {
-		ss[env] = issuer.HCertSigner{Signer: s, Country: c.Country}
+		ss[env] = issuer.HCertSigner{Keys: s, Country: c.Country, Clock: clock}
 	}
 	// One policy value for the check (parser) and the certificate's dates (issuer).
 	pol, err := policy.New(policy.Issuance{})
@@ -251,11 +278,11 @@ func Issuer(c Config, st issuer.Store, signers map[issuer.Environment]*hcert.Sig
 }
 
 // Revocations builds revocation, the published lists and verification over the same signers.
-func Revocations(c Config, st issuer.RevocationStore, signers map[issuer.Environment]*hcert.Signer, values *valueset.Catalogue,
+func Revocations(c Config, st issuer.RevocationStore, signers map[issuer.Environment]*rotation.Schedule, values *valueset.Catalogue,
 	log *slog.Logger, clock func() time.Time) (*issuer.Revocations, error) {
 	ss := map[issuer.Environment]issuer.Signer{}
 	for env, s := range signers {
-		ss[env] = issuer.HCertSigner{Signer: s, Country: c.Country}
+		ss[env] = issuer.HCertSigner{Keys: s, Country: c.Country, Clock: clock}
 	}
 	return issuer.NewRevocations(issuer.RevocationsOptions{
 		Store: st, Signers: ss, Country: c.Country, Values: values, Clock: clock, Log: log, NewID: NewEventID,

@@ -47,6 +47,12 @@ type Config struct {
 	ProductionCertFile string // DCC_PRODUCTION_CERT_FILE
 	SandboxKeyFile     string // DCC_SANDBOX_KEY_FILE
 	SandboxCertFile    string // DCC_SANDBOX_CERT_FILE
+	// Signing keys in a PKCS #11 token (HSM), per environment; when set they replace the key
+	// files (hsm.go, docs/keys.md). PKCS11Sessions is the session pool per token
+	// (DCC_PKCS11_SESSIONS, 8).
+	ProductionHSM  HSM
+	SandboxHSM     HSM
+	PKCS11Sessions int
 
 	// SubjectKeyFile holds the secret that keys personnummer hashes. Empty: DataDir/subject.key,
 	// created on first start.
@@ -179,6 +185,7 @@ func Defaults() Config {
 		LogFormat:          "text",
 		LogLevel:           "info",
 		ShutdownTimeout:    20 * time.Second,
+		PKCS11Sessions:     8,
 		RequestRetention:   30 * 24 * time.Hour,
 
 		CitizenService:     true,
@@ -240,6 +247,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("DCC_SANDBOX_KEY_FILE", &c.SandboxKeyFile)
 	str("DCC_SANDBOX_CERT_FILE", &c.SandboxCertFile)
 	str("DCC_SUBJECT_KEY_FILE", &c.SubjectKeyFile)
+	errs = append(errs, hsmFromEnv(getenv, &c)...)
 	str("DCC_COUNTRY", &c.Country)
 	str("DCC_ISSUER_NAME", &c.IssuerName)
 	str("DCC_UVCI_PREFIX", &c.UVCIPrefix)
@@ -405,6 +413,7 @@ func (c Config) Validate() []error {
 	if (c.SandboxKeyFile == "") != (c.SandboxCertFile == "") {
 		errs = append(errs, errors.New("DCC_SANDBOX_KEY_FILE and DCC_SANDBOX_CERT_FILE must be set together"))
 	}
+	errs = append(errs, c.validateHSM()...)
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("DCC_DATA_DIR must not be empty"))
 	}
