@@ -47,6 +47,9 @@ type Store interface {
 	// request id is remembered for replay for a retention period, not forever.
 	PurgeRequests(ctx context.Context, before time.Time) (int64, error)
 	SearchAudit(ctx context.Context, q AuditQuery) (AuditPage, error)
+	// PurgeAudit deletes audit events recorded before the time, in batches so that issuance
+	// writes run between them, returning how many.
+	PurgeAudit(ctx context.Context, before time.Time) (int64, error)
 
 	CreatePrincipal(ctx context.Context, p Principal) error
 	Principal(ctx context.Context, id string) (Principal, error)

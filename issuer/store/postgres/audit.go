@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -34,6 +35,18 @@ func (s *Store) SearchAudit(ctx context.Context, q issuer.AuditQuery) (issuer.Au
 	if q.Outcome != "" {
 		where = append(where, "outcome = "+arg(string(q.Outcome)))
 	}
+	if q.Code != "" {
+		where = append(where, "codes @> ARRAY["+arg(q.Code)+"::text]")
+	}
+	if q.IdentitySource != "" {
+		where = append(where, "identity_source = "+arg(string(q.IdentitySource)))
+	}
+	if q.Kind != "" {
+		where = append(where, "kind = "+arg(string(q.Kind)))
+	}
+	if q.Environment != "" {
+		where = append(where, "environment = "+arg(string(q.Environment)))
+	}
 	if len(q.SubjectKey) > 0 {
 		where = append(where, "subject_key = "+arg(q.SubjectKey))
 	}
@@ -51,7 +64,7 @@ func (s *Store) SearchAudit(ctx context.Context, q issuer.AuditQuery) (issuer.Au
 		where = append(where, "(at, id) < ("+arg(pos.At)+", "+arg(pos.ID)+")")
 	}
 	sql := `SELECT id, at, request_id, principal_id, role, route, status, outcome, codes, kind, environment,
-		identity_source, uvci, subject_masked, subject_key, latency_ns, notes FROM audit_events`
+		identity_source, uvci, subject_masked, subject_key, latency_ns, notes, problems FROM audit_events`
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -81,10 +94,16 @@ func scanAudit(row pgx.CollectableRow) (issuer.AuditEvent, error) {
 	var a issuer.AuditEvent
 	var role, outcome, kind, env, source string
 	var latency int64
+	var problems []byte
 	err := row.Scan(&a.ID, &a.At, &a.RequestID, &a.PrincipalID, &role, &a.Route, &a.Status, &outcome,
-		&a.Codes, &kind, &env, &source, &a.UVCI, &a.SubjectMasked, &a.SubjectKey, &latency, &a.Notes)
+		&a.Codes, &kind, &env, &source, &a.UVCI, &a.SubjectMasked, &a.SubjectKey, &latency, &a.Notes, &problems)
 	if err != nil {
 		return issuer.AuditEvent{}, err
+	}
+	if len(problems) > 0 {
+		if err := json.Unmarshal(problems, &a.Problems); err != nil {
+			return issuer.AuditEvent{}, fmt.Errorf("audit event %s problems: %w", a.ID, err)
+		}
 	}
 	a.At = a.At.UTC()
 	a.Role, a.Outcome, a.Kind = issuer.Role(role), issuer.Outcome(outcome), issuer.Kind(kind)
@@ -92,4 +111,24 @@ func scanAudit(row pgx.CollectableRow) (issuer.AuditEvent, error) {
 	a.Latency = time.Duration(latency)
 	a.Codes, a.Notes, a.SubjectKey = nilIfNone(a.Codes), nilIfNone(a.Notes), nilIfEmpty(a.SubjectKey)
 	return a, nil
+}
+
+// PurgeAudit deletes audit events recorded before the time, oldest first, in batches of
+// purgeBatch: each batch is a short statement of its own, so issuance writes never wait behind
+// a long delete, and each stays inside the operation timeout however much has piled up.
+func (s *Store) PurgeAudit(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for {
+		bctx, cancel := s.bound(ctx)
+		tag, err := s.pool.Exec(bctx, `DELETE FROM audit_events WHERE id IN
+			(SELECT id FROM audit_events WHERE at < $1 ORDER BY at LIMIT $2)`, before, purgeBatch)
+		cancel()
+		if err != nil {
+			return total, fmt.Errorf("purge audit events: %w", classify(err))
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < purgeBatch {
+			return total, nil
+		}
+	}
 }

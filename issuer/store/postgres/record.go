@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -21,8 +22,8 @@ const (
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (principal_id, request_id) DO NOTHING`
 	insertAudit = `INSERT INTO audit_events (id, at, request_id, principal_id, role, route, status, outcome,
-		codes, kind, environment, identity_source, uvci, subject_masked, subject_key, latency_ns, notes)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
+		codes, kind, environment, identity_source, uvci, subject_masked, subject_key, latency_ns, notes, problems)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
 
 	certificateColumns = `uvci, provider_id, identifier, kind, environment, content_hash, subject_key,
 		hc1, kid, identity_source, delivery, request_id, issued_at, expires_at`
@@ -52,11 +53,15 @@ func (s *Store) Record(ctx context.Context, r issuer.Record) error {
 		batch.Queue(insertRequest, q.PrincipalID, q.RequestID, q.BodyHash, q.Status, q.UVCI, q.Body, q.CreatedAt)
 	}
 	a := r.Audit
+	problems, err := auditProblems(a)
+	if err != nil {
+		return err
+	}
 	batch.Queue(insertAudit, a.ID, a.At, a.RequestID, a.PrincipalID, string(a.Role), a.Route, a.Status,
 		string(a.Outcome), nonNil(a.Codes), string(a.Kind), string(a.Environment), string(a.IdentitySource),
-		a.UVCI, a.SubjectMasked, a.SubjectKey, int64(a.Latency), nonNil(a.Notes))
+		a.UVCI, a.SubjectMasked, a.SubjectKey, int64(a.Latency), nonNil(a.Notes), problems)
 
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		results := tx.SendBatch(ctx, batch)
 		if err := checkBatch(results, r); err != nil {
 			_ = results.Close()
@@ -86,9 +91,13 @@ func (s *Store) RecordAudit(ctx context.Context, events []issuer.AuditEvent) err
 			}
 			a.ID = id.String()
 		}
+		problems, err := auditProblems(a)
+		if err != nil {
+			return err
+		}
 		batch.Queue(insertAudit, a.ID, a.At, a.RequestID, a.PrincipalID, string(a.Role), a.Route, a.Status,
 			string(a.Outcome), nonNil(a.Codes), string(a.Kind), string(a.Environment), string(a.IdentitySource),
-			a.UVCI, a.SubjectMasked, a.SubjectKey, int64(a.Latency), nonNil(a.Notes))
+			a.UVCI, a.SubjectMasked, a.SubjectKey, int64(a.Latency), nonNil(a.Notes), problems)
 	}
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		return tx.SendBatch(ctx, batch).Close()
@@ -236,6 +245,18 @@ func nilIfEmpty(b []byte) []byte {
 		return nil
 	}
 	return b
+}
+
+// auditProblems encodes an event's problems for the jsonb column; nil (NULL) when there are none.
+func auditProblems(a issuer.AuditEvent) (any, error) {
+	if len(a.Problems) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(a.Problems)
+	if err != nil {
+		return nil, fmt.Errorf("record audit event %s: problems: %w", a.ID, err)
+	}
+	return string(b), nil
 }
 
 func nonNil(s []string) []string {
