@@ -195,3 +195,13 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// CreateDatabase creates an empty database with a random name and returns its URL, for programs
+// (benchmarks) that manage its lifetime themselves; tests use NewDatabase.
+func (s *Server) CreateDatabase(ctx context.Context) (string, error) {
+	name, err := s.createDatabase(ctx)
+	if err != nil {
+		return "", fmt.Errorf("pgtest: %w", err)
+	}
+	return withDatabase(s.adminURL, name)
+}
