@@ -166,6 +166,7 @@ func (s *Service) replayRequest(ctx context.Context, sub Submission, req *Reques
 			return Issued{}, s.fail(ctx, sub, ev, fmt.Errorf("decode stored answer for request %s: %v", sub.RequestID, err)), true
 		}
 		ev.Notes = append(ev.Notes, "request-id-replay")
+		ev.Problems = stored
 		s.audit(ctx, ev, sub, OutcomeReplayed, StatusOf(stored.Class()), stored.Codes())
 		return Issued{}, stored, true
 	}
@@ -252,7 +253,7 @@ func (s *Service) reject(ctx context.Context, sub Submission, ev *AuditEvent, re
 		outcome = OutcomeFailed
 	}
 	ev.ID, ev.At = s.newID(), s.now()
-	ev.Status, ev.Outcome, ev.Codes = status, outcome, probs.Codes()
+	ev.Status, ev.Outcome, ev.Codes, ev.Problems = status, outcome, probs.Codes(), probs
 	ev.Latency = ev.At.Sub(sub.Received)
 	rec := Record{Audit: *ev}
 	if req != nil && !transient(class) {
@@ -289,12 +290,15 @@ func transient(c fhir.Class) bool {
 func (s *Service) fail(ctx context.Context, sub Submission, ev *AuditEvent, err error) error {
 	if errors.Is(err, ErrStoreUnavailable) {
 		s.log.ErrorContext(ctx, "store unavailable", "request_id", sub.RequestID, "err", err)
+		answer := s.unavailableStore(err)
+		ev.Problems, _ = fhir.AsProblems(answer)
 		s.audit(ctx, ev, sub, OutcomeFailed, StatusOf(fhir.ClassUnavailable), []string{CodeStoreUnavailable})
-		return s.unavailableStore(err)
+		return answer
 	}
 	s.log.ErrorContext(ctx, "request failed", "request_id", sub.RequestID, "err", err)
 	p := fhir.Problems{{Code: CodeInternal, Class: fhir.ClassInternal,
 		Text: "The service could not complete the request. Retry later; if it persists, contact the service desk with the X-Request-ID."}}
+	ev.Problems = p
 	s.audit(ctx, ev, sub, OutcomeFailed, StatusOf(fhir.ClassInternal), p.Codes())
 	return fmt.Errorf("%w: %w", p, err)
 }

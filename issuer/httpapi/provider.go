@@ -23,7 +23,7 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 		refuse := func(p fhir.Problems) error {
 			ev.Status = issuer.StatusOf(p.Class())
 			ev.Outcome = issuer.OutcomeRejected
-			ev.Codes = p.Codes()
+			ev.Codes, ev.Problems = p.Codes(), p
 			ev.Latency = s.now().Sub(start)
 			s.auditRefusal(r.Context(), ev)
 			return p
