@@ -131,6 +131,7 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	var background sync.WaitGroup
 	background.Go(func() { monitor.Run(bgCtx) })
 	background.Go(func() { svc.RunRetention(bgCtx, time.Hour, cfg.RequestRetention) })
+	background.Go(func() { svc.RunAuditRetention(bgCtx, time.Hour, cfg.AuditRetention) })
 	defer func() {
 		stopBackground()
 		background.Wait()
