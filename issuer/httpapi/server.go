@@ -157,6 +157,7 @@ func (s *Server) routes() {
 		s.add(http.MethodGet, "/metrics", echo.WrapHandler(s.metrics.Handler()), "public")
 	}
 	s.statusRoutes()
+	s.supportRoutes()
 }
 
 const headerRequestID = "X-Request-ID"
