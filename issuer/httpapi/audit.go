@@ -84,6 +84,12 @@ func (s *Server) auditSearch(c echo.Context) error {
 			Latency: s.now().Sub(start)})
 		return p
 	}
+	// A provider's searches count against its rate, like its issuance requests.
+	if principal.Role == issuer.RoleProvider {
+		if err := s.limits.allow(principal); err != nil {
+			return err
+		}
+	}
 	search, p := parseAuditSearch(r.URL.Query())
 	if p != nil {
 		return p
