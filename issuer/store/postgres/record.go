@@ -25,6 +25,10 @@ const (
 		codes, kind, environment, identity_source, uvci, subject_masked, subject_key, latency_ns, notes, problems)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
 
+	// insertAuditCodes indexes an event's problem codes, one row each, for searches by code.
+	insertAuditCodes = `INSERT INTO audit_event_codes (event_id, code, principal_id, at)
+		SELECT $1, c, $2, $3 FROM unnest($4::text[]) AS c ON CONFLICT DO NOTHING`
+
 	certificateColumns = `uvci, provider_id, identifier, kind, environment, content_hash, subject_key,
 		hc1, kid, identity_source, delivery, request_id, issued_at, expires_at`
 )
@@ -60,6 +64,9 @@ func (s *Store) Record(ctx context.Context, r issuer.Record) error {
 	batch.Queue(insertAudit, a.ID, a.At, a.RequestID, a.PrincipalID, string(a.Role), a.Route, a.Status,
 		string(a.Outcome), nonNil(a.Codes), string(a.Kind), string(a.Environment), string(a.IdentitySource),
 		a.UVCI, a.SubjectMasked, a.SubjectKey, int64(a.Latency), nonNil(a.Notes), problems)
+	if len(a.Codes) > 0 {
+		batch.Queue(insertAuditCodes, a.ID, a.PrincipalID, a.At, a.Codes)
+	}
 
 	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		results := tx.SendBatch(ctx, batch)
@@ -98,6 +105,9 @@ func (s *Store) RecordAudit(ctx context.Context, events []issuer.AuditEvent) err
 		batch.Queue(insertAudit, a.ID, a.At, a.RequestID, a.PrincipalID, string(a.Role), a.Route, a.Status,
 			string(a.Outcome), nonNil(a.Codes), string(a.Kind), string(a.Environment), string(a.IdentitySource),
 			a.UVCI, a.SubjectMasked, a.SubjectKey, int64(a.Latency), nonNil(a.Notes), problems)
+		if len(a.Codes) > 0 {
+			batch.Queue(insertAuditCodes, a.ID, a.PrincipalID, a.At, a.Codes)
+		}
 	}
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		return tx.SendBatch(ctx, batch).Close()
