@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+
+	"github.com/sedcc/dcc/fhir/problem"
 )
 
 var (
@@ -16,7 +18,7 @@ var (
 // valid value to show.
 func dateTime(r *report, path, value, element, example string) (time.Time, bool) {
 	if value == "" {
-		r.add(CodeRequired, path, fmt.Sprintf("Send %s as an RFC 3339 date-time with zone, e.g. %s.", element, example))
+		r.add(problem.CodeRequired, path, fmt.Sprintf("Send %s as an RFC 3339 date-time with zone, e.g. %s.", element, example))
 		return time.Time{}, false
 	}
 	t, err := time.Parse(time.RFC3339Nano, value)
@@ -24,13 +26,13 @@ func dateTime(r *report, path, value, element, example string) (time.Time, bool)
 	case err == nil:
 		return t, true
 	case zonelessDateTime.MatchString(value):
-		r.add(CodeTimezoneMissing, path, fmt.Sprintf(
+		r.add(problem.CodeTimezoneMissing, path, fmt.Sprintf(
 			"Add the time zone to %s: \"Z\" for UTC or the offset, e.g. %s; a time without zone is ambiguous.", element, example))
 	case dateOnly.MatchString(value):
-		r.add(CodeDateTimeInvalid, path, fmt.Sprintf(
+		r.add(problem.CodeDateTimeInvalid, path, fmt.Sprintf(
 			"Send %s with the time of day and zone, e.g. %s; a date alone is not enough.", element, example))
 	default:
-		r.add(CodeDateTimeInvalid, path, fmt.Sprintf(
+		r.add(problem.CodeDateTimeInvalid, path, fmt.Sprintf(
 			"Send %s as an RFC 3339 date-time with seconds and zone, e.g. %s.", element, example))
 	}
 	return time.Time{}, false

@@ -9,10 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/sedcc/dcc/fhir/problem"
 )
 
 // MaxBodyBytes is the largest request body the provider API accepts (64 KiB). The HTTP layer
-// enforces it before reading on and answers CodeBodyTooLarge; the parser refuses larger bodies
+// enforces it before reading on and answers problem.CodeBodyTooLarge; the parser refuses larger bodies
 // too, so that no caller can hand it more.
 const MaxBodyBytes = 64 << 10
 
@@ -38,7 +40,7 @@ type document struct {
 // unreadable; the second result is false when nothing further can be checked.
 func decode(r *report, body []byte, root string, v any, contained func() []json.RawMessage, allowed ...string) (*document, bool) {
 	if len(body) > MaxBodyBytes {
-		r.add(CodeBodyTooLarge, "", fmt.Sprintf("The request body is larger than %d KiB. Send one %s without attachments or narrative text.", MaxBodyBytes>>10, root))
+		r.add(problem.CodeBodyTooLarge, "", fmt.Sprintf("The request body is larger than %d KiB. Send one %s without attachments or narrative text.", MaxBodyBytes>>10, root))
 		return nil, false
 	}
 	var head struct {
@@ -47,19 +49,19 @@ func decode(r *report, body []byte, root string, v any, contained func() []json.
 	if err := json.Unmarshal(body, &head); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			r.add(CodeJSONType, "", fmt.Sprintf("Send one FHIR %s as a JSON object, not a JSON %s.", root, te.Value))
+			r.add(problem.CodeJSONType, "", fmt.Sprintf("Send one FHIR %s as a JSON object, not a JSON %s.", root, te.Value))
 			return nil, false
 		}
-		r.add(CodeMalformedJSON, "", malformedText(body, err))
+		r.add(problem.CodeMalformedJSON, "", malformedText(body, err))
 		return nil, false
 	}
 	var rt string
 	if err := json.Unmarshal(head.ResourceType, &rt); err != nil || rt != root {
-		r.add(CodeResourceTypeUnexpected, "", resourceTypeText(root, rt))
+		r.add(problem.CodeResourceTypeUnexpected, "", resourceTypeText(root, rt))
 		return nil, false
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		r.add(CodeJSONType, typeErrorPath(root, body, err), typeErrorText(err))
+		r.add(problem.CodeJSONType, typeErrorPath(root, body, err), typeErrorText(err))
 		return nil, false
 	}
 
@@ -69,7 +71,7 @@ func decode(r *report, body []byte, root string, v any, contained func() []json.
 		at := fmt.Sprintf("%s.contained[%d]", root, i)
 		var h resourceHead
 		if err := json.Unmarshal(raw, &h); err != nil {
-			r.add(CodeJSONType, typeErrorPath(at, raw, err), typeErrorText(err))
+			r.add(problem.CodeJSONType, typeErrorPath(at, raw, err), typeErrorText(err))
 			readable = false
 			continue
 		}
@@ -77,7 +79,7 @@ func decode(r *report, body []byte, root string, v any, contained func() []json.
 		var target any
 		switch {
 		case !contains(allowed, h.ResourceType):
-			r.add(CodeResourceTypeUnexpected, at+".resourceType", containedTypeText(h.ResourceType, allowed))
+			r.add(problem.CodeResourceTypeUnexpected, at+".resourceType", containedTypeText(h.ResourceType, allowed))
 			continue
 		case h.ResourceType == resourcePatient:
 			e.patient = &patient{}
@@ -90,13 +92,13 @@ func decode(r *report, body []byte, root string, v any, contained func() []json.
 			target = e.device
 		}
 		if err := json.Unmarshal(raw, target); err != nil {
-			r.add(CodeJSONType, typeErrorPath(h.ResourceType, raw, err), typeErrorText(err))
+			r.add(problem.CodeJSONType, typeErrorPath(h.ResourceType, raw, err), typeErrorText(err))
 			readable = false
 			continue
 		}
 		if h.ID != "" {
 			if first, dup := doc.byID[h.ID]; dup {
-				r.add(CodeContainedIDDuplicate, at+".id", fmt.Sprintf(
+				r.add(problem.CodeContainedIDDuplicate, at+".id", fmt.Sprintf(
 					"Give every contained resource its own id; %s.contained[%d] already has id %s.", root, first.index, quote(h.ID)))
 			} else {
 				doc.byID[h.ID] = e
@@ -116,18 +118,18 @@ func (d *document) resolve(r *report, ref, path, want string) *entry {
 	}
 	id, local := strings.CutPrefix(ref, "#")
 	if !local {
-		r.add(CodeReferenceDangling, path, fmt.Sprintf(
+		r.add(problem.CodeReferenceDangling, path, fmt.Sprintf(
 			"Reference the %s in contained by its id, e.g. \"#1\"; references outside the request (%s) are not followed.", want, quote(ref)))
 		return nil
 	}
 	e, ok := d.byID[id]
 	if !ok {
-		r.add(CodeReferenceDangling, path, fmt.Sprintf(
+		r.add(problem.CodeReferenceDangling, path, fmt.Sprintf(
 			"No contained resource has id %s. Add the %s to contained with that id, or reference the id it has.", quote(id), want))
 		return nil
 	}
 	if e.resourceType != want {
-		r.add(CodeReferenceType, path, fmt.Sprintf(
+		r.add(problem.CodeReferenceType, path, fmt.Sprintf(
 			"%s refers to a contained %s; it must refer to a contained %s.", quote(ref), e.resourceType, want))
 		return nil
 	}

@@ -1,5 +1,5 @@
 // Package fhir reads the provider API's FHIR R4 JSON requests into domain values (TestResult,
-// Vaccination) and reports what is wrong with them as located problems (Problems). It knows no
+// Vaccination) and reports what is wrong with them as located problems (a problem.List). It knows no
 // HTTP, storage or signing.
 //
 // # Every problem at once

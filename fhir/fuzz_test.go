@@ -5,6 +5,7 @@ import (
 
 	"github.com/sedcc/dcc/fhir"
 	ft "github.com/sedcc/dcc/fhir/fhirtest"
+	"github.com/sedcc/dcc/fhir/problem"
 )
 
 // The fuzz targets run at the rule tests' clock, seeded with the fixtures and every rule test's
@@ -105,12 +106,12 @@ func checkSubject(t *testing.T, s fhir.Subject) {
 
 func checkProblems(t *testing.T, err error) {
 	t.Helper()
-	ps, ok := fhir.AsProblems(err)
+	ps, ok := problem.As(err)
 	if !ok {
-		t.Fatalf("error is not fhir.Problems: %v", err)
+		t.Fatalf("error is not a problem.List: %v", err)
 	}
 	known := map[string]bool{}
-	for _, c := range fhir.Codes() {
+	for _, c := range contentCodes() {
 		known[c.Code] = true
 	}
 	for _, pr := range ps {

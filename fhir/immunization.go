@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/signing/valueset"
 )
 
@@ -73,10 +74,10 @@ func (p *Parser) Vaccination(body []byte) (Vaccination, error) {
 
 	if occurredOK {
 		if occurred.After(now.Add(p.clockSkew)) {
-			r.add(CodeDateTimeFuture, "Immunization.occurrenceDateTime",
+			r.add(problem.CodeDateTimeFuture, "Immunization.occurrenceDateTime",
 				"The time of vaccination lies in the future. Send the time the dose was given, with its zone (e.g. +01:00 in winter, +02:00 in summer for Swedish time).")
 		} else if av, ok := authorised(v.Product); ok && dateOf(occurred).before(av.authorisedOn()) {
-			r.add(CodeVaccinationBeforeApproval, "Immunization.occurrenceDateTime", fmt.Sprintf(
+			r.add(problem.CodeVaccinationBeforeApproval, "Immunization.occurrenceDateTime", fmt.Sprintf(
 				"%s was authorised in the EU on %s; a dose given before that date cannot be certified. Check the date of vaccination and the product.",
 				av.Name, av.Authorised))
 		}
@@ -100,19 +101,19 @@ func (p *Parser) vaccine(r *report, v *Vaccination, imm immunization) {
 			if productPath == "" {
 				product, productPath = code, path
 			} else if code != product {
-				r.add(CodeCodingAmbiguous, path, fmt.Sprintf("Send one vaccine product; %s and %s contradict each other.", quote(product), quote(code)))
+				r.add(problem.CodeCodingAmbiguous, path, fmt.Sprintf("Send one vaccine product; %s and %s contradict each other.", quote(product), quote(code)))
 			}
 		case SystemSNOMED, SystemATC:
 			if vpPath == "" {
 				vp, vpPath = code, path
 			} else if code != vp {
-				r.add(CodeCodingAmbiguous, path, fmt.Sprintf("Send one vaccine type; %s and %s contradict each other.", quote(vp), quote(code)))
+				r.add(problem.CodeCodingAmbiguous, path, fmt.Sprintf("Send one vaccine type; %s and %s contradict each other.", quote(vp), quote(code)))
 			}
 		}
 	}
 
 	if productPath == "" {
-		r.add(CodeRequired, base, fmt.Sprintf(
+		r.add(problem.CodeRequired, base, fmt.Sprintf(
 			"Add a coding with system %s and the product's EU number as code, e.g. EU/1/20/1528 for Comirnaty.", SystemEUProduct))
 	} else if p.inValueSet(r, productPath, valueset.VaccineProduct, product, "vaccine product") {
 		v.Product = product
@@ -125,7 +126,7 @@ func (p *Parser) vaccine(r *report, v *Vaccination, imm immunization) {
 		if p.inValueSet(r, vpPath, valueset.VaccineProphylaxis, vp, "vaccine type") {
 			v.Prophylaxis = vp
 			if rules.known && !contains(rules.prophylaxis, vp) {
-				r.add(CodeProphylaxisMismatch, vpPath, fmt.Sprintf(
+				r.add(problem.CodeProphylaxisMismatch, vpPath, fmt.Sprintf(
 					"Vaccine type %s does not fit product %s: send %s, or leave the SNOMED CT coding out and it is derived from the product.",
 					quote(vp), v.Product, strings.Join(rules.prophylaxis, " or ")))
 				v.Prophylaxis = ""
@@ -134,7 +135,7 @@ func (p *Parser) vaccine(r *report, v *Vaccination, imm immunization) {
 	case rules.derived != "":
 		v.Prophylaxis = rules.derived
 	case v.Product != "":
-		r.add(CodeRequired, base, fmt.Sprintf(
+		r.add(problem.CodeRequired, base, fmt.Sprintf(
 			"Add the vaccine type as a coding with system %s (value set %s); it cannot be derived from this product.", SystemSNOMED, valueset.VaccineProphylaxis))
 	}
 
@@ -149,7 +150,7 @@ func (p *Parser) vaccine(r *report, v *Vaccination, imm immunization) {
 		if p.inValueSet(r, maPath, valueset.VaccineManufacturer, ma, "marketing authorisation holder") {
 			v.Manufacturer = ma
 			if rules.known && rules.manufacturer != ma {
-				r.add(CodeManufacturerMismatch, maPath, fmt.Sprintf(
+				r.add(problem.CodeManufacturerMismatch, maPath, fmt.Sprintf(
 					"Product %s is held by %s, not %s: send %s, or leave manufacturer out and it is derived from the product.",
 					v.Product, rules.manufacturer, quote(ma), rules.manufacturer))
 				v.Manufacturer = ""
@@ -158,7 +159,7 @@ func (p *Parser) vaccine(r *report, v *Vaccination, imm immunization) {
 	case rules.manufacturer != "":
 		v.Manufacturer = rules.manufacturer
 	case v.Product != "":
-		r.add(CodeRequired, maPath, fmt.Sprintf(
+		r.add(problem.CodeRequired, maPath, fmt.Sprintf(
 			"Send the marketing authorisation holder in manufacturer.identifier.value (value set %s); it cannot be derived from this product.",
 			valueset.VaccineManufacturer))
 	}
@@ -183,11 +184,11 @@ func (p *Parser) protocol(r *report, v *Vaccination, pa []protocolApplied) {
 
 func dose(r *report, path string, n *int, what string) int {
 	if n == nil {
-		r.add(CodeRequired, path, fmt.Sprintf("Send %s as a number from 1 to %d.", what, MaxDoses))
+		r.add(problem.CodeRequired, path, fmt.Sprintf("Send %s as a number from 1 to %d.", what, MaxDoses))
 		return 0
 	}
 	if *n < 1 || *n > MaxDoses {
-		r.add(CodeDoseOutOfRange, path, fmt.Sprintf("Send %s as a number from 1 to %d.", what, MaxDoses))
+		r.add(problem.CodeDoseOutOfRange, path, fmt.Sprintf("Send %s as a number from 1 to %d.", what, MaxDoses))
 		return 0
 	}
 	return *n
@@ -199,7 +200,7 @@ func (p *Parser) vaccinator(r *report, doc *document, performers []immunizationP
 	for i, pf := range performers {
 		path := fmt.Sprintf("Immunization.performer[%d].actor.reference", i)
 		if pf.Actor.Reference == "" {
-			r.add(CodeRequired, path, "Reference the contained Organization that gave the vaccination, e.g. \"#2\", or leave performer out.")
+			r.add(problem.CodeRequired, path, "Reference the contained Organization that gave the vaccination, e.g. \"#2\", or leave performer out.")
 			continue
 		}
 		e := doc.resolve(r, pf.Actor.Reference, path, resourceOrganization)

@@ -1,12 +1,6 @@
 package fhir
 
 import (
-	"bufio"
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,88 +8,6 @@ import (
 	"github.com/sedcc/dcc/registry/pnr"
 	"github.com/sedcc/dcc/signing/valueset"
 )
-
-// Every Code constant in codes.go has a class and issue type in codeTable.
-func TestCodeTableComplete(t *testing.T) {
-	fs := token.NewFileSet()
-	f, err := parser.ParseFile(fs, "codes.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	consts := map[string]bool{}
-	for _, d := range f.Decls {
-		gd, ok := d.(*ast.GenDecl)
-		if !ok || gd.Tok != token.CONST {
-			continue
-		}
-		for _, s := range gd.Specs {
-			vs := s.(*ast.ValueSpec)
-			for i, n := range vs.Names {
-				if strings.HasPrefix(n.Name, "Code") {
-					v, _ := strconv.Unquote(vs.Values[i].(*ast.BasicLit).Value)
-					consts[v] = true
-				}
-			}
-		}
-	}
-	for c := range consts {
-		if _, ok := codeTable[c]; !ok {
-			t.Errorf("%s has no entry in codeTable", c)
-		}
-	}
-	if len(consts) != len(codeTable) {
-		t.Errorf("%d constants, %d table entries", len(consts), len(codeTable))
-	}
-}
-
-// docs/errors.md has a row for every code, with the status and issue type the code answers with.
-func TestErrorsDocumented(t *testing.T) {
-	f, err := os.Open("../docs/errors.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	status := map[Class]string{ClassMalformed: "400", ClassInvalid: "422", ClassTooLarge: "413"}
-	rows := map[string][]string{}
-	service := false
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "## Codes from the service") {
-			service = true
-		}
-		if service || !strings.HasPrefix(line, "| `") {
-			continue
-		}
-		cells := strings.Split(strings.Trim(line, "|"), "|")
-		for i := range cells {
-			cells[i] = strings.TrimSpace(cells[i])
-		}
-		rows[strings.Trim(cells[0], "`")] = cells
-	}
-	if !service {
-		t.Error(`docs/errors.md has no section "## Codes from the service"`)
-	}
-	for code, info := range codeTable {
-		cells, ok := rows[code]
-		if !ok {
-			t.Errorf("docs/errors.md has no row for %s", code)
-			continue
-		}
-		if len(cells) < 6 {
-			t.Errorf("%s: %d columns", code, len(cells))
-			continue
-		}
-		if cells[1] != status[info.class] || cells[2] != "`"+info.issue+"`" {
-			t.Errorf("%s documented as %s / %s, answers %s / `%s`", code, cells[1], cells[2], status[info.class], info.issue)
-		}
-	}
-	for code := range rows {
-		if _, ok := codeTable[code]; !ok {
-			t.Errorf("docs/errors.md documents %s, which the package does not emit", code)
-		}
-	}
-}
 
 // The numbers shown in texts are valid.
 func TestExamplesValid(t *testing.T) {

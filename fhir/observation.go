@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/signing/valueset"
 )
 
@@ -79,7 +80,7 @@ func (p *Parser) observation(body []byte, recovery bool) (TestResult, error) {
 	res.DeviceID, res.DeviceName = p.device(&r, doc, obs.Device.Reference, res.TestType)
 
 	if recovery && res.TestType == TestTypeRAT {
-		r.add(CodeRecoveryNotNAAT, testTypePath, fmt.Sprintf(
+		r.add(problem.CodeRecoveryNotNAAT, testTypePath, fmt.Sprintf(
 			"A recovery certificate is issued on a positive NAAT (PCR) test only: send code %s (system %s). A positive rapid antigen test does not qualify.",
 			TestTypeNAAT, SystemLOINC))
 	}
@@ -96,7 +97,7 @@ func (p *Parser) observation(body []byte, recovery bool) (TestResult, error) {
 func (p *Parser) providerIdentifier(r *report, root string, ids []identifier) string {
 	path := root + ".identifier[0].value"
 	if len(ids) == 0 || ids[0].Value == "" {
-		r.add(CodeRequired, path, fmt.Sprintf(
+		r.add(problem.CodeRequired, path, fmt.Sprintf(
 			"Send your unique identifier for this result in identifier[0].value: 1 to %d characters of A-Z a-z 0-9 and - . _ : /, e.g. a UUID.", IdentifierMaxLen))
 		return ""
 	}
@@ -106,10 +107,10 @@ func (p *Parser) providerIdentifier(r *report, root string, ids []identifier) st
 
 func statusProblem(r *report, path, got, want, what string) {
 	if got == "" {
-		r.add(CodeRequired, path, fmt.Sprintf("Send status %q: a certificate is issued for %s only.", want, what))
+		r.add(problem.CodeRequired, path, fmt.Sprintf("Send status %q: a certificate is issued for %s only.", want, what))
 		return
 	}
-	r.add(CodeStatusInvalid, path, fmt.Sprintf("Send status %q: a certificate is issued for %s only, and %s is not.", want, what, quote(got)))
+	r.add(problem.CodeStatusInvalid, path, fmt.Sprintf("Send status %q: a certificate is issued for %s only, and %s is not.", want, what, quote(got)))
 }
 
 // testCode reads Observation.code: the LOINC test type and the SNOMED CT disease.
@@ -117,7 +118,7 @@ func (p *Parser) testCode(r *report, cc codeableConcept) (testType, testTypePath
 	const base = "Observation.code.coding"
 	tt, ttPath := pick(r, base, cc.Coding, SystemLOINC)
 	if tt == "" {
-		r.add(CodeRequired, base, fmt.Sprintf(
+		r.add(problem.CodeRequired, base, fmt.Sprintf(
 			"Add a coding with system %s and code %s (NAAT, e.g. PCR) or %s (rapid antigen test).", SystemLOINC, TestTypeNAAT, TestTypeRAT))
 	} else if p.inValueSet(r, ttPath, valueset.TestType, tt, "test type") {
 		testType = tt
@@ -130,7 +131,7 @@ func (p *Parser) testCode(r *report, cc codeableConcept) (testType, testTypePath
 func (p *Parser) disease(r *report, base string, codings []coding) string {
 	d, dPath := pick(r, base, codings, SystemSNOMED)
 	if d == "" {
-		r.add(CodeRequired, base, fmt.Sprintf("Add a coding with system %s and code %s (COVID-19).", SystemSNOMED, DiseaseCOVID19))
+		r.add(problem.CodeRequired, base, fmt.Sprintf("Add a coding with system %s and code %s (COVID-19).", SystemSNOMED, DiseaseCOVID19))
 		return ""
 	}
 	if !p.inValueSet(r, dPath, valueset.DiseaseAgent, d, "disease") {
@@ -149,7 +150,7 @@ func (p *Parser) testResult(r *report, cc codeableConcept, recovery bool) string
 	}
 	code, path := pick(r, base, cc.Coding, SystemSNOMED)
 	if code == "" {
-		r.add(CodeRequired, base, fmt.Sprintf("Add the test result as a coding with system %s and code %s (%s).", SystemSNOMED, want, what))
+		r.add(problem.CodeRequired, base, fmt.Sprintf("Add the test result as a coding with system %s and code %s (%s).", SystemSNOMED, want, what))
 		return ""
 	}
 	if !p.inValueSet(r, path, valueset.TestResult, code, "test result") {
@@ -162,7 +163,7 @@ func (p *Parser) testResult(r *report, cc codeableConcept, recovery bool) string
 			text = fmt.Sprintf("A recovery certificate is issued on a positive test only: send %s (detected). A negative test qualifies "+
 				"for a test certificate instead.", ResultDetected)
 		}
-		r.add(CodeTestResultNotAllowed, path, text)
+		r.add(problem.CodeTestResultNotAllowed, path, text)
 		return ""
 	}
 	return code
@@ -175,7 +176,7 @@ func (p *Parser) performer(r *report, doc *document, refs []reference, testType 
 	for i, ref := range refs {
 		path := fmt.Sprintf("Observation.performer[%d].reference", i)
 		if ref.Reference == "" {
-			r.add(CodeRequired, path, "Reference the contained Organization that performed the test, e.g. \"#2\", or leave performer out.")
+			r.add(problem.CodeRequired, path, "Reference the contained Organization that performed the test, e.g. \"#2\", or leave performer out.")
 			continue
 		}
 		if e := doc.resolve(r, ref.Reference, path, resourceOrganization); e != nil && org == nil {
@@ -184,7 +185,7 @@ func (p *Parser) performer(r *report, doc *document, refs []reference, testType 
 	}
 	if org == nil {
 		if testType == TestTypeNAAT {
-			r.add(CodePerformerNameMissing, "Observation.performer", "A NAAT test needs its testing centre: contain an Organization with "+
+			r.add(problem.CodePerformerNameMissing, "Observation.performer", "A NAAT test needs its testing centre: contain an Organization with "+
 				"its name and reference it from Observation.performer, e.g. \"#2\".")
 		}
 		return ""
@@ -192,7 +193,7 @@ func (p *Parser) performer(r *report, doc *document, refs []reference, testType 
 	name := strings.TrimSpace(org.organization.Name)
 	if name == "" {
 		if testType == TestTypeNAAT {
-			r.add(CodePerformerNameMissing, "Organization.name", "Send the name of the testing centre in Organization.name; a NAAT test certificate names it.")
+			r.add(problem.CodePerformerNameMissing, "Organization.name", "Send the name of the testing centre in Organization.name; a NAAT test certificate names it.")
 		}
 		return ""
 	}
@@ -230,7 +231,7 @@ func (p *Parser) ratDevice(r *report, dev *entry, ref string) string {
 		"of system %s and the device id as value (e.g. 1232), and reference it from Observation.device.", SystemRATDevice)
 	if dev == nil {
 		if ref == "" {
-			r.add(CodeRATDeviceMissing, "Observation.device", missing)
+			r.add(problem.CodeRATDeviceMissing, "Observation.device", missing)
 		}
 		// A reference that resolves to nothing has been reported already.
 		return ""
@@ -242,25 +243,25 @@ func (p *Parser) ratDevice(r *report, dev *entry, ref string) string {
 		path := fmt.Sprintf("Device.identifier[%d].value", i)
 		v := strings.TrimSpace(id.Value)
 		if v == "" {
-			r.add(CodeRATDeviceMissing, path, missing)
+			r.add(problem.CodeRATDeviceMissing, path, missing)
 			return ""
 		}
 		found, active := p.values.Contains(valueset.TestManufacturer, v)
 		switch {
 		case !found:
-			r.add(CodeRATDeviceUnknown, path, fmt.Sprintf(
+			r.add(problem.CodeRATDeviceUnknown, path, fmt.Sprintf(
 				"Device id %s is not in the EU common list of rapid antigen tests (value set %s). Send the id the list gives "+
 					"your test, e.g. 1232; tests not on the list do not qualify for a certificate.", quote(v), valueset.TestManufacturer))
 			return ""
 		case !active:
-			r.add(CodeValueSetInactive, path, fmt.Sprintf(
+			r.add(problem.CodeValueSetInactive, path, fmt.Sprintf(
 				"Device id %s has been withdrawn from the EU common list of rapid antigen tests (value set %s); a test with it "+
 					"no longer qualifies for a certificate.", quote(v), valueset.TestManufacturer))
 			return ""
 		}
 		return v
 	}
-	r.add(CodeRATDeviceMissing, "Device.identifier", missing)
+	r.add(problem.CodeRATDeviceMissing, "Device.identifier", missing)
 	return ""
 }
 
@@ -268,13 +269,13 @@ func (p *Parser) ratDevice(r *report, dev *entry, ref string) string {
 func (p *Parser) sampleTime(r *report, sampled, now time.Time, recovery bool) {
 	const path = "Observation.effectiveDateTime"
 	if sampled.After(now.Add(p.clockSkew)) {
-		r.add(CodeDateTimeFuture, path, "The time of sample collection lies in the future. Send the time the sample was taken, with its zone "+
+		r.add(problem.CodeDateTimeFuture, path, "The time of sample collection lies in the future. Send the time the sample was taken, with its zone "+
 			"(e.g. +01:00 in winter, +02:00 in summer for Swedish time).")
 		return
 	}
 	if !recovery {
 		if now.Sub(sampled) > p.maxTestAge {
-			r.add(CodeTestTooOld, path, fmt.Sprintf(
+			r.add(problem.CodeTestTooOld, path, fmt.Sprintf(
 				"The sample was taken more than %s ago; a test certificate is issued for samples at most %s old. Test again.",
 				hours(p.maxTestAge), hours(p.maxTestAge)))
 		}
@@ -285,11 +286,11 @@ func (p *Parser) sampleTime(r *report, sampled, now time.Time, recovery bool) {
 	switch {
 	case days < p.recoveryMin:
 		valid := dateOf(sampled).time().AddDate(0, 0, p.recoveryMin)
-		r.add(CodeRecoveryTooRecent, path, fmt.Sprintf(
+		r.add(problem.CodeRecoveryTooRecent, path, fmt.Sprintf(
 			"A recovery certificate can be issued from day %d after the positive sample; for this sample from %s. Send the request again then.",
 			p.recoveryMin, valid.Format(time.DateOnly)))
 	case days > p.recoveryMax:
-		r.add(CodeRecoveryTooOld, path, fmt.Sprintf(
+		r.add(problem.CodeRecoveryTooOld, path, fmt.Sprintf(
 			"The positive sample is more than %d days old; a recovery certificate is issued only up to %d days after it.",
 			p.recoveryMax, p.recoveryMax))
 	}
@@ -316,7 +317,7 @@ func pick(r *report, base string, codings []coding, system string) (code, path s
 			continue
 		}
 		if strings.TrimSpace(c.Code) != code {
-			r.add(CodeCodingAmbiguous, cp, fmt.Sprintf(
+			r.add(problem.CodeCodingAmbiguous, cp, fmt.Sprintf(
 				"Send one code of system %s here; %s and %s contradict each other.", system, quote(code), quote(c.Code)))
 		}
 	}
@@ -328,11 +329,11 @@ func (p *Parser) inValueSet(r *report, path, set, code, what string) bool {
 	found, active := p.values.Contains(set, code)
 	switch {
 	case !found:
-		r.add(CodeValueSetUnknown, path, fmt.Sprintf("The %s code %s is not in the EU value set %s. %s",
+		r.add(problem.CodeValueSetUnknown, path, fmt.Sprintf("The %s code %s is not in the EU value set %s. %s",
 			what, quote(code), set, p.allowed(set)))
 		return false
 	case !active:
-		r.add(CodeValueSetInactive, path, fmt.Sprintf("The %s code %s is marked inactive in the EU value set %s and may no longer be used. %s",
+		r.add(problem.CodeValueSetInactive, path, fmt.Sprintf("The %s code %s is marked inactive in the EU value set %s and may no longer be used. %s",
 			what, quote(code), set, p.allowed(set)))
 		return false
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-playground/validator/v10"
 
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/signing/valueset"
 )
 
@@ -99,7 +100,7 @@ var providerIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:/-]+$`)
 var (
 	ruleProviderID = rule{
 		tags: fmt.Sprintf("max=%d,providerid", IdentifierMaxLen),
-		code: map[string]string{"max": CodeIdentifierFormat, "providerid": CodeIdentifierFormat},
+		code: map[string]string{"max": problem.CodeIdentifierFormat, "providerid": problem.CodeIdentifierFormat},
 		text: map[string]string{
 			"max":        fmt.Sprintf("Send your identifier for this result as 1 to %d characters of A-Z a-z 0-9 and - . _ : /, e.g. a UUID; it is longer.", IdentifierMaxLen),
 			"providerid": fmt.Sprintf("Send your identifier for this result as 1 to %d characters of A-Z a-z 0-9 and - . _ : /, e.g. a UUID; it has other characters.", IdentifierMaxLen),
@@ -107,7 +108,7 @@ var (
 	}
 	ruleFreeText = rule{
 		tags: fmt.Sprintf("max=%d,freetext", FreeTextMaxLen),
-		code: map[string]string{"max": CodeTextTooLong, "freetext": CodeTextInvalid},
+		code: map[string]string{"max": problem.CodeTextTooLong, "freetext": problem.CodeTextInvalid},
 		text: map[string]string{
 			"max":      fmt.Sprintf("Send at most %d characters here; the certificate holds no more.", FreeTextMaxLen),
 			"freetext": "Send printable text here, without control characters such as line breaks or tabs.",
@@ -146,7 +147,7 @@ func (p *Parser) check(r *report, path, value string, ru rule) {
 	for _, fe := range ve {
 		code, ok := ru.code[fe.Tag()]
 		if !ok {
-			code = CodeTextInvalid
+			code = problem.CodeTextInvalid
 		}
 		r.add(code, path, ru.text[fe.Tag()])
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/registry/pnr"
 )
 
@@ -35,7 +36,7 @@ var birthDatePattern = regexp.MustCompile(`^(\d{4})(-(\d{2})(-(\d{2}))?)?$`)
 // subject reads the Patient that ref (at refPath) points to.
 func (p *Parser) subject(r *report, doc *document, ref, refPath string, now time.Time) Subject {
 	if ref == "" {
-		r.add(CodeRequired, refPath, fmt.Sprintf(
+		r.add(problem.CodeRequired, refPath, fmt.Sprintf(
 			"Reference the contained Patient from %s, e.g. \"#1\" for the Patient with id \"1\".", strings.TrimSuffix(refPath, ".reference")))
 		return Subject{}
 	}
@@ -67,17 +68,17 @@ func (p *Parser) subject(r *report, doc *document, ref, refPath string, now time
 	if len(pat.Identifier) == 0 {
 		// A person without a Swedish identity number: name and birth date are the certificate's.
 		if s.FamilyName == "" && s.GivenName == "" {
-			r.add(CodeNameMissing, "Patient.name", "Send the person's personnummer or samordningsnummer in Patient.identifier, "+
+			r.add(problem.CodeNameMissing, "Patient.name", "Send the person's personnummer or samordningsnummer in Patient.identifier, "+
 				"or their name in Patient.name (family, given or both) together with Patient.birthDate.")
 		}
 		if pat.BirthDate == "" {
-			r.add(CodeRequired, "Patient.birthDate", "Send the person's personnummer or samordningsnummer in Patient.identifier, "+
+			r.add(problem.CodeRequired, "Patient.birthDate", "Send the person's personnummer or samordningsnummer in Patient.identifier, "+
 				"or their date of birth in Patient.birthDate (YYYY-MM-DD; YYYY-MM or YYYY when the day or month is unknown).")
 		}
 		return s
 	}
 	if len(pat.Identifier) > 1 {
-		r.add(CodePatientIdentifierMultiple, "Patient.identifier[1]",
+		r.add(problem.CodePatientIdentifierMultiple, "Patient.identifier[1]",
 			"Send exactly one identifier for the person: their personnummer or their samordningsnummer, not both and not others.")
 	}
 	for i, id := range pat.Identifier {
@@ -99,7 +100,7 @@ func identityNumber(r *report, path string, id identifier, now time.Time) (pnr.N
 	case SystemSamordningsnummer:
 		kind = pnr.Samordningsnummer
 	default:
-		r.add(CodeIdentifierSystemUnknown, path+".system", fmt.Sprintf(
+		r.add(problem.CodeIdentifierSystemUnknown, path+".system", fmt.Sprintf(
 			"Send identifier.system %q for a personnummer or %q for a samordningsnummer.", SystemPersonnummer, SystemSamordningsnummer))
 		return pnr.Number{}, false
 	}
@@ -109,7 +110,7 @@ func identityNumber(r *report, path string, id identifier, now time.Time) (pnr.N
 		name, example = "samordningsnummer", exampleSamordningsnummer
 	}
 	if id.Value == "" {
-		r.add(CodeRequired, path, fmt.Sprintf("Send the %s as 12 digits YYYYMMDDNNNN without hyphen, e.g. %s.", name, example))
+		r.add(problem.CodeRequired, path, fmt.Sprintf("Send the %s as 12 digits YYYYMMDDNNNN without hyphen, e.g. %s.", name, example))
 		return pnr.Number{}, false
 	}
 	n, err := pnr.Parse(id.Value, kind, now)
@@ -117,20 +118,20 @@ func identityNumber(r *report, path string, id identifier, now time.Time) (pnr.N
 	case err == nil:
 		return n, true
 	case errors.Is(err, pnr.ErrFormat):
-		r.add(CodePersonnummerFormat, path, fmt.Sprintf("Send the %s as 12 digits YYYYMMDDNNNN without hyphen, e.g. %s.", name, example))
+		r.add(problem.CodePersonnummerFormat, path, fmt.Sprintf("Send the %s as 12 digits YYYYMMDDNNNN without hyphen, e.g. %s.", name, example))
 	case errors.Is(err, pnr.ErrDate):
-		r.add(CodePersonnummerDate, path, dateText(kind, id.Value))
+		r.add(problem.CodePersonnummerDate, path, dateText(kind, id.Value))
 		// The check digit is a separate finding; report it too, so that both are fixed at once.
 		if id.Value[11] != pnr.CheckDigit(id.Value[:11]) {
-			r.add(CodePersonnummerChecksum, path, checksumText(name))
+			r.add(problem.CodePersonnummerChecksum, path, checksumText(name))
 		}
 	case errors.Is(err, pnr.ErrChecksum):
-		r.add(CodePersonnummerChecksum, path, checksumText(name))
+		r.add(problem.CodePersonnummerChecksum, path, checksumText(name))
 	case errors.Is(err, pnr.ErrFuture):
-		r.add(CodePersonnummerFuture, path, fmt.Sprintf(
+		r.add(problem.CodePersonnummerFuture, path, fmt.Sprintf(
 			"The date of birth in this %s lies in the future. Check the century and the digits: send YYYYMMDDNNNN, e.g. %s.", name, example))
 	default:
-		r.add(CodePersonnummerFormat, path, fmt.Sprintf("Send the %s as 12 digits YYYYMMDDNNNN without hyphen, e.g. %s.", name, example))
+		r.add(problem.CodePersonnummerFormat, path, fmt.Sprintf("Send the %s as 12 digits YYYYMMDDNNNN without hyphen, e.g. %s.", name, example))
 	}
 	return pnr.Number{}, false
 }
@@ -161,7 +162,7 @@ func birthDate(r *report, path, v string, now time.Time) {
 	const form = "Send the date of birth as YYYY-MM-DD, or YYYY-MM or YYYY when the day or month is unknown, with a year from 1900 to 2099."
 	m := birthDatePattern.FindStringSubmatch(v)
 	if m == nil {
-		r.add(CodeBirthDateFormat, path, form)
+		r.add(problem.CodeBirthDateFormat, path, form)
 		return
 	}
 	year := atoi(m[1])
@@ -174,12 +175,12 @@ func birthDate(r *report, path, v string, now time.Time) {
 	}
 	d := time.Date(year, time.Month(month), day, 0, 0, 0, 0, time.UTC)
 	if year < 1900 || year > 2099 || month < 1 || month > 12 || d.Month() != time.Month(month) || d.Day() != day {
-		r.add(CodeBirthDateFormat, path, form)
+		r.add(problem.CodeBirthDateFormat, path, form)
 		return
 	}
 	today := dateOf(now)
 	if dateOf(d).time().After(today.time()) {
-		r.add(CodeBirthDateFuture, path, "The date of birth lies in the future. Send the person's date of birth as YYYY-MM-DD.")
+		r.add(problem.CodeBirthDateFuture, path, "The date of birth lies in the future. Send the person's date of birth as YYYY-MM-DD.")
 	}
 }
 

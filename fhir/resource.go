@@ -125,7 +125,7 @@ const (
 	// register of medicinal products); SystemOtherProduct that of the value set's other products.
 	SystemEUProduct    = "https://ec.europa.eu/health/documents/community-register/html/"
 	SystemOtherProduct = "http://ec.europa.eu/temp/vaccineproductname"
-	// SystemActReason and CodeHTEST mark test data in meta.tag or meta.security.
+	// SystemActReason and TagHTEST mark test data in meta.tag or meta.security.
 	SystemActReason = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 	TagHTEST        = "HTEST"
 	// DeviceNameManufacturer is the Device.deviceName.type that carries a NAAT test's name.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sedcc/dcc/fhir"
 	ft "github.com/sedcc/dcc/fhir/fhirtest"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/registry/pnr"
 	"github.com/sedcc/dcc/signing/valueset"
 )
@@ -73,7 +74,7 @@ func TestRules(t *testing.T) {
 			}
 		})
 	}
-	for _, c := range fhir.Codes() {
+	for _, c := range contentCodes() {
 		if !seen[c.Code] {
 			t.Errorf("no rule test raises %s", c.Code)
 		}
@@ -335,12 +336,12 @@ func located(t *testing.T, err error) []string {
 	if err == nil {
 		return nil
 	}
-	ps, ok := fhir.AsProblems(err)
+	ps, ok := problem.As(err)
 	if !ok {
-		t.Fatalf("error is not fhir.Problems: %v", err)
+		t.Fatalf("error is not a problem.List: %v", err)
 	}
-	classes := map[string]fhir.CodeInfo{}
-	for _, c := range fhir.Codes() {
+	classes := map[string]problem.Spec{}
+	for _, c := range contentCodes() {
 		classes[c.Code] = c
 	}
 	var out []string
@@ -348,7 +349,7 @@ func located(t *testing.T, err error) []string {
 		info, known := classes[pr.Code]
 		switch {
 		case !known:
-			t.Errorf("%s: code not in fhir.Codes()", pr.Code)
+			t.Errorf("%s: not a content code of the problem table", pr.Code)
 		case info.Class != pr.Class || info.IssueType != pr.IssueType:
 			t.Errorf("%s: class %v / issue %q, table says %v / %q", pr.Code, pr.Class, pr.IssueType, info.Class, info.IssueType)
 		}
@@ -515,21 +516,31 @@ func TestRetime(t *testing.T) {
 	}
 }
 
-func TestProblemsRender(t *testing.T) {
+func TestProblemsLocated(t *testing.T) {
 	_, err := newParser(now).Test(obs(ft.NAAT, ft.PNR("19121212-1212"), ft.AtRaw("2026-11-25T09:00:00")))
-	ps, _ := fhir.AsProblems(err)
-	oo := ps.Outcome()
-	if len(oo.Issue) != 2 || oo.Issue[0].Code != "value" || oo.Issue[0].Details.Coding[0].Code != fhir.CodePersonnummerFormat ||
-		oo.Issue[0].Expression[0] != "Patient.identifier[0].value" {
-		t.Fatalf("%+v", oo)
+	ps, _ := problem.As(err)
+	if len(ps) != 2 || ps[0].IssueType != "value" || ps[0].Code != problem.CodePersonnummerFormat ||
+		ps[0].Expression != "Patient.identifier[0].value" {
+		t.Fatalf("%+v", ps)
 	}
-	if !strings.Contains(oo.Issue[0].Details.Text, "YYYYMMDDNNNN") || !strings.Contains(oo.Issue[0].Details.Text, "191212121212") {
-		t.Errorf("personnummer text %q", oo.Issue[0].Details.Text)
+	if !strings.Contains(ps[0].Text, "YYYYMMDDNNNN") || !strings.Contains(ps[0].Text, "191212121212") {
+		t.Errorf("personnummer text %q", ps[0].Text)
 	}
-	if strings.Contains(err.Error(), "19121212-1212") || strings.Contains(oo.Issue[0].Details.Text, "19121212-1212") {
+	if strings.Contains(err.Error(), "19121212-1212") || strings.Contains(ps[0].Text, "19121212-1212") {
 		t.Errorf("the sent number is echoed")
 	}
-	if ps.Class() != fhir.ClassInvalid {
+	if ps.Class() != problem.ClassInvalid {
 		t.Errorf("class %v", ps.Class())
 	}
+}
+
+// contentCodes are the codes of the problem table that this package raises.
+func contentCodes() []problem.Spec {
+	var out []problem.Spec
+	for _, s := range problem.Specs() {
+		if s.Origin == problem.OriginContent {
+			out = append(out, s)
+		}
+	}
+	return out
 }

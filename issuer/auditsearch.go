@@ -10,16 +10,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/issuer/store/auditpage"
 	"github.com/sedcc/dcc/registry/pnr"
-)
-
-// Problem codes of audit searches (docs/errors.md).
-const (
-	CodeAuditFilterInvalid = "audit-filter-invalid"
-	CodeCursorInvalid      = "cursor-invalid"
-	CodeReasonRequired     = "reason-required"
 )
 
 // MaxReasonLength bounds the reason a support administrator gives for a search by personnummer.
@@ -58,9 +51,9 @@ func (s *Service) SearchAudit(ctx context.Context, who Principal, req AuditSearc
 	q.SubjectKey = nil
 	ev := AuditEvent{RequestID: req.RequestID, PrincipalID: who.ID, Role: who.Role, Route: req.Route,
 		Environment: who.Environment}
-	refuse := func(p fhir.Problems) (AuditPage, error) {
+	refuse := func(p problem.List) (AuditPage, error) {
 		ev.ID, ev.At = s.newID(), s.now()
-		ev.Status, ev.Outcome, ev.Codes, ev.Problems = StatusOf(p.Class()), OutcomeRejected, p.Codes(), p
+		ev.Status, ev.Outcome, ev.Codes, ev.Problems = p.Status(), OutcomeRejected, p.Codes(), p
 		ev.Notes = []string{"filter:" + describeQuery(q, ev.SubjectMasked)}
 		ev.Latency = ev.At.Sub(req.Received)
 		if err := s.store.Record(ctx, Record{Audit: ev}); err != nil {
@@ -73,12 +66,12 @@ func (s *Service) SearchAudit(ctx context.Context, who Principal, req AuditSearc
 	case RoleSupport, RoleSupportAdmin:
 	case RoleProvider:
 		if q.PrincipalID != "" && q.PrincipalID != who.ID {
-			return refuse(fhir.New(fhir.ClassForbidden, CodeForbidden, "provider",
+			return refuse(problem.New(problem.CodeForbidden, "provider",
 				"A provider credential searches its own requests only. Leave out the provider filter, or ask the service desk."))
 		}
 		q.PrincipalID = who.ID
 	default:
-		return refuse(fhir.New(fhir.ClassForbidden, CodeForbidden, "", "This credential may not read the audit log."))
+		return refuse(problem.New(problem.CodeForbidden, "", "This credential may not read the audit log."))
 	}
 	if p := validQuery(q); p != nil {
 		return refuse(p)
@@ -87,19 +80,19 @@ func (s *Service) SearchAudit(ctx context.Context, who Principal, req AuditSearc
 	var reason string
 	if req.Personnummer != "" {
 		if who.Role != RoleSupportAdmin {
-			return refuse(fhir.New(fhir.ClassForbidden, CodeForbidden, "personnummer",
+			return refuse(problem.New(problem.CodeForbidden, "personnummer",
 				"Only a support administrator may search a person's requests by personnummer. Search by RequestID, UVCI or provider instead."))
 		}
 		n, err := parseNumber(req.Personnummer, s.now())
 		if err != nil {
-			return refuse(fhir.New(fhir.ClassInvalid, CodeAuditFilterInvalid, "personnummer",
+			return refuse(problem.New(problem.CodeAuditFilterInvalid, "personnummer",
 				"Send the personnummer or samordningsnummer as 12 digits YYYYMMDDNNNN without hyphen."))
 		}
 		q.SubjectKey = s.SubjectKeyFor(n.Digits())
 		ev.SubjectKey, ev.SubjectMasked = q.SubjectKey, n.Masked()
 		reason = strings.Join(strings.Fields(req.Reason), " ")
 		if reason == "" || utf8.RuneCountInString(reason) > MaxReasonLength {
-			return refuse(fhir.New(fhir.ClassInvalid, CodeReasonRequired, "reason", fmt.Sprintf(
+			return refuse(problem.New(problem.CodeReasonRequired, "reason", fmt.Sprintf(
 				"Say why you search this person (1 to %d characters, e.g. the ticket number); the search and its reason are recorded.", MaxReasonLength)))
 		}
 	}
@@ -107,7 +100,7 @@ func (s *Service) SearchAudit(ctx context.Context, who Principal, req AuditSearc
 	page, err := s.store.SearchAudit(ctx, q)
 	switch {
 	case errors.Is(err, auditpage.ErrInvalidCursor):
-		return refuse(fhir.New(fhir.ClassMalformed, CodeCursorInvalid, "cursor",
+		return refuse(problem.New(problem.CodeCursorInvalid, "cursor",
 			"Send the cursor exactly as the previous page's next gave it, or leave it out for the first page."))
 	case err != nil:
 		s.log.ErrorContext(ctx, "search audit", "request_id", req.RequestID, "err", err)
@@ -141,10 +134,10 @@ func parseNumber(digits string, now time.Time) (pnr.Number, error) {
 }
 
 // validQuery checks the values of the enumerated filters and the time range.
-func validQuery(q AuditQuery) fhir.Problems {
-	var p fhir.Problems
+func validQuery(q AuditQuery) problem.List {
+	var p problem.List
 	bad := func(param, text string) {
-		p = append(p, fhir.Problem{Code: CodeAuditFilterInvalid, Class: fhir.ClassInvalid, Expression: param, Text: text})
+		p = append(p, problem.Make(problem.CodeAuditFilterInvalid, param, text))
 	}
 	switch q.Outcome {
 	case "", OutcomeIssued, OutcomeReplayed, OutcomeRejected, OutcomeFailed, OutcomeRead:

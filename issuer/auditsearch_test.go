@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/store/embedded"
 	"github.com/sedcc/dcc/registry/fileregister"
@@ -72,8 +73,8 @@ func TestUnrecordedSearchGivesNothing(t *testing.T) {
 		t.Fatalf("search: %d events, %v", len(page.Events), err)
 	}
 	page, err = auditService(t, readFailingStore{st}, &now).SearchAudit(ctx, support, issuer.AuditSearch{Query: issuer.AuditQuery{RequestID: "r1"}})
-	probs, ok := fhir.AsProblems(err)
-	if !ok || !probs.Has(issuer.CodeStoreUnavailable) || len(page.Events) != 0 {
+	probs, ok := problem.As(err)
+	if !ok || !probs.Has(problem.CodeStoreUnavailable) || len(page.Events) != 0 {
 		t.Fatalf("unrecorded search: %d events, %v", len(page.Events), err)
 	}
 }

@@ -13,8 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
-
-	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/fhir/problem"
 )
 
 // Bearer keys look like "dcc_<key id>_<secret>": the id names the stored key, the secret has
@@ -178,10 +177,9 @@ func (c *Credentials) forget(keyID string) {
 // secret cost the same work.
 var unknownHash = sha256.Sum256([]byte("no such key"))
 
-// ErrUnauthenticated is returned (as Problems) for every kind of bad credential alike.
-func unauthenticated() fhir.Problems {
-	return fhir.Problems{{Code: CodeUnauthenticated, Class: fhir.ClassUnauthenticated, Expression: "Authorization",
-		Text: "Send a valid credential as 'Authorization: Bearer <key>'."}}
+// unauthenticated is the one answer to every kind of bad credential alike.
+func unauthenticated() problem.List {
+	return problem.New(problem.CodeUnauthenticated, "Authorization", "")
 }
 
 // Authenticate checks a bearer token and returns its principal. A missing, malformed, unknown,

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/store/embedded"
 )
@@ -40,8 +40,8 @@ func newCredentials(t *testing.T, clock func() time.Time) (*issuer.Credentials, 
 }
 
 func isUnauthenticated(err error) bool {
-	p, ok := fhir.AsProblems(err)
-	return ok && p.Has(issuer.CodeUnauthenticated) && p.Class() == fhir.ClassUnauthenticated
+	p, ok := problem.As(err)
+	return ok && p.Has(problem.CodeUnauthenticated) && p.Class() == problem.ClassUnauthenticated
 }
 
 // TestWrongSecretCostsWhatUnknownKeyCosts: a wrong secret for a real key id and an unknown key id

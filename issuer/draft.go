@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/registry/pnr"
 )
 
@@ -105,11 +106,11 @@ func (s *Service) environmentRules(p Principal, d draft) error {
 		return nil
 	}
 	if d.testData != "" {
-		return fhir.New(fhir.ClassInvalid, CodeTestDataInProduction, d.testData,
+		return problem.New(problem.CodeTestDataInProduction, d.testData,
 			"This resource is tagged as test data (HTEST) and was sent with a production credential. Send test data with your sandbox credential.")
 	}
 	if !d.subject.PNR.IsZero() && s.isTestIdentity(d.subject.PNR.Digits()) {
-		return fhir.New(fhir.ClassInvalid, CodeTestDataInProduction, "Patient.identifier[0].value",
+		return problem.New(problem.CodeTestDataInProduction, "Patient.identifier[0].value",
 			"This personnummer is a known test identity and was sent with a production credential. Send test data with your sandbox credential.")
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	_ "time/tzdata" // certificates show dates in Swedish time on any host
 
 	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/registry"
 	"github.com/sedcc/dcc/signing/dcc"
 )
@@ -53,8 +54,7 @@ func (s *Service) resolve(ctx context.Context, subj fhir.Subject) (identity, err
 	switch {
 	case err == nil:
 		if person.Deceased {
-			return identity{}, fhir.New(fhir.ClassInvalid, CodePersonDeceased, patientPath,
-				"The population register records this person as deceased; no certificate can be issued. Check the personnummer.")
+			return identity{}, problem.New(problem.CodePersonDeceased, patientPath, "")
 		}
 		n, err := newName(person.FamilyName, person.GivenName)
 		if err != nil {
@@ -72,49 +72,44 @@ func (s *Service) resolve(ctx context.Context, subj fhir.Subject) (identity, err
 		}
 		return id, nil
 	case errors.Is(err, registry.ErrRejected):
-		return identity{}, fhir.New(fhir.ClassInvalid, CodePersonnummerRejected, patientPath,
-			"The population register does not accept this number. Check the personnummer or samordningsnummer; for a person without one send name and birthDate instead of an identifier.")
+		return identity{}, problem.New(problem.CodePersonnummerRejected, patientPath, "")
 	case errors.Is(err, registry.ErrNotFound):
-		return identity{}, fhir.New(fhir.ClassInvalid, CodePersonNotFound, patientPath,
-			"The population register has no person with this personnummer. Check the number; for a person without a Swedish personnummer send name and birthDate instead of an identifier.")
+		return identity{}, problem.New(problem.CodePersonNotFound, patientPath, "")
 	case ctx.Err() != nil:
 		// The caller has gone: no fallback, and nothing wrong with the register.
 		return identity{}, fmt.Errorf("look up person: %w", ctx.Err())
 	case registry.Outage(err):
-		s.log.WarnContext(ctx, "population register unavailable", "err", err)
-		return s.fallback(subj)
+		return s.fallback(ctx, subj, err)
 	default:
 		// The register answered in a way the service cannot use (refused the service's
 		// credentials, a malformed answer): a fault to fix, which the fallback must not hide by
 		// issuing on what the provider claims.
-		s.log.ErrorContext(ctx, "population register unusable; no fallback", "err", err)
-		return identity{}, s.registerUnavailable()
+		// The cause travels with the answer: the HTTP layer logs it once, where it renders it.
+		return identity{}, s.registerUnavailable(fmt.Errorf("population register unusable, no fallback: %w", err))
 	}
 }
 
-func (s *Service) registerUnavailable() fhir.Problems {
-	return fhir.Problems{{
-		Code:       CodeRegisterUnavailable,
-		Class:      fhir.ClassUnavailable,
-		Expression: "Patient",
-		Text:       "The population register is unavailable. Retry after the time in Retry-After, or send the patient's name and birthDate with the personnummer so the certificate can be issued on the birth date.",
-		RetryAfter: s.cfg.RegisterRetryAfter,
-	}}
+// registerUnavailable is the answer when the register cannot say who the person is, with the
+// register's failure as its cause.
+func (s *Service) registerUnavailable(cause error) error {
+	p := problem.New(problem.CodeRegisterUnavailable, "Patient", "").WithRetryAfter(s.cfg.RegisterRetryAfter)
+	return fmt.Errorf("%w: %w", p, cause)
 }
 
-// fallback is the birth-date routine used while the register cannot answer.
-func (s *Service) fallback(subj fhir.Subject) (identity, error) {
+// fallback is the birth-date routine used while the register cannot answer (cause says why).
+func (s *Service) fallback(ctx context.Context, subj fhir.Subject, cause error) (identity, error) {
 	if subj.FamilyName == "" && subj.GivenName == "" || subj.BirthDate == "" {
-		return identity{}, s.registerUnavailable()
+		return identity{}, s.registerUnavailable(fmt.Errorf("population register unavailable, no name and birth date for the fallback: %w", cause))
 	}
 	if subj.BirthDate != subj.PNR.BirthDate().Format("2006-01-02") {
-		return identity{}, fhir.New(fhir.ClassInvalid, CodeBirthDateMismatch, "Patient.birthDate",
-			"The birthDate does not match the date of birth in the personnummer. Send the birth date the personnummer encodes (YYYY-MM-DD).")
+		return identity{}, problem.New(problem.CodeBirthDateMismatch, "Patient.birthDate", "")
 	}
 	n, err := newName(subj.FamilyName, subj.GivenName)
 	if err != nil {
 		return identity{}, err
 	}
+	// Issued all the same, so no answer carries the cause: it is logged here.
+	s.log.WarnContext(ctx, "population register unavailable; birth-date fallback", "err", cause)
 	return identity{name: n, birthDate: subj.BirthDate, source: SourceFallback, delivery: DeliveryHandout,
 		notes: []string{"register-unavailable"}}, nil
 }
@@ -123,8 +118,7 @@ func (s *Service) fallback(subj fhir.Subject) (identity, error) {
 func newName(family, given string) (dcc.Name, error) {
 	n, err := dcc.NewName(family, given)
 	if err != nil {
-		return dcc.Name{}, fhir.New(fhir.ClassInvalid, CodeNameNotTransliterable, "Patient.name",
-			"The name contains characters that cannot be written in the machine-readable form (ICAO 9303). Check the spelling of the name.")
+		return dcc.Name{}, problem.New(problem.CodeNameNotTransliterable, "Patient.name", "")
 	}
 	return n, nil
 }

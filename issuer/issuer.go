@@ -3,7 +3,7 @@
 // one audit event for every request, accepted or rejected.
 //
 // It knows no HTTP framework and no SQL: requests arrive as bytes plus who sent them, answers
-// leave as domain values or fhir.Problems, and persistence goes through the Store interface.
+// leave as domain values or problem.List errors, and persistence goes through the Store interface.
 package issuer
 
 import (
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/registry"
 	"github.com/sedcc/dcc/signing/dcc"
 	"github.com/sedcc/dcc/signing/valueset"
@@ -247,11 +248,5 @@ func (s *Service) unavailableStore(err error) error {
 // storeUnavailable wraps a store failure in the problem answered for it, 503 store-unavailable:
 // the one place that answer is made, for issuance and credential checks alike.
 func storeUnavailable(err error, retryAfter time.Duration) error {
-	p := fhir.Problems{{
-		Code:       CodeStoreUnavailable,
-		Class:      fhir.ClassUnavailable,
-		Text:       "The service's store is temporarily unavailable. Retry the same request after the time in Retry-After; it is safe to retry.",
-		RetryAfter: retryAfter,
-	}}
-	return fmt.Errorf("%w: %w", p, err)
+	return fmt.Errorf("%w: %w", problem.New(problem.CodeStoreUnavailable, "", "").WithRetryAfter(retryAfter), err)
 }

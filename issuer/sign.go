@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/signing/dcc"
 	"github.com/sedcc/dcc/signing/valueset"
 )
@@ -128,14 +128,11 @@ func payloadProblems(err error) error {
 	if !errors.As(err, &ve) {
 		return err
 	}
-	p := make(fhir.Problems, 0, len(ve.Problems))
+	p := make(problem.List, 0, len(ve.Problems))
 	for _, fe := range ve.Problems {
-		p = append(p, fhir.Problem{
-			Code:  CodeCertificateIncomplete,
-			Class: fhir.ClassInvalid,
-			// The field and the rule only: the message may quote the value, which can be personal data.
-			Text: fmt.Sprintf("The certificate field %s would not be valid (%s). Check the corresponding element of the request.", fe.Field, fe.Code),
-		})
+		// The field and the rule only: the message may quote the value, which can be personal data.
+		p = append(p, problem.Make(problem.CodeCertificateInvalid, "",
+			fmt.Sprintf("The certificate field %s would not be valid (%s). Check the corresponding element of the request.", fe.Field, fe.Code)))
 	}
 	return p
 }

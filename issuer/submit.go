@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/signing/dcc"
 )
 
@@ -42,7 +42,8 @@ type Issued struct {
 // Submit runs one issuance request to its end: replay detection, parsing and validation, the
 // environment rules, identity resolution, signing and the durable write of certificate and audit
 // event. Every call writes exactly one audit event, whatever the outcome. Errors that the caller
-// can act on are fhir.Problems.
+// can act on are problem.List; any other failure is answered as internal-error with its cause
+// wrapped, for the HTTP layer to log where it renders the answer.
 func (s *Service) Submit(ctx context.Context, sub Submission) (Issued, error) {
 	if sub.Received.IsZero() {
 		sub.Received = s.now()
@@ -69,7 +70,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Issued, error) {
 	}
 
 	if !slices.Contains(sub.Principal.Kinds, sub.Kind) {
-		return Issued{}, s.reject(ctx, sub, &ev, req, fhir.New(fhir.ClassForbidden, CodeKindNotGranted, "",
+		return Issued{}, s.reject(ctx, sub, &ev, req, problem.New(problem.CodeKindNotGranted, "",
 			fmt.Sprintf("This credential may not issue %s certificates. Ask the service desk to grant the kind, or use the credential that has it.", sub.Kind)))
 	}
 
@@ -153,21 +154,18 @@ func (s *Service) replayRequest(ctx context.Context, sub Submission, req *Reques
 		return Issued{}, s.fail(ctx, sub, ev, err), true
 	}
 	if !bytes.Equal(prev.BodyHash, req.BodyHash) {
-		return Issued{}, s.reject(ctx, sub, ev, nil, fhir.Problems{{
-			Code:       CodeRequestIDReused,
-			Class:      fhir.ClassConflict,
-			Expression: "X-Request-ID",
-			Text:       "This X-Request-ID was already used for a different request. Send a new, unique X-Request-ID for every new request; reuse it only to retry the identical request.",
-		}}), true
+		return Issued{}, s.reject(ctx, sub, ev, nil, problem.New(problem.CodeRequestIDReused, "X-Request-ID", "")), true
 	}
 	if prev.UVCI == "" {
-		var stored fhir.Problems
+		var stored problem.List
 		if err := json.Unmarshal(prev.Body, &stored); err != nil || len(stored) == 0 {
 			return Issued{}, s.fail(ctx, sub, ev, fmt.Errorf("decode stored answer for request %s: %v", sub.RequestID, err)), true
 		}
 		ev.Notes = append(ev.Notes, "request-id-replay")
 		ev.Problems = stored
-		s.audit(ctx, ev, sub, OutcomeReplayed, StatusOf(stored.Class()), stored.Codes())
+		if err := s.audit(ctx, ev, sub, OutcomeReplayed, stored.Status(), stored.Codes()); err != nil {
+			return Issued{}, fmt.Errorf("%w (audit event not recorded: %w)", stored, err), true
+		}
 		return Issued{}, stored, true
 	}
 	cert, err := s.store.CertificateByUVCI(ctx, prev.UVCI)
@@ -188,12 +186,7 @@ func (s *Service) replayIdentifier(ctx context.Context, sub Submission, d draft,
 		return Issued{}, s.fail(ctx, sub, ev, err), true
 	}
 	if prev.Kind != sub.Kind || !bytes.Equal(prev.ContentHash, d.contentHash) {
-		return Issued{}, s.reject(ctx, sub, ev, req, fhir.Problems{{
-			Code:       CodeIdentifierConflict,
-			Class:      fhir.ClassConflict,
-			Expression: d.identifierPath(),
-			Text:       "This Identifier was already used for a certificate with different content. Every new result needs its own unique Identifier; resend the original content to get the original certificate again.",
-		}}), true
+		return Issued{}, s.reject(ctx, sub, ev, req, problem.New(problem.CodeIdentifierConflict, d.identifierPath(), "")), true
 	}
 	if req != nil {
 		// Remember the client's request id against the certificate it got.
@@ -227,7 +220,10 @@ func (s *Service) replayed(ctx context.Context, sub Submission, ev *AuditEvent, 
 	if err != nil {
 		return Issued{}, s.fail(ctx, sub, ev, err), true
 	}
-	s.audit(ctx, ev, sub, OutcomeReplayed, 200, nil)
+	if err := s.audit(ctx, ev, sub, OutcomeReplayed, 200, nil); err != nil {
+		// The answer stands (the certificate exists); only the event is missing.
+		s.log.ErrorContext(ctx, "record audit event of a replay", "request_id", sub.RequestID, "err", err)
+	}
 	return out, nil, true
 }
 
@@ -242,12 +238,12 @@ func (s *Service) issued(c Certificate, replayed bool) (Issued, error) {
 // reject records a refused request and returns its problems. A request record is kept (so a
 // replay gets the same answer) unless the refusal is transient.
 func (s *Service) reject(ctx context.Context, sub Submission, ev *AuditEvent, req *RequestRecord, err error) error {
-	probs, ok := fhir.AsProblems(err)
+	probs, ok := problem.As(err)
 	if !ok {
 		return s.fail(ctx, sub, ev, err)
 	}
 	class := probs.Class()
-	status := StatusOf(class)
+	status := class.Status()
 	outcome := OutcomeRejected
 	if status >= 500 {
 		outcome = OutcomeFailed
@@ -256,7 +252,7 @@ func (s *Service) reject(ctx context.Context, sub Submission, ev *AuditEvent, re
 	ev.Status, ev.Outcome, ev.Codes, ev.Problems = status, outcome, probs.Codes(), probs
 	ev.Latency = ev.At.Sub(sub.Received)
 	rec := Record{Audit: *ev}
-	if req != nil && !transient(class) {
+	if req != nil && !class.Transient() {
 		body, mErr := json.Marshal(probs)
 		if mErr == nil {
 			r := *req
@@ -270,47 +266,42 @@ func (s *Service) reject(ctx context.Context, sub Submission, ev *AuditEvent, re
 		rec.Request = nil
 		wErr = s.store.Record(ctx, rec)
 	}
-	if wErr != nil {
-		s.log.ErrorContext(ctx, "record rejected request", "request_id", sub.RequestID, "codes", ev.Codes, "err", wErr)
-		if class != fhir.ClassUnavailable {
-			return s.unavailableStore(wErr)
-		}
+	switch {
+	case wErr == nil:
+		return err
+	case class != problem.ClassUnavailable:
+		// A refusal that cannot be recorded is not answered: the client retries it.
+		return s.unavailableStore(fmt.Errorf("record refusal %v: %w", ev.Codes, wErr))
+	default:
+		return fmt.Errorf("%w (audit event not recorded: %w)", err, wErr)
 	}
-	s.log.InfoContext(ctx, "request rejected", "request_id", sub.RequestID, "status", status, "codes", ev.Codes)
-	return err
-}
-
-func transient(c fhir.Class) bool {
-	return c == fhir.ClassUnavailable || c == fhir.ClassRateLimited || c == fhir.ClassInternal
 }
 
 // fail records a failure the service cannot name for the caller and answers it without detail.
 // A store outage is answered 503 store-unavailable; its audit event is attempted all the same,
 // for a store that fails some operations and not others.
+// The cause travels with the answer and is logged once, where the HTTP layer renders it.
 func (s *Service) fail(ctx context.Context, sub Submission, ev *AuditEvent, err error) error {
+	answer := problem.Internal()
 	if errors.Is(err, ErrStoreUnavailable) {
-		s.log.ErrorContext(ctx, "store unavailable", "request_id", sub.RequestID, "err", err)
-		answer := s.unavailableStore(err)
-		ev.Problems, _ = fhir.AsProblems(answer)
-		s.audit(ctx, ev, sub, OutcomeFailed, StatusOf(fhir.ClassUnavailable), []string{CodeStoreUnavailable})
-		return answer
+		answer = problem.New(problem.CodeStoreUnavailable, "", "").WithRetryAfter(s.cfg.StoreRetryAfter)
 	}
-	s.log.ErrorContext(ctx, "request failed", "request_id", sub.RequestID, "err", err)
-	p := fhir.Problems{{Code: CodeInternal, Class: fhir.ClassInternal,
-		Text: "The service could not complete the request. Retry later; if it persists, contact the service desk with the X-Request-ID."}}
-	ev.Problems = p
-	s.audit(ctx, ev, sub, OutcomeFailed, StatusOf(fhir.ClassInternal), p.Codes())
-	return fmt.Errorf("%w: %w", p, err)
+	ev.Problems = answer
+	if aErr := s.audit(ctx, ev, sub, OutcomeFailed, answer.Status(), answer.Codes()); aErr != nil {
+		err = errors.Join(err, fmt.Errorf("audit event not recorded: %w", aErr))
+	}
+	return fmt.Errorf("%w: %w", answer, err)
 }
 
 // audit writes the request's audit event on its own.
-func (s *Service) audit(ctx context.Context, ev *AuditEvent, sub Submission, outcome Outcome, status int, codes []string) {
+func (s *Service) audit(ctx context.Context, ev *AuditEvent, sub Submission, outcome Outcome, status int, codes []string) error {
 	ev.ID, ev.At = s.newID(), s.now()
 	ev.Outcome, ev.Status, ev.Codes = outcome, status, codes
 	ev.Latency = ev.At.Sub(sub.Received)
 	if err := s.store.Record(ctx, Record{Audit: *ev}); err != nil {
-		s.log.ErrorContext(ctx, "record audit event", "request_id", sub.RequestID, "err", err)
+		return fmt.Errorf("record audit event: %w", err)
 	}
+	return nil
 }
 
 // Audit records an event for a request that never reached Submit (refused by authentication,

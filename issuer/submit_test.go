@@ -10,6 +10,7 @@ import (
 
 	"github.com/sedcc/dcc/fhir"
 	"github.com/sedcc/dcc/fhir/fhirtest"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/store/embedded"
 	"github.com/sedcc/dcc/registry/fileregister"
@@ -76,8 +77,8 @@ func TestFailedCertificateWriteIsAudited(t *testing.T) {
 	p := issuer.Principal{ID: "p1", Role: issuer.RoleProvider, Environment: issuer.Sandbox, Kinds: []issuer.Kind{issuer.KindTest}}
 	_, err = svc.Submit(ctx, issuer.Submission{Kind: issuer.KindTest, Principal: p, RequestID: "req-1", Route: "POST /observation",
 		Body: fhirtest.Observation(fhirtest.RAT, fhirtest.Now(now))})
-	probs, ok := fhir.AsProblems(err)
-	if !ok || probs.Class() != fhir.ClassInternal || !probs.Has(issuer.CodeInternal) {
+	probs, ok := problem.As(err)
+	if !ok || probs.Class() != problem.ClassInternal || !probs.Has(problem.CodeInternal) {
 		t.Fatalf("answer %v", err)
 	}
 	page, err := st.SearchAudit(ctx, issuer.AuditQuery{RequestID: "req-1"})

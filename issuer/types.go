@@ -3,7 +3,7 @@ package issuer
 import (
 	"time"
 
-	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/fhir/problem"
 )
 
 // Kind is the kind of certificate.
@@ -108,7 +108,7 @@ type AuditEvent struct {
 	// Problems are what a refused or failed request was answered with (codes, FHIRPaths, texts),
 	// so that support staff see the answer exactly as the caller got it. The texts are the
 	// service's own sentences; they never quote personal data.
-	Problems fhir.Problems
+	Problems problem.List
 }
 
 // RequestRecord remembers a client-given X-Request-ID so that a replay gets the original answer

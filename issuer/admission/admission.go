@@ -16,9 +16,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/sedcc/dcc/fhir"
-	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/fhir/problem"
 )
 
 // Defaults for the Retry-After a rejection suggests.
@@ -276,13 +274,10 @@ func (l *Limiter) retryAfter() time.Duration {
 
 // Overloaded is the problem a refused request is answered with: 503, code overloaded, and the
 // Retry-After the limiter suggested.
-func Overloaded(retryAfter time.Duration) fhir.Problems {
-	return fhir.Problems{{
-		Code:       issuer.CodeOverloaded,
-		Class:      fhir.ClassUnavailable,
-		RetryAfter: retryAfter,
-		Text:       fmt.Sprintf("The service is handling as many requests as it can. Send the same request again after %s (Retry-After); it has not been processed.", seconds(retryAfter)),
-	}}
+func Overloaded(retryAfter time.Duration) problem.List {
+	return problem.New(problem.CodeOverloaded, "",
+		fmt.Sprintf("The service is handling as many requests as it can. Send the same request again after %s (Retry-After); it has not been processed.", seconds(retryAfter))).
+		WithRetryAfter(retryAfter)
 }
 
 // seconds writes a wait rounded up to whole seconds, as Retry-After carries it.

@@ -12,9 +12,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/sedcc/dcc/fhir"
-	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/fhir/problem"
 )
 
 // fakeClock is a clock the test moves by hand.
@@ -436,11 +434,11 @@ func TestRetryAfterCountsWaiters(t *testing.T) {
 
 func TestOverloaded(t *testing.T) {
 	p := Overloaded(2500 * time.Millisecond)
-	if len(p) != 1 || p[0].Code != issuer.CodeOverloaded || p.Class() != fhir.ClassUnavailable || p.RetryAfter() != 2500*time.Millisecond {
+	if len(p) != 1 || p[0].Code != problem.CodeOverloaded || p.Class() != problem.ClassUnavailable || p.RetryAfter() != 2500*time.Millisecond {
 		t.Fatalf("Overloaded = %+v", p)
 	}
-	if issuer.StatusOf(p.Class()) != http.StatusServiceUnavailable {
-		t.Fatalf("status %d, want 503", issuer.StatusOf(p.Class()))
+	if p.Class().Status() != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want 503", p.Class().Status())
 	}
 	if !strings.Contains(p[0].Text, "after 3 seconds") {
 		t.Fatalf("text %q does not name the rounded-up wait", p[0].Text)
@@ -470,8 +468,8 @@ func TestMiddleware(t *testing.T) {
 
 	c2, _ := serve()
 	err := h(c2)
-	p, ok := fhir.AsProblems(err)
-	if !ok || !p.Has(issuer.CodeOverloaded) || p.Class() != fhir.ClassUnavailable || p.RetryAfter() < time.Second {
+	p, ok := problem.As(err)
+	if !ok || !p.Has(problem.CodeOverloaded) || p.Class() != problem.ClassUnavailable || p.RetryAfter() < time.Second {
 		t.Fatalf("second request while the slot is held: %v, want overloaded with Retry-After", err)
 	}
 	if calls.Load() != 1 {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/store/auditpage"
 )
@@ -21,23 +21,23 @@ const headerPersonnummer = "X-Personnummer"
 // auditEvent is one event as a search answers it: no personnummer, no birth date, no subject
 // hash; of the person only the year of birth.
 type auditEvent struct {
-	ID             string                 `json:"id"`
-	At             string                 `json:"at"`
-	RequestID      string                 `json:"requestId"`
-	Provider       string                 `json:"provider,omitempty"`
-	Role           string                 `json:"role,omitempty"`
-	Route          string                 `json:"route"`
-	Status         int                    `json:"status"`
-	Outcome        string                 `json:"outcome"`
-	Codes          []string               `json:"codes"`
-	Kind           string                 `json:"kind,omitempty"`
-	Environment    string                 `json:"environment,omitempty"`
-	IdentitySource string                 `json:"identitySource,omitempty"`
-	UVCI           string                 `json:"uvci,omitempty"`
-	LatencyMs      float64                `json:"latencyMs"`
-	Subject        *maskedSubject         `json:"subject,omitempty"`
-	Notes          []string               `json:"notes,omitempty"`
-	Answer         *fhir.OperationOutcome `json:"answer,omitempty"`
+	ID             string            `json:"id"`
+	At             string            `json:"at"`
+	RequestID      string            `json:"requestId"`
+	Provider       string            `json:"provider,omitempty"`
+	Role           string            `json:"role,omitempty"`
+	Route          string            `json:"route"`
+	Status         int               `json:"status"`
+	Outcome        string            `json:"outcome"`
+	Codes          []string          `json:"codes"`
+	Kind           string            `json:"kind,omitempty"`
+	Environment    string            `json:"environment,omitempty"`
+	IdentitySource string            `json:"identitySource,omitempty"`
+	UVCI           string            `json:"uvci,omitempty"`
+	LatencyMs      float64           `json:"latencyMs"`
+	Subject        *maskedSubject    `json:"subject,omitempty"`
+	Notes          []string          `json:"notes,omitempty"`
+	Answer         *OperationOutcome `json:"answer,omitempty"`
 }
 
 type maskedSubject struct {
@@ -65,7 +65,7 @@ func maskEvent(e issuer.AuditEvent) auditEvent {
 		out.Subject = &maskedSubject{BirthYear: y}
 	}
 	if len(e.Problems) > 0 {
-		oo := e.Problems.Outcome()
+		oo := Outcome(e.Problems)
 		out.Answer = &oo
 	}
 	return out
@@ -78,9 +78,9 @@ func (s *Server) auditSearch(c echo.Context) error {
 	route := r.Method + " " + c.Path()
 	principal, err := s.creds.Authenticate(r.Context(), bearer(r))
 	if err != nil {
-		p, _ := fhir.AsProblems(err)
+		p, _ := problem.As(err)
 		s.auditRefusal(r.Context(), issuer.AuditEvent{RequestID: requestID(c), Route: route,
-			Status: issuer.StatusOf(p.Class()), Outcome: issuer.OutcomeRejected, Codes: p.Codes(), Problems: p,
+			Status: p.Status(), Outcome: issuer.OutcomeRejected, Codes: p.Codes(), Problems: p,
 			Latency: s.now().Sub(start)})
 		return p
 	}
@@ -116,10 +116,10 @@ func renderAuditPage(page issuer.AuditPage) auditPage {
 
 // parseAuditSearch reads the filters of a search from query parameters (the API's and the
 // support page's form alike). A personnummer in the URL is refused.
-func parseAuditSearch(v url.Values) (issuer.AuditSearch, fhir.Problems) {
-	var p fhir.Problems
+func parseAuditSearch(v url.Values) (issuer.AuditSearch, problem.List) {
+	var p problem.List
 	bad := func(param, text string) {
-		p = append(p, fhir.Problem{Code: issuer.CodeAuditFilterInvalid, Class: fhir.ClassMalformed, Expression: param, Text: text})
+		p = append(p, problem.Make(problem.CodeAuditFilterInvalid, param, text))
 	}
 	get := func(k string) string { return strings.TrimSpace(v.Get(k)) }
 	q := issuer.AuditQuery{

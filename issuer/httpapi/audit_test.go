@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sedcc/dcc/fhir"
 	"github.com/sedcc/dcc/fhir/fhirtest"
 	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/httpapi"
 )
 
 // otherPNR is the person of the production provider's certificate.
@@ -29,8 +29,8 @@ type searchedEvent struct {
 	IdentitySource string   `json:"identitySource"`
 	UVCI           string   `json:"uvci"`
 	Subject        *struct{ BirthYear string }
-	Notes          []string               `json:"notes"`
-	Answer         *fhir.OperationOutcome `json:"answer"`
+	Notes          []string                  `json:"notes"`
+	Answer         *httpapi.OperationOutcome `json:"answer"`
 }
 
 type searchedPage struct {
@@ -107,7 +107,7 @@ func TestAuditSearch(t *testing.T) {
 				if ev.Outcome != "rejected" || ev.Status != 422 || !slices.Contains(ev.Codes, "timezone-missing") || ev.Provider != sandbox.ID {
 					t.Errorf("event %+v", ev)
 				}
-				var got fhir.OperationOutcome
+				var got httpapi.OperationOutcome
 				if err := json.Unmarshal(refused.body, &got); err != nil {
 					t.Fatal(err)
 				}
@@ -212,7 +212,7 @@ func TestAuditSearch(t *testing.T) {
 						t.Errorf("citizen token %q: %d %s", token, a.status, a.body)
 					}
 				}
-				if a := e.search(admin, url.Values{"personnummer": {fhirtest.DefaultPNR}, "reason": {"x"}}); a.status != 400 || !a.has(t, "audit-filter-invalid") {
+				if a := e.search(admin, url.Values{"personnummer": {fhirtest.DefaultPNR}, "reason": {"x"}}); a.status != 422 || !a.has(t, "audit-filter-invalid") {
 					t.Errorf("personnummer in the URL: %d %s", a.status, a.body)
 				}
 				if a := e.search(admin, url.Values{}, pnrHeader...); a.status != 422 || !a.has(t, "reason-required") {

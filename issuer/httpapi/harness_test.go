@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -218,9 +219,9 @@ func (a answer) json(t testing.TB) map[string]any {
 }
 
 // outcome decodes an OperationOutcome answer.
-func (a answer) outcome(t testing.TB) fhir.OperationOutcome {
+func (a answer) outcome(t testing.TB) httpapi.OperationOutcome {
 	t.Helper()
-	var oo fhir.OperationOutcome
+	var oo httpapi.OperationOutcome
 	if err := json.Unmarshal(a.body, &oo); err != nil || oo.ResourceType != "OperationOutcome" || len(oo.Issue) == 0 {
 		t.Fatalf("answer is not an OperationOutcome (%d): %v\n%s", a.status, err, a.body)
 	}
@@ -291,4 +292,23 @@ func (e *testEnv) trustList(envs ...issuer.Environment) *trust.List {
 		l.Add(e.dscs[env], string(env))
 	}
 	return l
+}
+
+// failureLogs are the log lines at warning level or above about a request, other than its access
+// log line.
+func (e *testEnv) failureLogs(requestID string) []string {
+	var out []string
+	for _, line := range strings.Split(e.logs.String(), "\n") {
+		var rec struct {
+			Level string `json:"level"`
+			Msg   string `json:"msg"`
+		}
+		if !strings.Contains(line, requestID) || json.Unmarshal([]byte(line), &rec) != nil {
+			continue
+		}
+		if (rec.Level == "WARN" || rec.Level == "ERROR") && rec.Msg != "http request" {
+			out = append(out, line)
+		}
+	}
+	return out
 }

@@ -417,7 +417,8 @@ func TestAuthentication(t *testing.T) {
 		"revoked":      revokedKey,
 	} {
 		a := e.post("/api/v1/observation", key, body)
-		if a.status != http.StatusUnauthorized || a.codes(t)["unauthenticated"] != "Authorization" || a.header.Get("X-Request-ID") == "" {
+		if a.status != http.StatusUnauthorized || a.codes(t)["unauthenticated"] != "Authorization" || a.header.Get("X-Request-ID") == "" ||
+			a.header.Get("WWW-Authenticate") != "Bearer" {
 			t.Errorf("%s key: %d %s", name, a.status, a.body)
 		}
 	}

@@ -2,10 +2,12 @@ package httpapi_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -164,6 +166,10 @@ func TestStoreOutage(t *testing.T) {
 	if took > 2*time.Second {
 		t.Errorf("the answer took %s with the store refusing connections", took)
 	}
+	// The failure is logged once, where it is answered, with its cause.
+	if lines := e.failureLogs(a.header.Get("X-Request-ID")); len(lines) != 1 || !strings.Contains(lines[0], "store-unavailable") {
+		t.Errorf("failure log lines for the request: %q", lines)
+	}
 	r := e.do(http.MethodGet, "/readyz", "", nil)
 	if r.status != http.StatusServiceUnavailable || r.json(t)["store"] != "down" || r.json(t)["status"] != "unready" {
 		t.Fatalf("readyz with the store down: %d %s", r.status, r.body)
@@ -208,4 +214,29 @@ func TestStoreOutage(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	e.mustIssue(issuer.KindTest, issuer.Sandbox, e.post("/api/v1/observation", e.sandbox, body("SO-3")))
+}
+
+// certRefusingStore fails every write that carries a certificate, as a store that rejects a
+// constraint would, and passes everything else through.
+type certRefusingStore struct{ issuer.Store }
+
+func (c certRefusingStore) Record(ctx context.Context, r issuer.Record) error {
+	if r.Certificate != nil {
+		return errors.New("constraint violated: certificates_pkey")
+	}
+	return c.Store.Record(ctx, r)
+}
+
+// TestInternalFailureLoggedOnce: a failure the service cannot name is answered 500 internal-error
+// without detail, and its cause is logged exactly once, with the request id.
+func TestInternalFailureLoggedOnce(t *testing.T) {
+	e := newEnv(t, "embedded", envOptions{store: certRefusingStore{openStore(t, "embedded")}})
+	a := e.post("/api/v1/observation", e.sandbox, fhirtest.Observation(fhirtest.RAT, fhirtest.Now(e.now)))
+	if a.status != http.StatusInternalServerError || !a.has(t, "internal-error") || strings.Contains(string(a.body), "constraint") {
+		t.Fatalf("answer %d %s", a.status, a.body)
+	}
+	lines := e.failureLogs(a.header.Get("X-Request-ID"))
+	if len(lines) != 1 || !strings.Contains(lines[0], "certificates_pkey") || !strings.Contains(lines[0], `"level":"ERROR"`) {
+		t.Fatalf("failure log lines for the request: %q", lines)
+	}
 }

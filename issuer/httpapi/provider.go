@@ -2,12 +2,13 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/admission"
 )
@@ -20,31 +21,32 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 		start := s.now()
 		r := c.Request()
 		ev := issuer.AuditEvent{RequestID: requestID(c), Route: r.Method + " " + c.Path(), Kind: kind}
-		refuse := func(p fhir.Problems) error {
-			ev.Status = issuer.StatusOf(p.Class())
+		// refuse audits a refusal and returns it, cause and all, for the error handler to render.
+		refuse := func(err error) error {
+			p, ok := problem.As(err)
+			if !ok {
+				p = problem.Internal()
+				err = fmt.Errorf("%w: %w", p, err)
+			}
+			ev.Status = p.Status()
 			ev.Outcome = issuer.OutcomeRejected
 			ev.Codes, ev.Problems = p.Codes(), p
 			ev.Latency = s.now().Sub(start)
 			s.auditRefusal(r.Context(), ev)
-			return p
+			return err
 		}
 
 		principal, err := s.creds.Authenticate(r.Context(), bearer(r))
 		if err != nil {
-			p, _ := fhir.AsProblems(err) // Authenticate answers only with problems
-			if p.Class() == fhir.ClassUnavailable {
-				s.log.ErrorContext(r.Context(), "authenticate", "err", err)
-			}
-			return refuse(p)
+			return refuse(err)
 		}
 		ev.PrincipalID, ev.Role, ev.Environment = principal.ID, principal.Role, principal.Environment
 		if principal.Role != issuer.RoleProvider {
-			return refuse(fhir.New(fhir.ClassForbidden, issuer.CodeForbidden, "",
+			return refuse(problem.New(problem.CodeForbidden, "",
 				"This credential may not issue certificates; only provider credentials can."))
 		}
 		if err := s.limits.allow(principal); err != nil {
-			p, _ := fhir.AsProblems(err)
-			return refuse(p)
+			return refuse(err)
 		}
 		if s.admit != nil {
 			ticket, _, wait := s.admit.Acquire(r.Context())
@@ -61,8 +63,7 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 		// and a body that is not JSON gets its own precise answer from the parser.
 		body, err := readBody(r, s.maxBody)
 		if err != nil {
-			p, _ := fhir.AsProblems(err)
-			return refuse(p)
+			return refuse(err)
 		}
 
 		out, err := s.issuer.Submit(r.Context(), issuer.Submission{

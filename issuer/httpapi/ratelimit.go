@@ -8,7 +8,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/time/rate"
 
-	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/issuer"
 )
 
@@ -60,8 +60,7 @@ func (r *rateLimiter) allow(p issuer.Principal) error {
 	return nil
 }
 
-func rateLimited(wait time.Duration) fhir.Problems {
+func rateLimited(wait time.Duration) problem.List {
 	secs := time.Duration(math.Ceil(wait.Seconds())) * time.Second
-	return fhir.Problems{{Code: issuer.CodeRateLimited, Class: fhir.ClassRateLimited, RetryAfter: secs,
-		Text: "This credential sent more requests than its agreed rate. Wait for the time in Retry-After, then send again; spread requests evenly."}}
+	return problem.New(problem.CodeRateLimited, "", "").WithRetryAfter(secs)
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/admission"
 	"github.com/sedcc/dcc/issuer/metrics"
@@ -227,12 +229,11 @@ func clientGivenID(c echo.Context) bool {
 	return v
 }
 
-func requestIDProblem(c echo.Context) fhir.Problems {
+func requestIDProblem(c echo.Context) problem.List {
 	if bad, _ := c.Get(keyRequestIDProblem).(bool); !bad {
 		return nil
 	}
-	return fhir.New(fhir.ClassMalformed, issuer.CodeRequestIDInvalid, "X-Request-ID",
-		"Send at most one X-Request-ID of 1 to 128 characters A-Z, a-z, 0-9, '.', '_', ':' or '-' (a UUID fits), or leave it out and the service generates one.")
+	return problem.New(problem.CodeRequestIDInvalid, "X-Request-ID", "")
 }
 
 func setProblemCodes(c echo.Context, codes []string) { c.Set(keyProblemCodes, codes) }
@@ -268,9 +269,8 @@ func (s *Server) recoverMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
-				s.log.ErrorContext(c.Request().Context(), "panic in handler", "request_id", requestID(c), "panic", r)
-				err = fhir.Problems{{Code: issuer.CodeInternal, Class: fhir.ClassInternal,
-					Text: "The service could not complete the request. Retry later; if it persists, contact the service desk with the X-Request-ID."}}
+				// The error handler logs it, once, with the request id.
+				err = fmt.Errorf("%w: panic in handler: %v", problem.Internal(), r)
 			}
 		}()
 		return next(c)
@@ -294,7 +294,7 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
-		return nil, fhir.New(fhir.ClassMalformed, fhir.CodeMalformedJSON, "", "The request body could not be read completely. Send it again.")
+		return nil, fmt.Errorf("%w: %w", problem.New(problem.CodeMalformedJSON, "", "The request body could not be read completely. Send it again."), err)
 	}
 	if int64(len(b)) > limit {
 		return nil, tooLarge(limit)

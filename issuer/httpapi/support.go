@@ -14,7 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/issuer"
 )
 
@@ -71,7 +71,7 @@ type supportView struct {
 	Admin    bool
 	Filters  url.Values
 	Searched bool
-	Problems []fhir.Problem
+	Problems []problem.Problem
 	Events   []auditEvent
 	Next     string // URL of the next page
 	Person   bool   // results of a search by person
@@ -151,8 +151,8 @@ func (s *Server) supportAuth(c echo.Context, page *template.Template, roles ...s
 	p, err := s.supportCredential(c)
 	v := s.newSupportView(c)
 	if err != nil {
-		probs, _ := fhir.AsProblems(err)
-		status := issuer.StatusOf(probs.Class())
+		probs, _ := problem.As(err)
+		status := probs.Status()
 		v.SignIn = true
 		if status != http.StatusUnauthorized {
 			v.Error = v.T["unavailable"]
@@ -162,7 +162,7 @@ func (s *Server) supportAuth(c echo.Context, page *template.Template, roles ...s
 	if !slices.Contains(roles, string(p.Role)) {
 		v.SignIn = true
 		v.Error = v.T["forbidden"]
-		setProblemCodes(c, []string{issuer.CodeForbidden})
+		setProblemCodes(c, []string{problem.CodeForbidden})
 		return issuer.Principal{}, false, s.renderSupport(c, page, http.StatusForbidden, v)
 	}
 	return p, true, nil
@@ -187,8 +187,8 @@ func (s *Server) supportSignIn(c echo.Context, page *template.Template) error {
 	key := strings.TrimSpace(c.FormValue("key"))
 	p, err := s.creds.Authenticate(c.Request().Context(), key)
 	if err != nil {
-		probs, _ := fhir.AsProblems(err)
-		status := issuer.StatusOf(probs.Class())
+		probs, _ := problem.As(err)
+		status := probs.Status()
 		v.Error = v.T["badkey"]
 		if status != http.StatusUnauthorized {
 			v.Error = v.T["unavailable"]
@@ -198,7 +198,7 @@ func (s *Server) supportSignIn(c echo.Context, page *template.Template) error {
 	}
 	if !slices.Contains(supportRoles, string(p.Role)) {
 		v.Error = v.T["forbidden"]
-		setProblemCodes(c, []string{issuer.CodeForbidden})
+		setProblemCodes(c, []string{problem.CodeForbidden})
 		return s.renderSupport(c, page, http.StatusForbidden, v)
 	}
 	c.SetCookie(&http.Cookie{Name: supportCookie, Value: key, Path: "/support", HttpOnly: true,
@@ -274,19 +274,19 @@ func (s *Server) supportResults(c echo.Context, page *template.Template, v suppo
 	if probs != nil {
 		v.Problems = probs
 		setProblemCodes(c, probs.Codes())
-		return s.renderSupport(c, page, issuer.StatusOf(probs.Class()), v)
+		return s.renderSupport(c, page, probs.Status(), v)
 	}
 	search.Personnummer = personnummer
 	search.RequestID, search.Route, search.Received = requestID(c), c.Request().Method+" "+c.Path(), s.now()
 	res, err := s.issuer.SearchAudit(c.Request().Context(), p, search)
 	if err != nil {
-		probs, ok := fhir.AsProblems(err)
+		probs, ok := problem.As(err)
 		if !ok {
 			return err
 		}
 		v.Problems = probs
 		setProblemCodes(c, probs.Codes())
-		return s.renderSupport(c, page, issuer.StatusOf(probs.Class()), v)
+		return s.renderSupport(c, page, probs.Status(), v)
 	}
 	v.Events = renderAuditPage(res).Events
 	if res.Next != "" && !v.Person {

@@ -11,9 +11,9 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"github.com/sedcc/dcc/fhir"
 	"github.com/sedcc/dcc/fhir/fhirtest"
 	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/httpapi"
 )
 
 // supportBrowser starts headless Chromium (Debian's chromium, installed by .ci/deps.sh) with a
@@ -61,7 +61,7 @@ func TestSupportPageInBrowser(t *testing.T) {
 	if refused.status != 422 {
 		t.Fatalf("fixture: %d %s", refused.status, refused.body)
 	}
-	var got fhir.OperationOutcome
+	var got httpapi.OperationOutcome
 	if err := json.Unmarshal(refused.body, &got); err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestSupportPageInBrowser(t *testing.T) {
 			}
 		}
 	}
-	var shown fhir.OperationOutcome
+	var shown httpapi.OperationOutcome
 	if err := json.Unmarshal([]byte(text("details.answer pre")), &shown); err != nil {
 		t.Fatalf("raw answer on the page: %v", err)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/admission"
 	"github.com/sedcc/dcc/issuer/store/embedded"
@@ -99,15 +99,15 @@ dcc_certificates_issued_total{environment="sandbox",identity_source="register",k
 }
 
 // newEcho is a minimal server: the metrics middleware and an error handler that renders
-// fhir.Problems with their status, as the service's does.
+// problem.List with their status, as the service's does.
 func newEcho(m *Metrics) *echo.Echo {
 	e := echo.New()
 	e.HTTPErrorHandler = func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
 		}
-		if p, ok := fhir.AsProblems(err); ok {
-			_ = c.JSON(issuer.StatusOf(p.Class()), p.Outcome())
+		if p, ok := problem.As(err); ok {
+			_ = c.JSON(p.Status(), p.Codes())
 			return
 		}
 		var he *echo.HTTPError
@@ -120,7 +120,7 @@ func newEcho(m *Metrics) *echo.Echo {
 	e.Use(m.Middleware())
 	e.GET("/api/v1/me/certificates/:uvci", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
 	e.POST("/observation", func(c echo.Context) error {
-		return fhir.New(fhir.ClassInvalid, "personnummer-checksum", "Patient.identifier[0].value", "fix it")
+		return problem.New(problem.CodePersonnummerChecksum, "Patient.identifier[0].value", "fix it")
 	})
 	return e
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sedcc/dcc/fhir"
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/store/auditpage"
 )
@@ -73,13 +73,11 @@ func auditLog(t *testing.T, s issuer.Store, n int) []issuer.AuditEvent {
 			e.IdentitySource = []issuer.IdentitySource{issuer.SourceRegister, issuer.SourceFallback, issuer.SourceProvided}[i%3]
 		} else {
 			e.Status, e.Codes = 422, []string{"valueset-unknown"}
-			e.Problems = fhir.Problems{{Code: "valueset-unknown", Expression: "Observation.code.coding[0].code",
-				Text: "Send a code from the value set.", Class: fhir.ClassInvalid}}
+			e.Problems = problem.New(problem.CodeValueSetUnknown, "Observation.code.coding[0].code", "Send a code from the value set.")
 			if i%3 == 0 {
 				// Several problems in one answer: a search by either code finds the event.
 				e.Codes = append(e.Codes, "timezone-missing")
-				e.Problems = append(e.Problems, fhir.Problem{Code: "timezone-missing",
-					Expression: "Observation.effectiveDateTime", Text: "Send the time with its zone.", Class: fhir.ClassInvalid})
+				e.Problems = append(e.Problems, problem.Make(problem.CodeTimezoneMissing, "Observation.effectiveDateTime", "Send the time with its zone."))
 			}
 		}
 		if i%5 != 0 {
