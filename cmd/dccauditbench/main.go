@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"crypto/md5"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -268,8 +269,8 @@ func measure(ctx context.Context, pool *pgxpool.Pool, store *postgres.Store, n i
 	refP99 := pct(ref, 99)
 	fmt.Printf("%d events; %d first pages of %d per filter; reference (primary-key read) p50 %s p99 %s\n\n",
 		n, runs, limit, ms(pct(ref, 50)), ms(refP99))
-	fmt.Println("| filter | results on page (mean) | p50 ms | p99 ms | p99 / reference p99 |")
-	fmt.Println("| --- | ---: | ---: | ---: | ---: |")
+	fmt.Println("| filter | results on page (mean) | p50 ms | p99 ms | p99 / reference p99 | server p50 ms | buffers p50 | indexes walked |")
+	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
 	for _, f := range filters(n) {
 		lat := make([]time.Duration, 0, runs)
 		var found int
@@ -285,10 +286,76 @@ func measure(ctx context.Context, pool *pgxpool.Pool, store *postgres.Store, n i
 			found += len(page.Events)
 		}
 		p99 := pct(lat, 99)
-		fmt.Printf("| %s | %.1f | %s | %s | %.1f |\n", f.name, float64(found)/float64(runs), ms(pct(lat, 50)), ms(p99),
-			float64(p99)/float64(refP99))
+		plan, err := explain(ctx, pool, f, r, n, newest, limit)
+		if err != nil {
+			return fmt.Errorf("%s: explain: %w", f.name, err)
+		}
+		fmt.Printf("| %s | %.1f | %s | %s | %.1f | %s | %d | %s |\n", f.name, float64(found)/float64(runs), ms(pct(lat, 50)), ms(p99),
+			float64(p99)/float64(refP99), ms(plan.exec), plan.buffers, strings.Join(plan.indexes, ", "))
 	}
 	return nil
+}
+
+// planFigures are what EXPLAIN (ANALYZE, BUFFERS) says of a filter's first pages: the median
+// execution time inside the server, the median number of shared buffers touched (hit or read; a
+// figure the machine's load does not change) and the indexes the plan walks.
+type planFigures struct {
+	exec    time.Duration
+	buffers int
+	indexes []string
+}
+
+// explain runs the store's own statement for 21 sample queries of f under EXPLAIN.
+func explain(ctx context.Context, pool *pgxpool.Pool, f filter, r *rand.Rand, n int64, newest time.Time, limit int) (planFigures, error) {
+	var execs []time.Duration
+	var bufs []int
+	seen := map[string]bool{}
+	var out planFigures
+	for range 21 {
+		q := f.query(r, n, newest)
+		q.Limit = limit
+		sql, args, err := postgres.SearchAuditSQL(q)
+		if err != nil {
+			return out, err
+		}
+		var raw []byte
+		if err := pool.QueryRow(ctx, "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "+sql, args...).Scan(&raw); err != nil {
+			return out, err
+		}
+		var doc []struct {
+			Plan          map[string]any `json:"Plan"`
+			ExecutionTime float64        `json:"Execution Time"`
+		}
+		if err := json.Unmarshal(raw, &doc); err != nil || len(doc) == 0 {
+			return out, fmt.Errorf("read plan: %v", err)
+		}
+		execs = append(execs, time.Duration(doc[0].ExecutionTime*float64(time.Millisecond)))
+		hit, _ := doc[0].Plan["Shared Hit Blocks"].(float64)
+		read, _ := doc[0].Plan["Shared Read Blocks"].(float64)
+		bufs = append(bufs, int(hit+read))
+		walkPlan(doc[0].Plan, func(node map[string]any) {
+			if name, ok := node["Index Name"].(string); ok && !seen[name] {
+				seen[name] = true
+				out.indexes = append(out.indexes, name)
+			}
+		})
+	}
+	slices.Sort(bufs)
+	out.exec, out.buffers = pct(execs, 50), bufs[len(bufs)/2]
+	if len(out.indexes) == 0 {
+		out.indexes = []string{"(none: sequential scan)"}
+	}
+	return out, nil
+}
+
+func walkPlan(node map[string]any, visit func(map[string]any)) {
+	visit(node)
+	children, _ := node["Plans"].([]any)
+	for _, c := range children {
+		if m, ok := c.(map[string]any); ok {
+			walkPlan(m, visit)
+		}
+	}
 }
 
 func pct(d []time.Duration, p int) time.Duration {

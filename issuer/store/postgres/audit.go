@@ -17,66 +17,10 @@ import (
 // SearchAudit returns one page of audit events matching every set filter of q, newest first.
 func (s *Store) SearchAudit(ctx context.Context, q issuer.AuditQuery) (issuer.AuditPage, error) {
 	limit := auditpage.Size(q.Limit)
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
+	sql, args, err := SearchAuditSQL(q)
+	if err != nil {
+		return issuer.AuditPage{}, fmt.Errorf("search audit: %w", err)
 	}
-	// e is the event; k names the table whose (at, id) order the search walks: the events, or
-	// for a code filter the code rows (one per code of an event, with its provider and time),
-	// which carry what a code search most often narrows by.
-	e, k, kid := "", "", "id"
-	from := "audit_events"
-	if q.Code != "" {
-		e, k, kid = "e.", "c.", "event_id"
-		from = "audit_event_codes c JOIN audit_events e ON e.id = c.event_id"
-		where = append(where, "c.code = "+arg(q.Code))
-	}
-	if q.RequestID != "" {
-		where = append(where, e+"request_id = "+arg(q.RequestID))
-	}
-	if q.UVCI != "" {
-		where = append(where, e+"uvci = "+arg(q.UVCI))
-	}
-	if q.PrincipalID != "" {
-		where = append(where, k+"principal_id = "+arg(q.PrincipalID))
-	}
-	if q.Outcome != "" {
-		where = append(where, e+"outcome = "+arg(string(q.Outcome)))
-	}
-	if q.IdentitySource != "" {
-		where = append(where, e+"identity_source = "+arg(string(q.IdentitySource)))
-	}
-	if q.Kind != "" {
-		where = append(where, e+"kind = "+arg(string(q.Kind)))
-	}
-	if q.Environment != "" {
-		where = append(where, e+"environment = "+arg(string(q.Environment)))
-	}
-	if len(q.SubjectKey) > 0 {
-		where = append(where, e+"subject_key = "+arg(q.SubjectKey))
-	}
-	if !q.From.IsZero() {
-		where = append(where, k+"at >= "+arg(q.From))
-	}
-	if !q.To.IsZero() {
-		where = append(where, k+"at < "+arg(q.To))
-	}
-	if q.Cursor != "" {
-		pos, err := auditpage.Decode(q.Cursor)
-		if err != nil {
-			return issuer.AuditPage{}, fmt.Errorf("search audit: %w", err)
-		}
-		where = append(where, "("+k+"at, "+k+kid+") < ("+arg(pos.At)+", "+arg(pos.ID)+")")
-	}
-	sql := `SELECT ` + e + `id, ` + e + `at, ` + e + `request_id, ` + e + `principal_id, ` + e + `role, ` + e + `route, ` +
-		e + `status, ` + e + `outcome, ` + e + `codes, ` + e + `kind, ` + e + `environment, ` + e + `identity_source, ` +
-		e + `uvci, ` + e + `subject_masked, ` + e + `subject_key, ` + e + `latency_ns, ` + e + `notes, ` + e + `problems FROM ` + from
-	if len(where) > 0 {
-		sql += " WHERE " + strings.Join(where, " AND ")
-	}
-	sql += " ORDER BY " + k + "at DESC, " + k + kid + " DESC LIMIT " + arg(limit+1)
 
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
@@ -142,4 +86,71 @@ func (s *Store) PurgeAudit(ctx context.Context, before time.Time) (int64, error)
 			return total, nil
 		}
 	}
+}
+
+// SearchAuditSQL is the statement SearchAudit runs for q and its arguments (page size plus one,
+// to know whether a further page exists), for SearchAudit and for measuring its plans.
+func SearchAuditSQL(q issuer.AuditQuery) (string, []any, error) {
+	limit := auditpage.Size(q.Limit)
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	// e is the event; k names the table whose (at, id) order the search walks: the events, or
+	// for a code filter the code rows (one per code of an event, with its provider and time),
+	// which carry what a code search most often narrows by.
+	e, k, kid := "", "", "id"
+	from := "audit_events"
+	if q.Code != "" {
+		e, k, kid = "e.", "c.", "event_id"
+		from = "audit_event_codes c JOIN audit_events e ON e.id = c.event_id"
+		where = append(where, "c.code = "+arg(q.Code))
+	}
+	if q.RequestID != "" {
+		where = append(where, e+"request_id = "+arg(q.RequestID))
+	}
+	if q.UVCI != "" {
+		where = append(where, e+"uvci = "+arg(q.UVCI))
+	}
+	if q.PrincipalID != "" {
+		where = append(where, k+"principal_id = "+arg(q.PrincipalID))
+	}
+	if q.Outcome != "" {
+		where = append(where, e+"outcome = "+arg(string(q.Outcome)))
+	}
+	if q.IdentitySource != "" {
+		where = append(where, e+"identity_source = "+arg(string(q.IdentitySource)))
+	}
+	if q.Kind != "" {
+		where = append(where, e+"kind = "+arg(string(q.Kind)))
+	}
+	if q.Environment != "" {
+		where = append(where, e+"environment = "+arg(string(q.Environment)))
+	}
+	if len(q.SubjectKey) > 0 {
+		where = append(where, e+"subject_key = "+arg(q.SubjectKey))
+	}
+	if !q.From.IsZero() {
+		where = append(where, k+"at >= "+arg(q.From))
+	}
+	if !q.To.IsZero() {
+		where = append(where, k+"at < "+arg(q.To))
+	}
+	if q.Cursor != "" {
+		pos, err := auditpage.Decode(q.Cursor)
+		if err != nil {
+			return "", nil, err
+		}
+		where = append(where, "("+k+"at, "+k+kid+") < ("+arg(pos.At)+", "+arg(pos.ID)+")")
+	}
+	sql := `SELECT ` + e + `id, ` + e + `at, ` + e + `request_id, ` + e + `principal_id, ` + e + `role, ` + e + `route, ` +
+		e + `status, ` + e + `outcome, ` + e + `codes, ` + e + `kind, ` + e + `environment, ` + e + `identity_source, ` +
+		e + `uvci, ` + e + `subject_masked, ` + e + `subject_key, ` + e + `latency_ns, ` + e + `notes, ` + e + `problems FROM ` + from
+	if len(where) > 0 {
+		sql += " WHERE " + strings.Join(where, " AND ")
+	}
+	sql += " ORDER BY " + k + "at DESC, " + k + kid + " DESC LIMIT " + arg(limit+1)
+	return sql, args, nil
 }
