@@ -47,7 +47,7 @@ func (p *Parser) Test(body []byte) (TestResult, error) {
 }
 
 // Recovery reads the body of a recovery-certificate request: an Observation of a positive NAAT
-// test sampled RecoveryMinDays to RecoveryMaxDays calendar days ago.
+// test sampled within the issuance policy's recovery window (11 to 180 calendar days ago).
 func (p *Parser) Recovery(body []byte) (TestResult, error) {
 	return p.observation(body, true)
 }
@@ -158,7 +158,7 @@ func (p *Parser) testResult(r *report, cc codeableConcept, recovery bool) string
 	}
 	if code != want {
 		text := fmt.Sprintf("A test certificate is issued for a negative result only: send %s (not detected). A positive NAAT test "+
-			"sampled %d to %d days ago qualifies for a recovery certificate instead.", ResultNotDetected, p.recoveryMin, p.recoveryMax)
+			"sampled %d to %d days ago qualifies for a recovery certificate instead.", ResultNotDetected, p.policy.RecoveryFrom, p.policy.RecoveryUntil)
 		if recovery {
 			text = fmt.Sprintf("A recovery certificate is issued on a positive test only: send %s (detected). A negative test qualifies "+
 				"for a test certificate instead.", ResultDetected)
@@ -281,18 +281,9 @@ func (p *Parser) sampleTime(r *report, sampled, now time.Time, recovery bool) {
 		}
 		return
 	}
-	// Recovery counts calendar days in the offset the provider sent, as the person would.
-	days := daysBetween(dateOf(sampled), dateOf(now.In(sampled.Location())))
-	switch {
-	case days < p.recoveryMin:
-		valid := dateOf(sampled).time().AddDate(0, 0, p.recoveryMin)
-		r.add(problem.CodeRecoveryTooRecent, path, fmt.Sprintf(
-			"A recovery certificate can be issued from day %d after the positive sample; for this sample from %s. Send the request again then.",
-			p.recoveryMin, valid.Format(time.DateOnly)))
-	case days > p.recoveryMax:
-		r.add(problem.CodeRecoveryTooOld, path, fmt.Sprintf(
-			"The positive sample is more than %d days old; a recovery certificate is issued only up to %d days after it.",
-			p.recoveryMax, p.recoveryMax))
+	// The window is the issuance policy's: the same value writes the certificate's dates.
+	if pr := p.policy.CheckRecovery(sampled, now, path); pr != nil {
+		r.problems = append(r.problems, *pr)
 	}
 }
 

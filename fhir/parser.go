@@ -11,15 +11,14 @@ import (
 	"github.com/go-playground/validator/v10"
 
 	"github.com/sedcc/dcc/fhir/problem"
+	"github.com/sedcc/dcc/issuer/policy"
 	"github.com/sedcc/dcc/signing/valueset"
 )
 
 // Defaults for the zero values of Options.
 const (
-	DefaultMaxTestAge      = 72 * time.Hour
-	DefaultClockSkew       = 5 * time.Minute
-	DefaultRecoveryMinDays = 11
-	DefaultRecoveryMaxDays = 180
+	DefaultMaxTestAge = 72 * time.Hour
+	DefaultClockSkew  = 5 * time.Minute
 )
 
 // Options configure a Parser. Zero values take the defaults above.
@@ -30,32 +29,31 @@ type Options struct {
 	MaxTestAge time.Duration
 	// ClockSkew is how far in the future a time may lie before it is refused (default 5 min).
 	ClockSkew time.Duration
-	// RecoveryMinDays and RecoveryMaxDays bound the age of the positive sample behind a recovery
-	// certificate, in calendar days (defaults 11 and 180).
-	RecoveryMinDays, RecoveryMaxDays int
+	// Policy is the issuance policy; its recovery window decides which positive samples qualify
+	// for a recovery certificate (the zero value is the default policy). The issuer writes the
+	// certificate's dates from the same value.
+	Policy policy.Issuance
 	// Values are the EU value sets (default: the embedded ones, valueset.Load).
 	Values *valueset.Catalogue
 }
 
 // Parser reads provider requests into domain values. It is safe for concurrent use.
 type Parser struct {
-	now                      func() time.Time
-	maxTestAge, clockSkew    time.Duration
-	recoveryMin, recoveryMax int
-	values                   *valueset.Catalogue
-	validate                 *validator.Validate
+	now                   func() time.Time
+	maxTestAge, clockSkew time.Duration
+	policy                policy.Issuance
+	values                *valueset.Catalogue
+	validate              *validator.Validate
 }
 
 // NewParser builds a Parser. With o.Values nil it loads the embedded value sets, which fails
 // only when the binary itself is broken (and then panics, at wiring time).
 func NewParser(o Options) *Parser {
 	p := &Parser{
-		now:         o.Now,
-		maxTestAge:  o.MaxTestAge,
-		clockSkew:   o.ClockSkew,
-		recoveryMin: o.RecoveryMinDays,
-		recoveryMax: o.RecoveryMaxDays,
-		values:      o.Values,
+		now:        o.Now,
+		maxTestAge: o.MaxTestAge,
+		clockSkew:  o.ClockSkew,
+		values:     o.Values,
 	}
 	if p.now == nil {
 		p.now = time.Now
@@ -66,12 +64,11 @@ func NewParser(o Options) *Parser {
 	if p.clockSkew <= 0 {
 		p.clockSkew = DefaultClockSkew
 	}
-	if p.recoveryMin <= 0 {
-		p.recoveryMin = DefaultRecoveryMinDays
+	pol, err := policy.New(o.Policy)
+	if err != nil {
+		panic(fmt.Sprintf("fhir: %v", err)) // a wiring error: cmd checks the policy first
 	}
-	if p.recoveryMax <= 0 {
-		p.recoveryMax = DefaultRecoveryMaxDays
-	}
+	p.policy = pol
 	if p.values == nil {
 		p.values = valueset.MustLoad()
 	}

@@ -22,7 +22,7 @@ import (
 // event (route "*", note "refusals-not-recorded:N"), so that support staff see that and when
 // refusals were shed.
 type AuditQueue struct {
-	store  Store
+	store  AuditWriter
 	log    *slog.Logger
 	newID  func() string
 	now    func() time.Time
@@ -48,7 +48,7 @@ type AuditQueueOptions struct {
 }
 
 // NewAuditQueue starts the writer.
-func NewAuditQueue(store Store, log *slog.Logger, newID func() string, now func() time.Time, o AuditQueueOptions) *AuditQueue {
+func NewAuditQueue(store AuditWriter, log *slog.Logger, newID func() string, now func() time.Time, o AuditQueueOptions) *AuditQueue {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

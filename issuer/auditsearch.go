@@ -97,7 +97,10 @@ func (s *Service) SearchAudit(ctx context.Context, who Principal, req AuditSearc
 		}
 	}
 
-	page, err := s.store.SearchAudit(ctx, q)
+	if s.auditLog == nil {
+		return AuditPage{}, fmt.Errorf("%w: no audit reader configured", problem.Internal())
+	}
+	page, err := s.auditLog.SearchAudit(ctx, q)
 	switch {
 	case errors.Is(err, auditpage.ErrInvalidCursor):
 		return refuse(problem.New(problem.CodeCursorInvalid, "cursor",

@@ -38,6 +38,7 @@ func auditService(t *testing.T, st issuer.Store, now *time.Time) *issuer.Service
 	clock := func() time.Time { return *now }
 	svc, err := issuer.New(issuer.Options{
 		Store:      st,
+		Audit:      st,
 		Signers:    map[issuer.Environment]issuer.Signer{issuer.Sandbox: realSigner(t)},
 		UVCIs:      uvci.Generator{Country: "SE", Prefix: "T"},
 		Register:   reg,

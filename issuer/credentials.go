@@ -33,7 +33,7 @@ const credentialRetryAfter = 5 * time.Second
 
 // Credentials creates, checks, rotates and revokes API keys.
 type Credentials struct {
-	store Store
+	store CredentialStore
 	now   func() time.Time
 	// cache holds verified keys and their principals for a short time, so that a request costs a
 	// hash and a map look-up, not a store round trip. Revocation takes effect within its TTL.
@@ -53,7 +53,7 @@ type cachedKey struct {
 
 // NewCredentials builds the credential service. cacheTTL bounds how long a revoked key may keep
 // working in a running server (0 disables the cache).
-func NewCredentials(store Store, clock func() time.Time, cacheTTL time.Duration) *Credentials {
+func NewCredentials(store CredentialStore, clock func() time.Time, cacheTTL time.Duration) *Credentials {
 	if clock == nil {
 		clock = time.Now
 	}

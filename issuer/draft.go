@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/sedcc/dcc/fhir"
 	"github.com/sedcc/dcc/fhir/problem"
@@ -124,6 +123,3 @@ func (s *Service) isTestIdentity(digits string) bool {
 	}
 	return false
 }
-
-// sampleDate is the date part of a time in Swedish local time, as a certificate shows it.
-func dateOf(t time.Time) string { return t.In(stockholm()).Format("2006-01-02") }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
-	"time"
 	_ "time/tzdata" // certificates show dates in Swedish time on any host
 
 	"github.com/sedcc/dcc/fhir"
@@ -14,14 +12,6 @@ import (
 	"github.com/sedcc/dcc/registry"
 	"github.com/sedcc/dcc/signing/dcc"
 )
-
-var stockholm = sync.OnceValue(func() *time.Location {
-	loc, err := time.LoadLocation("Europe/Stockholm")
-	if err != nil {
-		return time.UTC
-	}
-	return loc
-})
 
 // identity is who a certificate is issued to, and how the service knows.
 type identity struct {
@@ -126,6 +116,3 @@ func newName(family, given string) (dcc.Name, error) {
 func sameName(a, b string) bool {
 	return strings.EqualFold(strings.Join(strings.Fields(a), " "), strings.Join(strings.Fields(b), " "))
 }
-
-// Location is the time zone certificates show dates in (Europe/Stockholm).
-func Location() *time.Location { return stockholm() }

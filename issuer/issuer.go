@@ -3,7 +3,7 @@
 // one audit event for every request, accepted or rejected.
 //
 // It knows no HTTP framework and no SQL: requests arrive as bytes plus who sent them, answers
-// leave as domain values or problem.List errors, and persistence goes through the Store interface.
+// leave as domain values or problem.List errors, and persistence goes through the IssuanceStore role of the Store interface.
 package issuer
 
 import (
@@ -18,6 +18,7 @@ import (
 
 	"github.com/sedcc/dcc/fhir"
 	"github.com/sedcc/dcc/fhir/problem"
+	"github.com/sedcc/dcc/issuer/policy"
 	"github.com/sedcc/dcc/registry"
 	"github.com/sedcc/dcc/signing/dcc"
 	"github.com/sedcc/dcc/signing/valueset"
@@ -43,6 +44,10 @@ type Config struct {
 	Country    string // issuing country, "SE"
 	IssuerName string // "is" of every entry, "Swedish eHealth Agency"
 
+	// Policy is the issuance policy: the zone dates are counted in and the recovery window. The
+	// parser must be given the same value (cmd/internal/setup builds one for both).
+	Policy policy.Issuance
+
 	// Technical validity (CWT exp) per kind, counted from issuance. Recovery certificates are
 	// additionally capped at their du date.
 	TestValidity        time.Duration // default 72 h
@@ -59,7 +64,12 @@ type Config struct {
 	TestIdentities []string
 }
 
-func (c Config) withDefaults() Config {
+func (c Config) withDefaults() (Config, error) {
+	pol, err := policy.New(c.Policy)
+	if err != nil {
+		return Config{}, err
+	}
+	c.Policy = pol
 	if c.Country == "" {
 		c.Country = "SE"
 	}
@@ -84,7 +94,7 @@ func (c Config) withDefaults() Config {
 	if c.TestIdentities == nil {
 		c.TestIdentities = DefaultTestIdentities
 	}
-	return c
+	return c, nil
 }
 
 // Parser turns request bodies into domain values (the fhir package's Parser).
@@ -96,8 +106,11 @@ type Parser interface {
 
 // Options are the issuer's dependencies.
 type Options struct {
-	Config   Config
-	Store    Store
+	Config Config
+	Store  IssuanceStore
+	// Audit serves searches of the audit log (SearchAudit); without it they answer
+	// internal-error. Wiring passes the same store as Store.
+	Audit    AuditReader
 	Signers  map[Environment]Signer
 	UVCIs    UVCIs
 	Register registry.Register
@@ -121,7 +134,8 @@ type Metrics interface {
 // Service is the issuer. It is safe for concurrent use.
 type Service struct {
 	cfg        Config
-	store      Store
+	store      IssuanceStore
+	auditLog   AuditReader
 	signers    map[Environment]Signer
 	uvcis      UVCIs
 	register   registry.Register
@@ -163,9 +177,14 @@ func New(o Options) (*Service, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	cfg, err := o.Config.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
 	return &Service{
-		cfg:        o.Config.withDefaults(),
+		cfg:        cfg,
 		store:      o.Store,
+		auditLog:   o.Audit,
 		signers:    o.Signers,
 		uvcis:      o.UVCIs,
 		register:   o.Register,
@@ -217,6 +236,9 @@ func (s *Service) RegisterState() registry.State {
 	}
 	return registry.State{Status: "up"}
 }
+
+// Policy is the issuance policy in force.
+func (s *Service) Policy() policy.Issuance { return s.cfg.Policy }
 
 // Config returns the effective configuration.
 func (s *Service) Config() Config { return s.cfg }

@@ -44,21 +44,21 @@ func (s *Service) sign(sub Submission, d draft, id identity) (Certificate, dcc.C
 			ID:              uvci,
 		}}
 	case KindRecovery:
-		fr := t0(d.test.SampledAt)
-		du := fr.AddDate(0, 0, 180)
+		// The dates come from the policy the parser checked the window with.
+		r := s.cfg.Policy.Recovery(d.test.SampledAt)
 		payload.Recovery = []dcc.Recovery{{
 			Disease:       DiseaseCOVID19,
-			FirstPositive: fr.Format("2006-01-02"),
+			FirstPositive: r.FirstPositive.Format(time.DateOnly),
 			Country:       s.cfg.Country,
 			Issuer:        s.cfg.IssuerName,
-			ValidFrom:     fr.AddDate(0, 0, 11).Format("2006-01-02"),
-			ValidUntil:    du.Format("2006-01-02"),
+			ValidFrom:     r.ValidFrom.Format(time.DateOnly),
+			ValidUntil:    r.ValidUntil.Format(time.DateOnly),
 			ID:            uvci,
 		}}
-		expires = now.Add(s.cfg.RecoveryValidity)
 		// The certificate cannot outlive the recovery it proves.
-		if end := time.Date(du.Year(), du.Month(), du.Day(), 23, 59, 59, 0, stockholm()); end.Before(expires) {
-			expires = end
+		expires = now.Add(s.cfg.RecoveryValidity)
+		if r.End.Before(expires) {
+			expires = r.End
 		}
 	case KindVaccination:
 		v := d.vacc
@@ -69,7 +69,7 @@ func (s *Service) sign(sub Submission, d draft, id identity) (Certificate, dcc.C
 			Manufacturer: v.Manufacturer,
 			DoseNumber:   v.Dose,
 			TotalDoses:   v.Series,
-			Date:         dateOf(v.OccurredAt),
+			Date:         s.cfg.Policy.Date(v.OccurredAt),
 			Country:      s.cfg.Country,
 			Issuer:       s.cfg.IssuerName,
 			ID:           uvci,
@@ -111,12 +111,6 @@ func (s *Service) sign(sub Submission, d draft, id identity) (Certificate, dcc.C
 // providers' UVCIs can never be equal.
 func ProviderCode(principalID string) string {
 	return strings.ToUpper(strings.TrimPrefix(principalID, "p_"))
-}
-
-// t0 is the calendar day, in Swedish time, on which t falls.
-func t0(t time.Time) time.Time {
-	y, m, d := t.In(stockholm()).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
 func (s *Service) values() *valueset.Catalogue { return s.catalogue }

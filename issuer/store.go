@@ -27,30 +27,51 @@ type Record struct {
 	Request     *RequestRecord // nil when the client gave no X-Request-ID
 }
 
-// Store is the issuer's persistence. Two implementations pass one contract suite: PostgreSQL
-// (production) and an embedded pure-Go store (development, zero set-up).
-type Store interface {
+// The store is split by role: each consumer declares, and gets, only the methods it uses, and a
+// test double wraps one role. Store is their sum, for wiring and for the contract suite that
+// both implementations pass (issuer/store/storetest).
+
+// IssuanceStore is what the issuance service uses: the durable write of a finished request,
+// the reads that recognise a retry, the purge of old request records, and a ping for readiness.
+type IssuanceStore interface {
 	// Record writes r in one transaction and returns only once it is durable (fsync or
 	// synchronous commit). It returns ErrIdentifierTaken or ErrRequestIDTaken, writing nothing,
 	// when the certificate's (provider, Identifier) or the request's (principal, request id) exists.
 	Record(ctx context.Context, r Record) error
-	// RecordAudit writes the audit events of requests that wrote nothing else (refusals), many in
-	// one durable transaction, so that recording a rush of refusals costs one commit per batch.
-	RecordAudit(ctx context.Context, events []AuditEvent) error
-
 	CertificateByIdentifier(ctx context.Context, providerID, identifier string) (Certificate, error)
 	CertificateByUVCI(ctx context.Context, uvci string) (Certificate, error)
-	// CertificatesBySubject lists a person's certificates, newest first.
-	CertificatesBySubject(ctx context.Context, subjectKey []byte) ([]Certificate, error)
 	Request(ctx context.Context, principalID, requestID string) (RequestRecord, error)
 	// PurgeRequests deletes request records created before the time, returning how many: a
 	// request id is remembered for replay for a retention period, not forever.
 	PurgeRequests(ctx context.Context, before time.Time) (int64, error)
-	SearchAudit(ctx context.Context, q AuditQuery) (AuditPage, error)
 	// PurgeAudit deletes audit events recorded before the time, in batches so that issuance
-	// writes run between them, returning how many.
+	// writes run between them, returning how many (the audit retention).
 	PurgeAudit(ctx context.Context, before time.Time) (int64, error)
+	// Ping checks that the store can serve.
+	Ping(ctx context.Context) error
+}
 
+// AuditWriter is what the audit queue uses to record refusals.
+type AuditWriter interface {
+	// RecordAudit writes the audit events of requests that wrote nothing else (refusals), many in
+	// one durable transaction, so that recording a rush of refusals costs one commit per batch.
+	RecordAudit(ctx context.Context, events []AuditEvent) error
+}
+
+// AuditReader is what support staff's audit search uses.
+type AuditReader interface {
+	SearchAudit(ctx context.Context, q AuditQuery) (AuditPage, error)
+}
+
+// CitizenReader is what a citizen's own certificate pages use.
+type CitizenReader interface {
+	// CertificatesBySubject lists a person's certificates, newest first.
+	CertificatesBySubject(ctx context.Context, subjectKey []byte) ([]Certificate, error)
+	CertificateByUVCI(ctx context.Context, uvci string) (Certificate, error)
+}
+
+// CredentialStore is what credentials (Credentials, and the administration commands) use.
+type CredentialStore interface {
 	CreatePrincipal(ctx context.Context, p Principal) error
 	Principal(ctx context.Context, id string) (Principal, error)
 	PrincipalByName(ctx context.Context, name string) (Principal, error)
@@ -61,7 +82,11 @@ type Store interface {
 	// ExpireAPIKey sets a key's expiry (rotation overlap); RevokeAPIKey ends it at once.
 	ExpireAPIKey(ctx context.Context, id string, at time.Time) error
 	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+}
 
+// StatusStore is what the status page's incidents and notices use (the status monitor and
+// dccctl status).
+type StatusStore interface {
 	// OpenIncident stores a new open incident (Kind set to StatusIncident). At most one
 	// incident per dependency is open at a time: it returns ErrIncidentOpen, writing nothing,
 	// when one is.
@@ -78,9 +103,18 @@ type Store interface {
 	// not ended (Until) before it, newest first by (OpenedAt, ID), at most limit (0 means 100,
 	// more than 1000 means 1000).
 	StatusEvents(ctx context.Context, since time.Time, limit int) ([]StatusEvent, error)
+}
 
-	// Ping checks that the store can serve.
-	Ping(ctx context.Context) error
+// Store is every role together: what an implementation provides and wiring opens. Two
+// implementations pass one contract suite: PostgreSQL (production) and an embedded pure-Go
+// store (development, zero set-up).
+type Store interface {
+	IssuanceStore
+	AuditWriter
+	AuditReader
+	CitizenReader
+	CredentialStore
+	StatusStore
 	Close() error
 }
 

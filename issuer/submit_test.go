@@ -35,13 +35,13 @@ func realSigner(t *testing.T) issuer.Signer {
 
 // certFailingStore fails every write that carries a certificate, as a store that rejects a
 // constraint would, and passes everything else through.
-type certFailingStore struct{ issuer.Store }
+type certFailingStore struct{ issuer.IssuanceStore }
 
 func (c certFailingStore) Record(ctx context.Context, r issuer.Record) error {
 	if r.Certificate != nil {
 		return errors.New("constraint violated")
 	}
-	return c.Store.Record(ctx, r)
+	return c.IssuanceStore.Record(ctx, r)
 }
 
 // TestFailedCertificateWriteIsAudited: when the certificate cannot be stored the answer is a 500

@@ -5,6 +5,10 @@
 //
 // Each budget ("issue", later "citizen") is its own Limiter, so that one kind of traffic cannot
 // take the slots of another.
+//
+// The package answers with a reason and a wait, nothing more: the HTTP layer turns a refusal into
+// its answer (503 overloaded with Retry-After), so admission knows no HTTP framework, no problem
+// type and no issuer.
 package admission
 
 import (
@@ -14,9 +18,6 @@ import (
 	"math"
 	"sync/atomic"
 	"time"
-
-	"github.com/labstack/echo/v4"
-	"github.com/sedcc/dcc/fhir/problem"
 )
 
 // Defaults for the Retry-After a rejection suggests.
@@ -270,37 +271,4 @@ func (l *Limiter) retryAfter() time.Duration {
 	}
 	d := time.Duration(float64(ahead) / rate * float64(time.Second))
 	return min(max(d, l.minRetry), l.maxRetry)
-}
-
-// Overloaded is the problem a refused request is answered with: 503, code overloaded, and the
-// Retry-After the limiter suggested.
-func Overloaded(retryAfter time.Duration) problem.List {
-	return problem.New(problem.CodeOverloaded, "",
-		fmt.Sprintf("The service is handling as many requests as it can. Send the same request again after %s (Retry-After); it has not been processed.", seconds(retryAfter))).
-		WithRetryAfter(retryAfter)
-}
-
-// seconds writes a wait rounded up to whole seconds, as Retry-After carries it.
-func seconds(d time.Duration) string {
-	n := int(max(1, (d+time.Second-1)/time.Second))
-	if n == 1 {
-		return "1 second"
-	}
-	return fmt.Sprintf("%d seconds", n)
-}
-
-// Middleware admits each request through the limiter; a refused request ends with Overloaded as
-// its error, for the server's error handler to render. Put it on the routes the budget covers,
-// after authentication, so unauthenticated requests never hold a slot.
-func (l *Limiter) Middleware() echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			t, _, retry := l.Acquire(c.Request().Context())
-			if t == nil {
-				return Overloaded(retry)
-			}
-			defer t.Release()
-			return next(c)
-		}
-	}
 }

@@ -2,17 +2,12 @@ package admission
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/labstack/echo/v4"
-	"github.com/sedcc/dcc/fhir/problem"
 )
 
 // fakeClock is a clock the test moves by hand.
@@ -430,62 +425,4 @@ func TestRetryAfterCountsWaiters(t *testing.T) {
 		<-w
 	}
 	held[0].Release()
-}
-
-func TestOverloaded(t *testing.T) {
-	p := Overloaded(2500 * time.Millisecond)
-	if len(p) != 1 || p[0].Code != problem.CodeOverloaded || p.Class() != problem.ClassUnavailable || p.RetryAfter() != 2500*time.Millisecond {
-		t.Fatalf("Overloaded = %+v", p)
-	}
-	if p.Class().Status() != http.StatusServiceUnavailable {
-		t.Fatalf("status %d, want 503", p.Class().Status())
-	}
-	if !strings.Contains(p[0].Text, "after 3 seconds") {
-		t.Fatalf("text %q does not name the rounded-up wait", p[0].Text)
-	}
-}
-
-func TestMiddleware(t *testing.T) {
-	l := mustNew(t, Config{Limit: 1})
-	e := echo.New()
-	entered, leave := make(chan struct{}), make(chan struct{})
-	var calls atomic.Int64
-	h := l.Middleware()(func(c echo.Context) error {
-		calls.Add(1)
-		entered <- struct{}{}
-		<-leave
-		return c.NoContent(http.StatusOK)
-	})
-	serve := func() (echo.Context, *httptest.ResponseRecorder) {
-		rec := httptest.NewRecorder()
-		return e.NewContext(httptest.NewRequest(http.MethodPost, "/observation", nil), rec), rec
-	}
-
-	c1, rec1 := serve()
-	done := make(chan error, 1)
-	go func() { done <- h(c1) }()
-	<-entered
-
-	c2, _ := serve()
-	err := h(c2)
-	p, ok := problem.As(err)
-	if !ok || !p.Has(problem.CodeOverloaded) || p.Class() != problem.ClassUnavailable || p.RetryAfter() < time.Second {
-		t.Fatalf("second request while the slot is held: %v, want overloaded with Retry-After", err)
-	}
-	if calls.Load() != 1 {
-		t.Fatalf("handler ran %d times, want only for the admitted request", calls.Load())
-	}
-
-	close(leave)
-	if err := <-done; err != nil || rec1.Code != http.StatusOK {
-		t.Fatalf("admitted request: err %v, status %d", err, rec1.Code)
-	}
-	if s := l.Stats(); s.InFlight != 0 {
-		t.Fatalf("slot not released after the handler: %+v", s)
-	}
-	c3, rec3 := serve()
-	go func() { <-entered }()
-	if err := h(c3); err != nil || rec3.Code != http.StatusOK {
-		t.Fatalf("request after release: err %v, status %d", err, rec3.Code)
-	}
 }

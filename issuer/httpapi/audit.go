@@ -90,7 +90,7 @@ func (s *Server) auditSearch(c echo.Context) error {
 			return err
 		}
 	}
-	search, p := parseAuditSearch(r.URL.Query())
+	search, p := parseAuditSearch(r.URL.Query(), s.zone)
 	if p != nil {
 		return p
 	}
@@ -116,7 +116,7 @@ func renderAuditPage(page issuer.AuditPage) auditPage {
 
 // parseAuditSearch reads the filters of a search from query parameters (the API's and the
 // support page's form alike). A personnummer in the URL is refused.
-func parseAuditSearch(v url.Values) (issuer.AuditSearch, problem.List) {
+func parseAuditSearch(v url.Values, zone *time.Location) (issuer.AuditSearch, problem.List) {
 	var p problem.List
 	bad := func(param, text string) {
 		p = append(p, problem.Make(problem.CodeAuditFilterInvalid, param, text))
@@ -141,7 +141,7 @@ func parseAuditSearch(v url.Values) (issuer.AuditSearch, problem.List) {
 		if raw == "" {
 			continue
 		}
-		t, err := parseTime(raw)
+		t, err := parseTime(raw, zone)
 		if err != nil {
 			bad(k, "Send "+k+" as an RFC 3339 date-time with zone (2026-11-27T08:00:00+01:00) or a date (2026-11-27, from midnight Swedish time).")
 			continue
@@ -166,9 +166,9 @@ func parseAuditSearch(v url.Values) (issuer.AuditSearch, problem.List) {
 }
 
 // parseTime reads an RFC 3339 date-time with zone, or a date meaning its midnight in Sweden.
-func parseTime(raw string) (time.Time, error) {
+func parseTime(raw string, zone *time.Location) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, raw); err == nil {
 		return t, nil
 	}
-	return time.ParseInLocation(time.DateOnly, raw, stockholm())
+	return time.ParseInLocation(time.DateOnly, raw, zone)
 }

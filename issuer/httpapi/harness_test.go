@@ -152,6 +152,7 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 	log := slog.New(requestid.Handler(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	svc, err := issuer.New(issuer.Options{
 		Store:      st,
+		Audit:      st,
 		Signers:    signers,
 		UVCIs:      uvci.Generator{Country: "SE", Prefix: "DCC"},
 		Register:   reg,

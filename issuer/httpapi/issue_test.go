@@ -166,7 +166,7 @@ func TestIssueEveryKind(t *testing.T) {
 
 			rec := e.mustIssue(issuer.KindRecovery, issuer.Sandbox, e.post("/api/v1/recovery", e.sandbox, fhirtest.Observation(fhirtest.Recovery, now)))
 			r := rec.decoded.Claims.Payload.Recovery[0]
-			fr := e.now.Add(-30 * 24 * time.Hour).In(issuer.Location()).Format("2006-01-02")
+			fr := e.now.Add(-30 * 24 * time.Hour).In(e.svc.Policy().Zone).Format("2006-01-02")
 			frT, _ := time.Parse("2006-01-02", fr)
 			if r.FirstPositive != fr || r.ValidFrom != frT.AddDate(0, 0, 11).Format("2006-01-02") || r.ValidUntil != frT.AddDate(0, 0, 180).Format("2006-01-02") {
 				t.Errorf("recovery entry %+v (fr want %s)", r, fr)

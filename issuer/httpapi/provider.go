@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/issuer"
-	"github.com/sedcc/dcc/issuer/admission"
 )
 
 // issue serves POST /observation, /recovery and /immunization: authenticate, read the body within
@@ -52,7 +52,7 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 			ticket, _, wait := s.admit.Acquire(r.Context())
 			if ticket == nil {
 				s.pace.refused(r.Context(), paceKey(principal.ID, c.RealIP()), wait)
-				return refuse(admission.Overloaded(wait))
+				return refuse(overloaded(wait))
 			}
 			defer ticket.Release()
 		}
@@ -112,4 +112,21 @@ func (s *Server) auditRefusal(ctx context.Context, ev issuer.AuditEvent) {
 	if err := s.issuer.Audit(ctx, ev); err != nil {
 		s.log.ErrorContext(ctx, "audit refused request", "request_id", ev.RequestID, "err", err)
 	}
+}
+
+// overloaded is the answer to a request admission control refused: 503 overloaded with the
+// Retry-After the limiter suggested, named in the text as well.
+func overloaded(retryAfter time.Duration) problem.List {
+	return problem.New(problem.CodeOverloaded, "", fmt.Sprintf(
+		"The service is handling as many requests as it can. Send the same request again after %s (Retry-After); it has not been processed.",
+		seconds(retryAfter))).WithRetryAfter(retryAfter)
+}
+
+// seconds writes a wait rounded up to whole seconds, as Retry-After carries it.
+func seconds(d time.Duration) string {
+	n := int(max(1, (d+time.Second-1)/time.Second))
+	if n == 1 {
+		return "1 second"
+	}
+	return fmt.Sprintf("%d seconds", n)
 }

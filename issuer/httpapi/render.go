@@ -120,7 +120,7 @@ func (s *Server) render(out issuer.Issued) (submissionResponse, error) {
 		QRCode: qrCode{Mimetype: "image/png", Width: w, Height: h, Image: base64.StdEncoding.EncodeToString(png)},
 		Metadata: metadata{
 			UVCI:           cert.UVCI,
-			IssuanceDate:   cert.IssuedAt.In(stockholm()).Format("2006-01-02"),
+			IssuanceDate:   cert.IssuedAt.In(s.zone).Format("2006-01-02"),
 			ValidThrough:   cert.ExpiresAt.UTC().Format(time.RFC3339),
 			Issuer:         issuedBy,
 			Country:        country,
@@ -230,8 +230,8 @@ func (s *Server) printable(c issuer.Certificate, pl dcc.Certificate) document.Ce
 		FamilyNameStd: pl.Name.FamilyNameStandardised,
 		GivenNameStd:  pl.Name.GivenNameStandardised,
 		BirthDate:     pl.DateOfBirth,
-		IssuedAt:      c.IssuedAt.In(stockholm()),
-		ValidUntil:    c.ExpiresAt.In(stockholm()),
+		IssuedAt:      c.IssuedAt.In(s.zone),
+		ValidUntil:    c.ExpiresAt.In(s.zone),
 		Issuer:        issuedBy,
 		Country:       countryName(country),
 	}
@@ -248,7 +248,7 @@ func (s *Server) printable(c issuer.Certificate, pl dcc.Certificate) document.Ce
 			TestType:     s.display(valueset.TestType, t.Type),
 			TestName:     t.Name,
 			Manufacturer: manuf,
-			SampleTime:   sc.In(stockholm()),
+			SampleTime:   sc.In(s.zone),
 			Result:       s.display(valueset.TestResult, t.Result),
 			Facility:     t.Centre,
 			Country:      countryName(t.Country),

@@ -23,11 +23,10 @@ import (
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/admission"
 	"github.com/sedcc/dcc/issuer/metrics"
+	"github.com/sedcc/dcc/issuer/policy"
 	"github.com/sedcc/dcc/issuer/requestid"
 	"github.com/sedcc/dcc/signing/valueset"
 )
-
-var stockholm = issuer.Location
 
 // Options are the server's dependencies.
 type Options struct {
@@ -80,6 +79,8 @@ type Server struct {
 	refusals *issuer.AuditQueue
 	routeSet []Route
 	status   StatusSource
+	// zone is where answers show dates: the issuance policy's.
+	zone *time.Location
 }
 
 // Route is one served route and the roles that may call it (see docs/roles.md).
@@ -106,6 +107,10 @@ func New(o Options) *Server {
 	e.HidePort = true
 	s := &Server{echo: e, issuer: o.Issuer, creds: o.Credentials, log: o.Log, now: o.Clock,
 		openapi: o.OpenAPI, version: o.Version, maxBody: o.MaxBodyBytes, values: o.Values}
+	s.zone = policy.Default().Zone
+	if o.Issuer != nil {
+		s.zone = o.Issuer.Policy().Zone
+	}
 	s.limits = newRateLimiter(o.ProviderRate, o.Clock)
 	s.status = o.Status
 	s.admit, s.metrics, s.refusals = o.Admission, o.Metrics, o.AuditQueue
@@ -122,7 +127,7 @@ func New(o Options) *Server {
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(s.requestIDMiddleware, s.accessLog)
 	if s.metrics != nil {
-		e.Use(s.metrics.Middleware())
+		e.Use(s.metricsMiddleware)
 	}
 	e.Use(s.recoverMiddleware)
 	s.routes()
@@ -261,6 +266,25 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.Int64("bytes_out", c.Response().Size),
 			slog.Any("codes", codes),
 		)
+		return nil
+	}
+}
+
+// metricsMiddleware counts and times every request by method, route template (echo's c.Path(),
+// never the raw URL) and final status. It hands a handler's error to the error handler itself,
+// so that the status it records is the one sent; it sits outside the middleware that recovers
+// panics and inside the access log.
+func (s *Server) metricsMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		done := s.metrics.HTTPRequest()
+		if err := next(c); err != nil {
+			c.Error(err)
+		}
+		route := c.Path()
+		if route == "" || c.Response().Status == http.StatusNotFound && route == "/*" {
+			route = "unmatched"
+		}
+		done(c.Request().Method, route, c.Response().Status)
 		return nil
 	}
 }

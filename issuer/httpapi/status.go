@@ -16,6 +16,7 @@ import (
 	"github.com/munnerz/goautoneg"
 
 	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/policy"
 	"github.com/sedcc/dcc/issuer/status"
 )
 
@@ -224,7 +225,7 @@ func feedText(e issuer.StatusEvent) string {
 
 // localTime shows a time in Swedish time, e.g. "2026-03-01 09:00 CET".
 func localTime(t time.Time) string {
-	return t.In(stockholm()).Format("2006-01-02 15:04 MST")
+	return t.In(policy.Default().Zone).Format("2006-01-02 15:04 MST")
 }
 
 // lightLabel is the light in words, so that the page never relies on colour alone.

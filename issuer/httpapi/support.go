@@ -270,7 +270,7 @@ func anyFilter(v url.Values) bool {
 
 func (s *Server) supportResults(c echo.Context, page *template.Template, v supportView, p issuer.Principal, form url.Values, personnummer string) error {
 	v.Searched = true
-	search, probs := parseAuditSearch(form)
+	search, probs := parseAuditSearch(form, s.zone)
 	if probs != nil {
 		v.Problems = probs
 		setProblemCodes(c, probs.Codes())

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -272,28 +271,17 @@ func constMetric(ch chan<- prometheus.Metric, desc *prometheus.Desc, t prometheu
 	ch <- m
 }
 
-// Middleware counts and times every HTTP request by method, route template (echo's c.Path(),
-// never the raw URL) and final status. It hands a handler's error to echo's error handler itself,
-// so that the status it records is the one sent; place it outside the middleware that recovers
-// panics and inside the access log.
-func (m *Metrics) Middleware() echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			start := m.now()
-			m.httpInFlight.Inc()
-			defer m.httpInFlight.Dec()
-			if err := next(c); err != nil {
-				c.Error(err)
-			}
-			route := c.Path()
-			if route == "" || c.Response().Status == http.StatusNotFound && route == "/*" {
-				route = "unmatched"
-			}
-			status := strconv.Itoa(c.Response().Status)
-			method := known(c.Request().Method, methods)
-			m.httpRequests.WithLabelValues(method, route, status).Inc()
-			m.httpDuration.WithLabelValues(method, route, status).Observe(m.now().Sub(start).Seconds())
-			return nil
-		}
+// HTTPRequest starts counting one HTTP request: the in-flight gauge now, and, when the returned
+// function is called with the request's method, route template (never the raw URL) and final
+// status, its count and duration. The HTTP layer calls it for every request.
+func (m *Metrics) HTTPRequest() (done func(method, route string, status int)) {
+	start := m.now()
+	m.httpInFlight.Inc()
+	return func(method, route string, status int) {
+		m.httpInFlight.Dec()
+		code := strconv.Itoa(status)
+		method = known(method, methods)
+		m.httpRequests.WithLabelValues(method, route, code).Inc()
+		m.httpDuration.WithLabelValues(method, route, code).Observe(m.now().Sub(start).Seconds())
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sedcc/dcc/fhir"
 	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/policy"
 	"github.com/sedcc/dcc/issuer/requestid"
 	"github.com/sedcc/dcc/issuer/store/embedded"
 	"github.com/sedcc/dcc/issuer/store/postgres"
@@ -169,9 +170,15 @@ func Issuer(c Config, st issuer.Store, signers map[issuer.Environment]*hcert.Sig
 	for env, s := range signers {
 		ss[env] = issuer.HCertSigner{Signer: s, Country: c.Country}
 	}
-	parser := fhir.NewParser(fhir.Options{Now: clock, MaxTestAge: c.MaxTestAge, ClockSkew: c.ClockSkew, Values: values})
+	// One policy value for the check (parser) and the certificate's dates (issuer).
+	pol, err := policy.New(policy.Issuance{})
+	if err != nil {
+		return nil, err
+	}
+	parser := fhir.NewParser(fhir.Options{Now: clock, MaxTestAge: c.MaxTestAge, ClockSkew: c.ClockSkew, Values: values, Policy: pol})
 	return issuer.New(issuer.Options{
 		Config: issuer.Config{
+			Policy:              pol,
 			Country:             c.Country,
 			IssuerName:          c.IssuerName,
 			TestValidity:        c.TestValidity,
@@ -180,6 +187,7 @@ func Issuer(c Config, st issuer.Store, signers map[issuer.Environment]*hcert.Sig
 			TestIdentities:      c.TestIdentities,
 		},
 		Store:      st,
+		Audit:      st,
 		Signers:    ss,
 		UVCIs:      uvci.Generator{Country: c.Country, Prefix: c.UVCIPrefix},
 		Register:   reg,
