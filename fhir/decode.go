@@ -2,13 +2,16 @@ package fhir
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/sedcc/dcc/fhir/problem"
 )
@@ -38,22 +41,28 @@ type document struct {
 // immunization), then its contained resources by type: contained returns v's raw contained
 // elements once v has been read. allowed lists the contained resource types this request may hold. It reports what makes the body
 // unreadable; the second result is false when nothing further can be checked.
-func decode(r *report, body []byte, root string, v any, contained func() []json.RawMessage, allowed ...string) (*document, bool) {
+func decode(r *report, body []byte, root string, v any, contained func() []jsontext.Value, allowed ...string) (*document, bool) {
 	if len(body) > MaxBodyBytes {
 		r.add(problem.CodeBodyTooLarge, "", fmt.Sprintf("The request body is larger than %d KiB. Send one %s without attachments or narrative text.", MaxBodyBytes>>10, root))
 		return nil, false
 	}
+	if !checkEncoding(r, body) || !checkMembers(r, body, root) {
+		return nil, false
+	}
 	var head struct {
-		ResourceType json.RawMessage `json:"resourceType"`
+		ResourceType jsontext.Value `json:"resourceType"`
 	}
 	if err := json.Unmarshal(body, &head); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			r.add(problem.CodeJSONType, "", fmt.Sprintf("Send one FHIR %s as a JSON object, not a JSON %s.", root, te.Value))
+		var se *json.SemanticError
+		if errors.As(err, &se) && len(se.JSONPointer) == 0 && se.JSONKind != 0 {
+			r.add(problem.CodeJSONType, "", fmt.Sprintf("Send one FHIR %s as a JSON object, not a JSON %s.", root, kindName(se.JSONKind)))
 			return nil, false
 		}
-		r.add(problem.CodeMalformedJSON, "", malformedText(body, err))
-		return nil, false
+		if !errors.As(err, &se) {
+			r.add(problem.CodeMalformedJSON, "", malformedText(body, err))
+			return nil, false
+		}
+		// resourceType itself cannot be read as JSON text: answered below.
 	}
 	var rt string
 	if err := json.Unmarshal(head.ResourceType, &rt); err != nil || rt != root {
@@ -61,7 +70,7 @@ func decode(r *report, body []byte, root string, v any, contained func() []json.
 		return nil, false
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		r.add(problem.CodeJSONType, typeErrorPath(root, body, err), typeErrorText(err))
+		r.add(problem.CodeJSONType, typeErrorPath(root, err), typeErrorText(err))
 		return nil, false
 	}
 
@@ -71,7 +80,7 @@ func decode(r *report, body []byte, root string, v any, contained func() []json.
 		at := fmt.Sprintf("%s.contained[%d]", root, i)
 		var h resourceHead
 		if err := json.Unmarshal(raw, &h); err != nil {
-			r.add(problem.CodeJSONType, typeErrorPath(at, raw, err), typeErrorText(err))
+			r.add(problem.CodeJSONType, typeErrorPath(at, err), typeErrorText(err))
 			readable = false
 			continue
 		}
@@ -92,7 +101,7 @@ func decode(r *report, body []byte, root string, v any, contained func() []json.
 			target = e.device
 		}
 		if err := json.Unmarshal(raw, target); err != nil {
-			r.add(problem.CodeJSONType, typeErrorPath(h.ResourceType, raw, err), typeErrorText(err))
+			r.add(problem.CodeJSONType, typeErrorPath(h.ResourceType, err), typeErrorText(err))
 			readable = false
 			continue
 		}
@@ -163,9 +172,16 @@ func malformedText(body []byte, err error) string {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return "The request body is empty. Send one FHIR resource as JSON."
 	}
-	var se *json.SyntaxError
+	var se *jsontext.SyntacticError
 	if errors.As(err, &se) {
-		return fmt.Sprintf("The body is not valid JSON (%s at byte %d). Send one FHIR resource as JSON, UTF-8 encoded.", se.Error(), se.Offset)
+		what := "invalid syntax"
+		if se.Err != nil {
+			what = se.Err.Error()
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			what = "the body ends before the JSON does"
+		}
+		return fmt.Sprintf("The body is not valid JSON (%s, at byte %d). Send one FHIR resource as JSON, UTF-8 encoded.", what, se.ByteOffset)
 	}
 	return "The body is not valid JSON. Send one FHIR resource as JSON, UTF-8 encoded."
 }
@@ -190,104 +206,67 @@ func containedTypeText(got string, allowed []string) string {
 }
 
 func typeErrorText(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return fmt.Sprintf("This element has the wrong JSON type (%s). Send it as FHIR R4 JSON defines it: %s.", te.Value, jsonKind(te))
+	var se *json.SemanticError
+	if errors.As(err, &se) && se.JSONKind != 0 {
+		return fmt.Sprintf("This element has the wrong JSON type (%s). Send it as FHIR R4 JSON defines it: %s.", kindName(se.JSONKind), goKind(se.GoType))
 	}
 	return "This element could not be read. Send it as FHIR R4 JSON defines it."
 }
 
-func jsonKind(te *json.UnmarshalTypeError) string {
-	if te.Type == nil {
+// kindName names a JSON kind as a sender would: "string", "number", "object", ...
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '"':
+		return "string"
+	case '0':
+		return "number"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "bool"
+	case 'n':
+		return "null"
+	}
+	return "value"
+}
+
+// goKind says which JSON the Go type of an element takes.
+func goKind(t reflect.Type) string {
+	if t == nil {
 		return "see the FHIR R4 specification"
 	}
-	switch te.Type.Kind().String() {
-	case "string":
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
 		return "a JSON string"
-	case "slice":
+	case reflect.Slice:
 		return "a JSON array"
-	case "struct", "map":
+	case reflect.Struct, reflect.Map:
 		return "a JSON object"
-	case "int", "int64", "ptr":
+	case reflect.Int, reflect.Int64:
 		return "a JSON number without fraction"
-	case "bool":
+	case reflect.Bool:
 		return "true or false"
 	}
 	return "see the FHIR R4 specification"
 }
 
-// typeErrorPath is the FHIRPath of the element a decoding type error is about: base plus the
-// path to the element, with array indices, found by reading the JSON up to the error's offset.
-func typeErrorPath(base string, raw []byte, err error) string {
-	var te *json.UnmarshalTypeError
-	if !errors.As(err, &te) {
-		return base
+// typeErrorPath is the FHIRPath of the element a decoding error is about: base plus the path to
+// the element, from the error's JSON Pointer.
+func typeErrorPath(base string, err error) string {
+	var se *json.SemanticError
+	if errors.As(err, &se) {
+		return pointerPath(base, se.JSONPointer)
 	}
-	return base + locate(raw, te.Offset)
-}
-
-// locate returns the path (".a[0].b") of the JSON value that ends at or after byte offset off.
-func locate(raw []byte, off int64) string {
-	type frame struct {
-		array   bool
-		key     string
-		index   int
-		wantKey bool
+	var sy *jsontext.SyntacticError
+	if errors.As(err, &sy) {
+		return pointerPath(base, sy.JSONPointer)
 	}
-	var stack []frame
-	path := func() string {
-		var b strings.Builder
-		for _, f := range stack {
-			if f.array {
-				b.WriteString("[" + strconv.Itoa(f.index) + "]")
-			} else if !f.wantKey {
-				b.WriteString("." + f.key)
-			}
-		}
-		return b.String()
-	}
-	valueDone := func() {
-		if n := len(stack); n > 0 {
-			if stack[n-1].array {
-				stack[n-1].index++
-			} else {
-				stack[n-1].wantKey = true
-			}
-		}
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			if err == io.EOF {
-				return ""
-			}
-			return path()
-		}
-		n := len(stack)
-		if n > 0 && !stack[n-1].array && stack[n-1].wantKey {
-			if key, ok := tok.(string); ok {
-				stack[n-1].key = key
-				stack[n-1].wantKey = false
-				continue
-			}
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			if dec.InputOffset() >= off {
-				return path()
-			}
-			stack = append(stack, frame{array: tok == json.Delim('['), wantKey: tok == json.Delim('{')})
-		case json.Delim('}'), json.Delim(']'):
-			stack = stack[:n-1]
-			valueDone()
-		default:
-			if dec.InputOffset() >= off {
-				return path()
-			}
-			valueDone()
-		}
-	}
+	return base
 }
 
 // quote shows a value from the request in a message: quoted, at most 40 characters, so that an

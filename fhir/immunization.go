@@ -1,10 +1,11 @@
 package fhir
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/signing/valueset"
@@ -51,7 +52,7 @@ func (p *Parser) Vaccination(body []byte) (Vaccination, error) {
 	var r report
 	var imm immunization
 	doc, ok := decode(&r, body, resourceImmunization, &imm,
-		func() []json.RawMessage { return imm.Contained },
+		func() []jsontext.Value { return imm.Contained },
 		resourcePatient, resourceOrganization)
 	if !ok {
 		return Vaccination{}, r.problems

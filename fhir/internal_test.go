@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/sedcc/dcc/registry/pnr"
 	"github.com/sedcc/dcc/signing/valueset"
 )
@@ -58,30 +60,19 @@ func TestVaccineTable(t *testing.T) {
 	}
 }
 
-func TestLocate(t *testing.T) {
-	raw := []byte(`{"a": [1, {"b": "x", "c": [true, {"d": 5}]}], "e": {"f": null}}`)
+func TestPointerPath(t *testing.T) {
 	for _, tc := range []struct {
-		at   string
+		ptr  jsontext.Pointer
 		want string
 	}{
-		{`1,`, ".a[0]"},
-		{`"x"`, ".a[1].b"},
-		{`true`, ".a[1].c[0]"},
-		{`5}`, ".a[1].c[1].d"},
-		{`{"f"`, ".e"},
-		{`null`, ".e.f"},
+		{"", "Observation"},
+		{"/a/0", "Observation.a[0]"},
+		{"/a/1/b", "Observation.a[1].b"},
+		{"/contained/2/deviceName/0/name", "Observation.contained[2].deviceName[0].name"},
 	} {
-		i := strings.Index(string(raw), tc.at)
-		end := int64(i + len(strings.TrimRight(tc.at, ",}")))
-		if strings.HasPrefix(tc.at, "{") {
-			end = int64(i + 1)
+		if got := pointerPath("Observation", tc.ptr); got != tc.want {
+			t.Errorf("pointerPath(%q) = %q, want %q", tc.ptr, got, tc.want)
 		}
-		if got := locate(raw, end); got != tc.want {
-			t.Errorf("locate at %d (%s) = %q, want %q", end, tc.at, got, tc.want)
-		}
-	}
-	if got := locate([]byte(`{`), 100); got != "" {
-		t.Errorf("past the end: %q", got)
 	}
 }
 

@@ -1,10 +1,11 @@
 package fhir
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/signing/valueset"
@@ -56,7 +57,7 @@ func (p *Parser) observation(body []byte, recovery bool) (TestResult, error) {
 	var r report
 	var obs observation
 	doc, ok := decode(&r, body, resourceObservation, &obs,
-		func() []json.RawMessage { return obs.Contained },
+		func() []jsontext.Value { return obs.Contained },
 		resourcePatient, resourceOrganization, resourceDevice)
 	if !ok {
 		return TestResult{}, r.problems

@@ -120,16 +120,8 @@ func newValidator() *validator.Validate {
 		return providerIDPattern.MatchString(fl.Field().String())
 	})
 	_ = v.RegisterValidation("freetext", func(fl validator.FieldLevel) bool {
-		s := fl.Field().String()
-		if !utf8.ValidString(s) {
-			return false
-		}
-		for _, c := range s {
-			if unicode.IsControl(c) || c == utf8.RuneError {
-				return false
-			}
-		}
-		return true
+		_, _, bad := firstUnprintable(fl.Field().String())
+		return !bad
 	})
 	return v
 }
@@ -146,6 +138,55 @@ func (p *Parser) check(r *report, path, value string, ru rule) {
 		if !ok {
 			code = problem.CodeTextInvalid
 		}
-		r.add(code, path, ru.text[fe.Tag()])
+		text := ru.text[fe.Tag()]
+		if fe.Tag() == "freetext" {
+			text = unprintableText(value)
+		}
+		r.add(code, path, text)
 	}
+}
+
+// firstUnprintable finds the first character of s that may not stand in free text that ends up in
+// a certificate or a PDF, with its 1-based position in characters. Allowed are letters, marks
+// (combining accents), numbers, punctuation, symbols and spaces. Refused are control characters,
+// format characters (Unicode category Cf: bidirectional overrides such as U+202E, zero-width
+// spaces and joiners, the byte-order mark, tag characters), line and paragraph separators,
+// private-use and unassigned code points, and bytes that are not UTF-8: each can make the text
+// a verifier or a person sees differ from the text that was signed.
+func firstUnprintable(s string) (r rune, pos int, found bool) {
+	pos = 0
+	for i, c := range s {
+		pos++
+		if c == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(s[i:]); size <= 1 {
+				return c, pos, true
+			}
+		}
+		if !unicode.In(c, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Zs) {
+			return c, pos, true
+		}
+	}
+	return 0, 0, false
+}
+
+// unprintableText says which character to remove, and where.
+func unprintableText(s string) string {
+	c, pos, found := firstUnprintable(s)
+	if !found {
+		return "Send printable text here."
+	}
+	what := "a control character"
+	switch {
+	case c == utf8.RuneError:
+		return fmt.Sprintf("Bytes that are not UTF-8 at character %d. Send the text UTF-8 encoded.", pos)
+	case unicode.Is(unicode.Cf, c):
+		what = "an invisible formatting character"
+	case unicode.In(c, unicode.Zl, unicode.Zp):
+		what = "a line or paragraph separator"
+	case unicode.Is(unicode.Co, c):
+		what = "a private-use character"
+	case !unicode.IsControl(c):
+		what = "an unassigned character"
+	}
+	return fmt.Sprintf("U+%04X at position %d is %s, which may not appear in a certificate. Send the text with letters, digits, punctuation and spaces only.", c, pos, what)
 }

@@ -1,8 +1,9 @@
 package fhir
 
 import (
-	"encoding/json"
 	"fmt"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // The FHIR R4 JSON subset the provider API reads. Elements the service does not use (id, text,
@@ -74,16 +75,16 @@ type device struct {
 }
 
 type observation struct {
-	Meta                 meta              `json:"meta"`
-	Contained            []json.RawMessage `json:"contained"`
-	Identifier           []identifier      `json:"identifier"`
-	Status               string            `json:"status"`
-	Code                 codeableConcept   `json:"code"`
-	Subject              reference         `json:"subject"`
-	EffectiveDateTime    string            `json:"effectiveDateTime"`
-	ValueCodeableConcept codeableConcept   `json:"valueCodeableConcept"`
-	Performer            []reference       `json:"performer"`
-	Device               reference         `json:"device"`
+	Meta                 meta             `json:"meta"`
+	Contained            []jsontext.Value `json:"contained"`
+	Identifier           []identifier     `json:"identifier"`
+	Status               string           `json:"status"`
+	Code                 codeableConcept  `json:"code"`
+	Subject              reference        `json:"subject"`
+	EffectiveDateTime    string           `json:"effectiveDateTime"`
+	ValueCodeableConcept codeableConcept  `json:"valueCodeableConcept"`
+	Performer            []reference      `json:"performer"`
+	Device               reference        `json:"device"`
 }
 
 type immunizationPerformer struct {
@@ -98,7 +99,7 @@ type protocolApplied struct {
 
 type immunization struct {
 	Meta               meta                    `json:"meta"`
-	Contained          []json.RawMessage       `json:"contained"`
+	Contained          []jsontext.Value        `json:"contained"`
 	Identifier         []identifier            `json:"identifier"`
 	Status             string                  `json:"status"`
 	VaccineCode        codeableConcept         `json:"vaccineCode"`

@@ -1,6 +1,8 @@
 package fhir_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -99,6 +101,18 @@ func ruleCases() []ruleCase {
 		{"empty body", test, nil, []string{"json-malformed@"}},
 		{"trailing data", test, append(obs(ft.NAAT), []byte("{}")...), []string{"json-malformed@"}},
 		{"array", test, []byte(`[{"resourceType": "Observation"}]`), []string{"json-type@"}},
+		{"byte-order mark", test, append([]byte("\xef\xbb\xbf"), obs(ft.NAAT)...), []string{"body-encoding@"}},
+		{"Latin-1", test, latin1(obs(ft.NoPNR, ft.Name("Öberg", "Åsa"))), []string{"body-encoding@"}},
+		{"duplicate result code", test, duplicateMember(obs(ft.NAAT), `"code":"260415000"`, `"code":"260373001",`),
+			[]string{"json-member-duplicate@Observation.valueCodeableConcept.coding[0].code"}},
+		{"duplicate status", test, duplicateMember(obs(ft.NAAT), `"status":"final"`, `"status":"preliminary",`),
+			[]string{"json-member-duplicate@Observation.status"}},
+		{"duplicate in contained", test, duplicateMember(obs(ft.NAAT), `"id":"1"`, `"id":"2",`),
+			[]string{"json-member-duplicate@Observation.contained[0].id"}},
+		{"upper-case member", test, renameMember(obs(ft.NAAT), `"status"`, `"STATUS"`), []string{"json-member-case@Observation.STATUS"}},
+		{"long s member", test, renameMember(obs(ft.NAAT), `"status"`, `"ſtatus"`), []string{"json-member-case@Observation.ſtatus"}},
+		{"capitalised member in contained", test, renameMember(obs(ft.NAAT), `"identifier":[{"system":"http://electronichealth.se`, `"Identifier":[{"system":"http://electronichealth.se`),
+			[]string{"json-member-case@Observation.contained[0].Identifier"}},
 		{"string", test, []byte(`"Observation"`), []string{"json-type@"}},
 		{"immunization to test", test, imm(ft.Comirnaty), []string{"resource-type-unexpected@"}},
 		{"observation to vaccination", vaccination, obs(ft.NAAT), []string{"resource-type-unexpected@"}},
@@ -189,6 +203,18 @@ func ruleCases() []ruleCase {
 		{"birth date today", test, obs(ft.NoPNR, ft.BirthDate("2026-11-25")), nil},
 		{"family too long", test, obs(ft.NoPNR, ft.Name(long, "Åse")), []string{"text-too-long@Patient.name[0].family"}},
 		{"given with line break", test, obs(ft.NoPNR, ft.Name("Ødegård", "Åse\nMarie")), []string{"text-invalid@Patient.name[0].given"}},
+		{"family with combining accents", test, obs(ft.NoPNR, ft.Name("Nguye\u0302\u0303n", "Thi\u0323")), nil},
+		{"family with no-break space", test, obs(ft.NoPNR, ft.Name("van\u00a0Dijk", "Anna")), nil},
+		{"family with right-to-left override", test, obs(ft.NoPNR, ft.Name("Ödeg\u202eård", "Åse")), []string{"text-invalid@Patient.name[0].family"}},
+		{"given with zero-width space", test, obs(ft.NoPNR, ft.Name("Ödegård", "Å\u200bse")), []string{"text-invalid@Patient.name[0].given"}},
+		{"given with line separator", test, obs(ft.NoPNR, ft.Name("Ödegård", "Åse\u2028Marie")), []string{"text-invalid@Patient.name[0].given"}},
+		{"given with paragraph separator", test, obs(ft.NoPNR, ft.Name("Ödegård", "Åse\u2029Marie")), []string{"text-invalid@Patient.name[0].given"}},
+		{"given with byte-order mark", test, obs(ft.NoPNR, ft.Name("Ödegård", "\ufeffÅse")), []string{"text-invalid@Patient.name[0].given"}},
+		{"family with private use", test, obs(ft.NoPNR, ft.Name("Ödeg\ue000ård", "Åse")), []string{"text-invalid@Patient.name[0].family"}},
+		{"family unassigned", test, obs(ft.NoPNR, ft.Name("Ödeg\U000e0fffård", "Åse")), []string{"text-invalid@Patient.name[0].family"}},
+		{"testing centre with tag characters", test, obs(ft.NAAT, ft.Performer("Provtagning\U000e0041\U000e0042 Syd")), []string{"text-invalid@Organization.name"}},
+		{"testing centre with right-to-left override", test, obs(ft.NAAT, ft.Performer("Provtagning \u202eSyd")), []string{"text-invalid@Organization.name"}},
+		{"device name with zero-width joiner", test, obs(ft.NAAT, ft.Set("contained[2].deviceName[0].name", "PCR\u200dKit")), []string{"text-invalid@Device.deviceName[0].name"}},
 
 		// Sample collection time.
 		{"effective missing", test, obs(ft.NAAT, ft.Remove("effectiveDateTime")), []string{"required@Observation.effectiveDateTime"}},
@@ -359,6 +385,73 @@ func located(t *testing.T, err error) []string {
 		out = append(out, pr.Code+"@"+pr.Expression)
 	}
 	return out
+}
+
+// latin1 re-encodes a UTF-8 body as ISO-8859-1, as a client that ignores the charset would.
+func latin1(body []byte) []byte {
+	var out []byte
+	for _, r := range string(body) {
+		if r > 0xff {
+			panic("not Latin-1")
+		}
+		out = append(out, byte(r))
+	}
+	return out
+}
+
+// duplicateMember puts extra before the first occurrence of member in body (compact JSON).
+func duplicateMember(body []byte, member, extra string) []byte {
+	s := compact(body)
+	i := strings.Index(s, member)
+	if i < 0 {
+		panic("no " + member)
+	}
+	return []byte(s[:i] + extra + s[i:])
+}
+
+// renameMember replaces the first occurrence of from with to in body (compact JSON).
+func renameMember(body []byte, from, to string) []byte {
+	s := compact(body)
+	if !strings.Contains(s, from) {
+		panic("no " + from)
+	}
+	return []byte(strings.Replace(s, from, to, 1))
+}
+
+func compact(body []byte) string {
+	var b bytes.Buffer
+	if err := json.Compact(&b, body); err != nil {
+		panic(err)
+	}
+	return b.String()
+}
+
+// TestStrictMessages: the texts name what was found.
+func TestStrictMessages(t *testing.T) {
+	p := newParser(now)
+	for _, tc := range []struct {
+		body []byte
+		want string
+	}{
+		{append([]byte("\xef\xbb\xbf"), obs(ft.NAAT)...), "byte-order mark"},
+		{latin1(obs(ft.NoPNR, ft.Name("Öberg", "Åsa"))), "ISO-8859-1"},
+		{renameMember(obs(ft.NAAT), `"status"`, `"Status"`), `send "status"`},
+	} {
+		_, err := p.Test(tc.body)
+		probs, _ := problem.As(err)
+		if len(probs) != 1 || !strings.Contains(probs[0].Text, tc.want) {
+			t.Errorf("want %q in %+v", tc.want, probs)
+		}
+	}
+}
+
+// TestInvisibleCharacterNamed: the answer names the character and where it stands.
+func TestInvisibleCharacterNamed(t *testing.T) {
+	_, err := newParser(now).Test(obs(ft.NAAT, ft.Performer("Provtagni\u202eng Syd")))
+	p, ok := problem.As(err)
+	if !ok || len(p) != 1 || !strings.Contains(p[0].Text, "U+202E at position 10") {
+		t.Fatalf("%v: %+v", err, p)
+	}
 }
 
 func TestDomainValues(t *testing.T) {

@@ -23,7 +23,8 @@ type AuditSearch struct {
 	// Query holds the filters. Its SubjectKey is ignored: a person is searched by Personnummer.
 	Query AuditQuery
 	// Personnummer (or samordningsnummer), 12 digits: support administrators only. It is turned
-	// into the keyed subject hash and never stored or logged in clear.
+	// into the keyed subject hash and never stored or logged in clear. The production hash is
+	// searched unless Query.Environment is sandbox (sandbox requests are hashed apart).
 	Personnummer string
 	// Reason is why a support administrator searches a person; required with Personnummer.
 	Reason string
@@ -88,7 +89,13 @@ func (s *Service) SearchAudit(ctx context.Context, who Principal, req AuditSearc
 			return refuse(problem.New(problem.CodeAuditFilterInvalid, "personnummer",
 				"Send the personnummer or samordningsnummer as 12 digits YYYYMMDDNNNN without hyphen."))
 		}
-		q.SubjectKey = s.SubjectKeyFor(n.Digits())
+		// Sandbox requests are stored under a key of their own: the environment filter says
+		// which to search, production when none is given.
+		env := Production
+		if q.Environment == Sandbox {
+			env = Sandbox
+		}
+		q.SubjectKey = s.subjectKeyIn(env, n.Digits())
 		ev.SubjectKey, ev.SubjectMasked = q.SubjectKey, n.Masked()
 		reason = strings.Join(strings.Fields(req.Reason), " ")
 		if reason == "" || utf8.RuneCountInString(reason) > MaxReasonLength {

@@ -33,7 +33,7 @@ func (s *Service) parse(sub Submission) (draft, error) {
 	}
 	d.contentHash = s.contentHash(sub.Kind, canon)
 	if !d.subject.PNR.IsZero() {
-		d.subjectKey = s.SubjectKeyFor(d.subject.PNR.Digits())
+		d.subjectKey = s.subjectKeyIn(sub.Principal.Environment, d.subject.PNR.Digits())
 	}
 	return d, nil
 }

@@ -31,7 +31,10 @@ const patientPath = "Patient.identifier[0].value"
 //   - unavailable: the birth-date fallback when name and birth date were sent and the birth date
 //     agrees with the personnummer; 422 when it contradicts it; 503 register-unavailable when no
 //     name was sent.
-func (s *Service) resolve(ctx context.Context, subj fhir.Subject) (identity, error) {
+//
+// Sandbox requests are resolved against the sandbox register (a test population), never the
+// population register.
+func (s *Service) resolve(ctx context.Context, env Environment, subj fhir.Subject) (identity, error) {
 	if subj.PNR.IsZero() {
 		n, err := newName(subj.FamilyName, subj.GivenName)
 		if err != nil {
@@ -40,7 +43,7 @@ func (s *Service) resolve(ctx context.Context, subj fhir.Subject) (identity, err
 		return identity{name: n, birthDate: subj.BirthDate, source: SourceProvided, delivery: DeliveryHandout}, nil
 	}
 
-	person, err := s.register.Lookup(ctx, subj.PNR)
+	person, err := s.registerFor(env).Lookup(ctx, subj.PNR)
 	switch {
 	case err == nil:
 		if person.Deceased {

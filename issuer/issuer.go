@@ -113,8 +113,13 @@ type Options struct {
 	Audit    AuditReader
 	Signers  map[Environment]Signer
 	UVCIs    UVCIs
+	// Register resolves production requests: the population register.
 	Register registry.Register
-	Parser   Parser
+	// SandboxRegister resolves sandbox requests: a test population. A sandbox credential never
+	// reaches the production register, so it learns nothing about real people (not a name, a
+	// birth date, a protection or a death): a real person is as unknown to it as a made-up one.
+	SandboxRegister registry.Register
+	Parser          Parser
 	Values   *valueset.Catalogue
 	// SubjectKey keys the hash under which personnummer are stored and looked up. It must stay
 	// the same for the life of the data.
@@ -139,6 +144,7 @@ type Service struct {
 	signers    map[Environment]Signer
 	uvcis      UVCIs
 	register   registry.Register
+	sandboxReg registry.Register
 	parser     Parser
 	catalogue  *valueset.Catalogue
 	subjectKey []byte
@@ -162,6 +168,8 @@ func New(o Options) (*Service, error) {
 		return nil, errors.New("issuer: no UVCI generator")
 	case o.Register == nil:
 		return nil, errors.New("issuer: no population register")
+	case o.SandboxRegister == nil:
+		return nil, errors.New("issuer: no sandbox register (a test population)")
 	case o.Parser == nil:
 		return nil, errors.New("issuer: no parser")
 	case o.Values == nil:
@@ -188,6 +196,7 @@ func New(o Options) (*Service, error) {
 		signers:    o.Signers,
 		uvcis:      o.UVCIs,
 		register:   o.Register,
+		sandboxReg: o.SandboxRegister,
 		parser:     o.Parser,
 		catalogue:  o.Values,
 		subjectKey: append([]byte(nil), o.SubjectKey...),
@@ -243,12 +252,32 @@ func (s *Service) Policy() policy.Issuance { return s.cfg.Policy }
 // Config returns the effective configuration.
 func (s *Service) Config() Config { return s.cfg }
 
-// SubjectKeyFor is the keyed hash under which a personnummer's certificates are stored.
+// SubjectKeyFor is the keyed hash under which a personnummer's production certificates are
+// stored, and under which a citizen finds them.
 func (s *Service) SubjectKeyFor(digits string) []byte {
+	return s.subjectKeyIn(Production, digits)
+}
+
+// subjectKeyIn is the keyed hash of a personnummer in an environment. Sandbox hashes are keyed
+// apart: nothing of a sandbox request is stored under a production subject key, so no sandbox
+// certificate ever shows in a real person's list.
+func (s *Service) subjectKeyIn(env Environment, digits string) []byte {
 	m := hmac.New(sha256.New, s.subjectKey)
-	m.Write([]byte("subject\x00"))
+	if env == Production {
+		m.Write([]byte("subject\x00"))
+	} else {
+		m.Write([]byte("sandbox-subject\x00"))
+	}
 	m.Write([]byte(digits))
 	return m.Sum(nil)
+}
+
+// registerFor is the register that resolves requests of an environment.
+func (s *Service) registerFor(env Environment) registry.Register {
+	if env == Production {
+		return s.register
+	}
+	return s.sandboxReg
 }
 
 // contentHash keys the canonical content of an issuance request, so that a retry with the same

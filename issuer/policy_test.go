@@ -29,16 +29,17 @@ func newService(t *testing.T, st issuer.Store, now time.Time, pol policy.Issuanc
 	values := valueset.MustLoad()
 	var n int
 	svc, err := issuer.New(issuer.Options{
-		Config:     issuer.Config{Policy: pol},
-		Store:      st,
-		Signers:    map[issuer.Environment]issuer.Signer{issuer.Sandbox: realSigner(t)},
-		UVCIs:      uvci.Generator{Country: "SE", Prefix: "T"},
-		Register:   reg,
-		Parser:     fhir.NewParser(fhir.Options{Now: func() time.Time { return now }, Values: values, Policy: pol}),
-		Values:     values,
-		SubjectKey: bytes.Repeat([]byte{1}, 32),
-		Clock:      func() time.Time { return now },
-		NewID:      func() string { n++; return fmt.Sprintf("ev-%03d", n) },
+		Config:          issuer.Config{Policy: pol},
+		Store:           st,
+		Signers:         map[issuer.Environment]issuer.Signer{issuer.Sandbox: realSigner(t)},
+		UVCIs:           uvci.Generator{Country: "SE", Prefix: "T"},
+		Register:        reg,
+		SandboxRegister: reg,
+		Parser:          fhir.NewParser(fhir.Options{Now: func() time.Time { return now }, Values: values, Policy: pol}),
+		Values:          values,
+		SubjectKey:      bytes.Repeat([]byte{1}, 32),
+		Clock:           func() time.Time { return now },
+		NewID:           func() string { n++; return fmt.Sprintf("ev-%03d", n) },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -92,7 +92,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Issued, error) {
 		return out, err
 	}
 
-	id, err := s.resolve(ctx, draft.subject)
+	id, err := s.resolve(ctx, sub.Principal.Environment, draft.subject)
 	if err != nil {
 		return Issued{}, s.reject(ctx, sub, &ev, req, err)
 	}

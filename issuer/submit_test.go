@@ -61,15 +61,16 @@ func TestFailedCertificateWriteIsAudited(t *testing.T) {
 	values := valueset.MustLoad()
 	var n int
 	svc, err := issuer.New(issuer.Options{
-		Store:      certFailingStore{st},
-		Signers:    map[issuer.Environment]issuer.Signer{issuer.Sandbox: realSigner(t)},
-		UVCIs:      uvci.Generator{Country: "SE", Prefix: "T"},
-		Register:   reg,
-		Parser:     fhir.NewParser(fhir.Options{Now: func() time.Time { return now }, Values: values}),
-		Values:     values,
-		SubjectKey: bytes.Repeat([]byte{1}, 32),
-		Clock:      func() time.Time { return now },
-		NewID:      func() string { n++; return fmt.Sprintf("ev-%03d", n) },
+		Store:           certFailingStore{st},
+		Signers:         map[issuer.Environment]issuer.Signer{issuer.Sandbox: realSigner(t)},
+		UVCIs:           uvci.Generator{Country: "SE", Prefix: "T"},
+		Register:        reg,
+		SandboxRegister: reg,
+		Parser:          fhir.NewParser(fhir.Options{Now: func() time.Time { return now }, Values: values}),
+		Values:          values,
+		SubjectKey:      bytes.Repeat([]byte{1}, 32),
+		Clock:           func() time.Time { return now },
+		NewID:           func() string { n++; return fmt.Sprintf("ev-%03d", n) },
 	})
 	if err != nil {
 		t.Fatal(err)

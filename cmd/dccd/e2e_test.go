@@ -300,7 +300,8 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 	data := t.TempDir()
 	env := []string{"DCC_DATA_DIR=" + data, "DATABASE_URL=", "DCC_REGISTER_URL=" + reg.URL, "DCC_REGISTER_TIMEOUT=5s", "DCC_REGISTER_BUDGET=6s"}
 	srv := start(t, b, env)
-	out, code := run(t, b.root, env, nil, b.dccctl, "provider", "add", "--name", "Lab", "--env", "sandbox", "--kinds", "test")
+	// A production key: sandbox requests never reach DCC_REGISTER_URL.
+	out, code := run(t, b.root, env, nil, b.dccctl, "provider", "add", "--name", "Lab", "--env", "production", "--kinds", "test")
 	if code != 0 {
 		t.Fatalf("provider add: %s", out)
 	}

@@ -73,7 +73,7 @@ func runWith(args []string, getenv func(string) string, stderr io.Writer) int {
 // it stops accepting, lets in-flight requests finish within the shutdown timeout, closes the store.
 // ready, when not nil, receives the listening address.
 func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<- string) error {
-	raw, err := setup.OpenStore(ctx, cfg)
+	raw, err := setup.StartStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -104,6 +104,10 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 			return err
 		}
 	}
+	sandboxReg, err := setup.SandboxRegister(cfg, log)
+	if err != nil {
+		return err
+	}
 	limiter, err := admission.New(admission.Config{Name: "issue", Limit: cfg.IssueConcurrency, Queue: cfg.IssueQueue,
 		Wait: cfg.IssueWait, MaxRetryAfter: cfg.IssueRetryAfterMax})
 	if err != nil {
@@ -116,7 +120,7 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	if err != nil {
 		return err
 	}
-	svc, err := setup.Issuer(cfg, st, signers, reg, subjectKey, values, log, time.Now, m)
+	svc, err := setup.Issuer(cfg, st, signers, reg, sandboxReg, subjectKey, values, log, time.Now, m)
 	if err != nil {
 		return err
 	}
@@ -156,6 +160,7 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 		OpenAPI:        docs.OpenAPI,
 		Version:        version,
 		ProviderRate:   httpapi.RateLimit{Rate: cfg.ProviderRate, Burst: cfg.ProviderBurst},
+		AuthFailures:   httpapi.AuthFailureLimit{Rate: cfg.AuthFailureRate, Burst: cfg.AuthFailureBurst},
 		Admission:      limiter,
 		OverloadPace:   cfg.OverloadPace,
 		TrustedProxies: cfg.TrustedProxies,

@@ -13,6 +13,9 @@ const (
 	CodeMalformedJSON          = "json-malformed"           // not JSON at all (400)
 	CodeJSONType               = "json-type"                // an element of the wrong JSON type (400)
 	CodeResourceTypeUnexpected = "resource-type-unexpected" // not the resource this path takes (400)
+	CodeBodyEncoding           = "body-encoding"            // not UTF-8, or a byte-order mark (400)
+	CodeJSONMemberDuplicate    = "json-member-duplicate"    // a member name twice in one object (400)
+	CodeJSONMemberCase         = "json-member-case"         // a member name that matches only ignoring case (400)
 
 	// Structure: elements and references.
 	CodeRequired             = "required"               // a mandatory element is missing or empty
@@ -152,6 +155,9 @@ var codeTable = map[string]codeInfo{
 	CodeMalformedJSON:          {ClassMalformed, "structure", "Send one FHIR R4 resource as UTF-8 JSON.", OriginContent},
 	CodeJSONType:               {ClassMalformed, "structure", "Send the element with the JSON type FHIR R4 defines for it.", OriginContent},
 	CodeResourceTypeUnexpected: {ClassMalformed, "not-supported", "Send the resource type this path takes.", OriginContent},
+	CodeBodyEncoding:           {ClassMalformed, "structure", "Send the body UTF-8 encoded, without a byte-order mark.", OriginContent},
+	CodeJSONMemberDuplicate:    {ClassMalformed, "structure", "Send each member name once per object.", OriginContent},
+	CodeJSONMemberCase:         {ClassMalformed, "structure", "Send member names exactly as FHIR R4 spells them; they are case-sensitive.", OriginContent},
 
 	CodeRequired:             {ClassInvalid, "required", "Send the mandatory element.", OriginContent},
 	CodeReferenceDangling:    {ClassInvalid, "structure", "Reference a contained resource by its id, as '#id'.", OriginContent},

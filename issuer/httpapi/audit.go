@@ -76,7 +76,7 @@ func (s *Server) auditSearch(c echo.Context) error {
 	start := s.now()
 	r := c.Request()
 	route := r.Method + " " + c.Path()
-	principal, err := s.creds.Authenticate(r.Context(), bearer(r))
+	principal, err := s.authenticate(c)
 	if err != nil {
 		p, _ := problem.As(err)
 		s.auditRefusal(r.Context(), issuer.AuditEvent{RequestID: requestID(c), Route: route,

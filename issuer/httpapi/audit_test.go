@@ -221,8 +221,14 @@ func TestAuditSearch(t *testing.T) {
 				if a := e.search(admin, url.Values{"reason": {"x"}}, "X-Personnummer", "191212121213"); a.status != 422 || !a.has(t, "audit-filter-invalid") {
 					t.Errorf("bad personnummer: %d %s", a.status, a.body)
 				}
-				p := e.search(admin, url.Values{"reason": {"Ticket SD-4711: caller asks why refused"}}, pnrHeader...).page(t)
-				// The sandbox provider's requests were for the default person.
+				// The sandbox provider's requests were for the default person; sandbox requests are
+				// found with the sandbox filter (they are hashed apart from production ones).
+				for _, ev := range e.search(admin, url.Values{"reason": {"SD-4710"}}, pnrHeader...).page(t).Events {
+					if ev.Role != "support-admin" { // earlier searches for the person are found too
+						t.Errorf("production search found a sandbox event: %+v", ev)
+					}
+				}
+				p := e.search(admin, url.Values{"reason": {"Ticket SD-4711: caller asks why refused"}, "environment": {"sandbox"}}, pnrHeader...).page(t)
 				var issued int
 				for _, ev := range p.Events {
 					if ev.Outcome == "issued" {

@@ -90,8 +90,8 @@ func writeProblems(c echo.Context, p problem.List) error {
 		}
 		h.Set("Retry-After", strconv.Itoa(secs))
 	}
-	if p.Class() == problem.ClassUnauthenticated {
-		h.Set(echo.HeaderWWWAuthenticate, "Bearer")
+	if p.Class() == problem.ClassUnauthenticated && h.Get(echo.HeaderWWWAuthenticate) == "" {
+		h.Set(echo.HeaderWWWAuthenticate, bearerChallenge(c.Request()))
 	}
 	setProblemCodes(c, p.Codes())
 	h.Set(echo.HeaderContentType, fhirJSON)

@@ -62,10 +62,14 @@ type testEnv struct {
 
 type envOptions struct {
 	register registry.Register
-	clock    func() time.Time
-	rate     httpapi.RateLimit
-	store    issuer.Store // used instead of opening one of the stores
-	admit    *admission.Limiter
+	// sandboxRegister resolves sandbox requests; nil uses register, standing for a sandbox
+	// register of test persons with the same faults.
+	sandboxRegister registry.Register
+	clock           func() time.Time
+	rate            httpapi.RateLimit
+	authFails       httpapi.AuthFailureLimit // failed authentications per address (zero: off)
+	store           issuer.Store             // used instead of opening one of the stores
+	admit           *admission.Limiter
 }
 
 type syncBuffer struct {
@@ -149,19 +153,24 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 		}
 		reg = fr
 	}
+	sandboxReg := o.sandboxRegister
+	if sandboxReg == nil {
+		sandboxReg = reg
+	}
 	log := slog.New(requestid.Handler(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	svc, err := issuer.New(issuer.Options{
-		Store:      st,
-		Audit:      st,
-		Signers:    signers,
-		UVCIs:      uvci.Generator{Country: "SE", Prefix: "DCC"},
-		Register:   reg,
-		Parser:     fhir.NewParser(fhir.Options{Now: clock, Values: values}),
-		Values:     values,
-		SubjectKey: bytes.Repeat([]byte{7}, 32),
-		Clock:      clock,
-		Log:        log,
-		NewID:      newID,
+		Store:           st,
+		Audit:           st,
+		Signers:         signers,
+		UVCIs:           uvci.Generator{Country: "SE", Prefix: "DCC"},
+		Register:        reg,
+		SandboxRegister: sandboxReg,
+		Parser:          fhir.NewParser(fhir.Options{Now: clock, Values: values}),
+		Values:          values,
+		SubjectKey:      bytes.Repeat([]byte{7}, 32),
+		Clock:           clock,
+		Log:             log,
+		NewID:           newID,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -180,7 +189,7 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 		}
 	}
 	srv := httpapi.New(httpapi.Options{Issuer: svc, Credentials: e.creds, Values: values, Log: log,
-		Clock: clock, OpenAPI: docs.OpenAPI, Version: "test", ProviderRate: o.rate, Admission: o.admit,
+		Clock: clock, OpenAPI: docs.OpenAPI, Version: "test", ProviderRate: o.rate, AuthFailures: o.authFails, Admission: o.admit,
 		Metrics: m, AuditQueue: e.queue})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

@@ -417,9 +417,14 @@ func TestAuthentication(t *testing.T) {
 		"revoked":      revokedKey,
 	} {
 		a := e.post("/api/v1/observation", key, body)
+		// RFC 6750: the scheme and realm; error="invalid_token" only when a credential was sent.
+		want := `Bearer realm="dcc", error="invalid_token", error_description="The API key is missing, malformed, unknown, expired or revoked."`
+		if key == "" {
+			want = `Bearer realm="dcc"`
+		}
 		if a.status != http.StatusUnauthorized || a.codes(t)["unauthenticated"] != "Authorization" || a.header.Get("X-Request-ID") == "" ||
-			a.header.Get("WWW-Authenticate") != "Bearer" {
-			t.Errorf("%s key: %d %s", name, a.status, a.body)
+			a.header.Get("WWW-Authenticate") != want {
+			t.Errorf("%s key: %d %q %s", name, a.status, a.header.Get("WWW-Authenticate"), a.body)
 		}
 	}
 	a := e.post("/api/v1/recovery", e.testOnly, fhirtest.Observation(fhirtest.Recovery, fhirtest.Now(e.now)))

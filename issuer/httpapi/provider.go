@@ -36,7 +36,7 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 			return err
 		}
 
-		principal, err := s.creds.Authenticate(r.Context(), bearer(r))
+		principal, err := s.authenticate(c)
 		if err != nil {
 			return refuse(err)
 		}

@@ -57,28 +57,31 @@ type Options struct {
 	AuditQueue *issuer.AuditQueue
 	// ProviderRate limits each provider credential; a zero Rate disables the limit.
 	ProviderRate RateLimit
+	// AuthFailures limits failed authentications per client address; a zero Rate disables it.
+	AuthFailures AuthFailureLimit
 	// Status is what /status and /status/feed.xml show (a *status.Monitor); nil answers 404.
 	Status StatusSource
 }
 
 // Server holds the routes and their dependencies.
 type Server struct {
-	echo     *echo.Echo
-	issuer   *issuer.Service
-	creds    *issuer.Credentials
-	log      *slog.Logger
-	now      func() time.Time
-	openapi  []byte
-	version  string
-	maxBody  int64
-	values   *valueset.Catalogue
-	limits   *rateLimiter
-	admit    *admission.Limiter
-	pace     *pacer
-	metrics  *metrics.Metrics
-	refusals *issuer.AuditQueue
-	routeSet []Route
-	status   StatusSource
+	echo      *echo.Echo
+	issuer    *issuer.Service
+	creds     *issuer.Credentials
+	log       *slog.Logger
+	now       func() time.Time
+	openapi   []byte
+	version   string
+	maxBody   int64
+	values    *valueset.Catalogue
+	limits    *rateLimiter
+	authFails *authLimiter
+	admit     *admission.Limiter
+	pace      *pacer
+	metrics   *metrics.Metrics
+	refusals  *issuer.AuditQueue
+	routeSet  []Route
+	status    StatusSource
 	// zone is where answers show dates: the issuance policy's.
 	zone *time.Location
 }
@@ -112,6 +115,7 @@ func New(o Options) *Server {
 		s.zone = o.Issuer.Policy().Zone
 	}
 	s.limits = newRateLimiter(o.ProviderRate, o.Clock)
+	s.authFails = newAuthLimiter(o.AuthFailures, o.Clock)
 	s.status = o.Status
 	s.admit, s.metrics, s.refusals = o.Admission, o.Metrics, o.AuditQueue
 	s.pace = newPacer(o.OverloadPace, o.Clock)

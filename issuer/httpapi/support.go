@@ -142,7 +142,22 @@ func (s *Server) supportCredential(c echo.Context) (issuer.Principal, error) {
 			token = ck.Value
 		}
 	}
-	return s.creds.Authenticate(c.Request().Context(), token)
+	return s.authenticateKey(c, token)
+}
+
+// authenticateKey checks a key the page was given (form or cookie) within the client address's
+// allowance of failed authentications, as authenticate does for bearer headers.
+func (s *Server) authenticateKey(c echo.Context, token string) (issuer.Principal, error) {
+	addr := c.RealIP()
+	if wait, blocked := s.authFails.blocked(addr); blocked {
+		return issuer.Principal{}, problem.New(problem.CodeRateLimited, "",
+			"Too many failed sign-ins from this address. Wait, then try again.").WithRetryAfter(wait)
+	}
+	p, err := s.creds.Authenticate(c.Request().Context(), token)
+	if l, ok := problem.As(err); ok && l.Class() == problem.ClassUnauthenticated {
+		s.authFails.failed(addr)
+	}
+	return p, err
 }
 
 // supportAuth authenticates a page request and checks its role; on failure it renders the
@@ -185,7 +200,7 @@ func (s *Server) supportSignIn(c echo.Context, page *template.Template) error {
 		return s.renderSupport(c, page, http.StatusForbidden, v)
 	}
 	key := strings.TrimSpace(c.FormValue("key"))
-	p, err := s.creds.Authenticate(c.Request().Context(), key)
+	p, err := s.authenticateKey(c, key)
 	if err != nil {
 		probs, _ := problem.As(err)
 		status := probs.Status()
@@ -254,8 +269,8 @@ func (s *Server) supportPerson(c echo.Context, page *template.Template) error {
 	if !sameOrigin(c) {
 		return s.renderSupport(c, page, http.StatusForbidden, v)
 	}
-	form := url.Values{"reason": {c.FormValue("reason")}}
-	v.Filters = url.Values{"reason": form["reason"]}
+	form := url.Values{"reason": {c.FormValue("reason")}, "environment": {c.FormValue("environment")}}
+	v.Filters = form
 	return s.supportResults(c, page, v, p, form, strings.TrimSpace(c.FormValue("personnummer")))
 }
 

@@ -326,7 +326,7 @@ func (c *Client) Lookup(ctx context.Context, n pnr.Number) (registry.Person, err
 				// The breaker opened while this look-up was retrying.
 				ue.Status, ue.Err = last.status, errors.Join(err, last.err)
 			}
-			return registry.Person{}, fmt.Errorf("look up %s: %w", n, ue)
+			return registry.Person{}, fmt.Errorf("look up: %w", ue)
 		}
 		attempts++
 		p, err := c.attempt(ctx, n)
@@ -340,7 +340,7 @@ func (c *Client) Lookup(ctx context.Context, n pnr.Number) (registry.Person, err
 			// Answers about this number: the register itself is fine.
 			done(nil)
 			c.setUnusable(false)
-			return registry.Person{}, fmt.Errorf("look up %s: %w", n, err)
+			return registry.Person{}, fmt.Errorf("look up: %w", err)
 		}
 		var ae *attemptError
 		if !errors.As(err, &ae) {
@@ -361,7 +361,7 @@ func (c *Client) Lookup(ctx context.Context, n pnr.Number) (registry.Person, err
 		last = ae
 		wait, retry := c.nextWait(ctx, ae, attempts)
 		if !retry {
-			return registry.Person{}, fmt.Errorf("look up %s: %w", n,
+			return registry.Person{}, fmt.Errorf("look up: %w",
 				&UnavailableError{Reason: ae.reason, Status: ae.status, Attempts: attempts, Err: ae.err})
 		}
 		c.log.Debug("population register attempt failed; retrying",
@@ -374,7 +374,7 @@ func (c *Client) Lookup(ctx context.Context, n pnr.Number) (registry.Person, err
 			if errors.Is(context.Cause(ctx), context.Canceled) {
 				reason = ReasonCancelled
 			}
-			return registry.Person{}, fmt.Errorf("look up %s: %w", n,
+			return registry.Person{}, fmt.Errorf("look up: %w",
 				&UnavailableError{Reason: reason, Status: ae.status, Attempts: attempts, Err: errors.Join(ae.err, ctx.Err())})
 		case <-t.C:
 		}

@@ -641,6 +641,11 @@ func TestRefusedConnection(t *testing.T) {
 	if s := c.State(); s.Status != "down" {
 		t.Fatalf("state %+v", s)
 	}
+	// The error is logged by the issuer when it falls back: it names neither the number nor the
+	// birth date it begins with.
+	if strings.Contains(err.Error(), "19121212") {
+		t.Fatalf("the error names the person: %v", err)
+	}
 }
 
 func TestNumberTravelsInTheBodyOnly(t *testing.T) {

@@ -149,14 +149,18 @@ func (n Number) Masked() string {
 	return n.digits[:8] + "****"
 }
 
-// String masks the number.
-func (n Number) String() string { return n.Masked() }
+// Redacted is how a number appears wherever it could reach a log, an error text or an encoded
+// struct: nothing of it, since even the masked form carries the birth date.
+const Redacted = "[personnummer]"
 
-// GoString masks the number in %#v too.
-func (n Number) GoString() string { return "pnr.Number(" + n.Masked() + ")" }
+// String hides the number, birth date included.
+func (n Number) String() string { return Redacted }
 
-// LogValue masks the number in structured logs.
-func (n Number) LogValue() slog.Value { return slog.StringValue(n.Masked()) }
+// GoString hides the number in %#v too.
+func (n Number) GoString() string { return "pnr.Number(" + Redacted + ")" }
 
-// MarshalText masks the number, so that encoding a struct that holds one never leaks it.
-func (n Number) MarshalText() ([]byte, error) { return []byte(n.Masked()), nil }
+// LogValue hides the number in structured logs.
+func (n Number) LogValue() slog.Value { return slog.StringValue(Redacted) }
+
+// MarshalText hides the number, so that encoding a struct that holds one never leaks it.
+func (n Number) MarshalText() ([]byte, error) { return []byte(Redacted), nil }

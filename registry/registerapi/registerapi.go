@@ -7,14 +7,14 @@
 package registerapi
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json"
 
 	"github.com/sedcc/dcc/registry"
 )
@@ -93,12 +93,10 @@ func DecodePerson(r io.Reader) (registry.Person, error) {
 		Protected  *bool   `json:"protected"`
 		Deceased   *bool   `json:"deceased"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&body); err != nil {
+	// Strict: exact member names, each once, UTF-8, nothing after the object; a register answer
+	// such as {"deceased": false, "Deceased": true} is malformed, not read one way or the other.
+	if err := json.Unmarshal(data, &body); err != nil {
 		return registry.Person{}, fmt.Errorf("%w: not a JSON object: %w", ErrMalformed, err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return registry.Person{}, fmt.Errorf("%w: data after the JSON object", ErrMalformed)
 	}
 	var p registry.Person
 	if body.GivenName != nil {
@@ -133,7 +131,11 @@ func DecodePerson(r io.Reader) (registry.Person, error) {
 // ErrMalformed when the body is not an ErrorResponse.
 func DecodeError(r io.Reader) (string, error) {
 	var body ErrorResponse
-	if err := json.NewDecoder(io.LimitReader(r, MaxBodyBytes)).Decode(&body); err != nil {
+	data, err := io.ReadAll(io.LimitReader(r, MaxBodyBytes))
+	if err != nil {
+		return "", fmt.Errorf("read error body: %w", err)
+	}
+	if err := json.Unmarshal(data, &body); err != nil {
 		return "", fmt.Errorf("%w: error body is not JSON: %w", ErrMalformed, err)
 	}
 	if body.Error == "" {

@@ -277,6 +277,9 @@ func LoadOrCreate(dir string, opts Options) (crypto.Signer, *x509.Certificate, e
 // Load reads a PEM private key (PKCS #8, SEC 1 "EC PRIVATE KEY" or PKCS #1 "RSA PRIVATE KEY")
 // and the PEM DSC, and checks that they belong together.
 func Load(keyPath, certPath string) (crypto.Signer, *x509.Certificate, error) {
+	if err := CheckPrivate(keyPath); err != nil {
+		return nil, nil, err
+	}
 	raw, err := os.ReadFile(keyPath)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read key: %w", err)
@@ -381,4 +384,29 @@ func ParseCertificates(raw []byte) ([]*x509.Certificate, error) {
 		return nil, errors.New("no PEM certificate found")
 	}
 	return out, nil
+}
+
+// CheckPrivate refuses a secret file (a private key, the subject key, a PIN) that another user
+// could read or replace: one with any group or other permission bit, or one in a directory that
+// others may write to. The error names the file and the chmod that fixes it.
+func CheckPrivate(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("secret file: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%s is open to group or others (mode %04o); only its owner may read it: run `chmod 600 %s`", path, perm, path)
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("secret file %s: %w", path, err)
+	}
+	di, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("secret file %s: %w", path, err)
+	}
+	if perm := di.Mode().Perm(); perm&0o002 != 0 {
+		return fmt.Errorf("%s is in %s, which others may write to (mode %04o), so it could be replaced: move it, or run `chmod o-w %s`", path, dir, perm, dir)
+	}
+	return nil
 }

@@ -43,8 +43,28 @@ func Logger(c Config, w io.Writer) *slog.Logger {
 }
 
 // OpenStore opens PostgreSQL when DATABASE_URL is set, applying migrations first, and the
-// embedded store in the data directory otherwise.
+// embedded store in the data directory otherwise. An unreachable database is an error: for the
+// administration commands, which an operator runs and watches.
 func OpenStore(ctx context.Context, c Config) (issuer.Store, error) {
+	return openStore(ctx, c, nil)
+}
+
+// StartStore is OpenStore for the server: PostgreSQL that does not answer at start is not an
+// error. The store is returned at once; it answers ErrStoreUnavailable (503, readiness failing)
+// until a background loop, ended by ctx, has reached the database and applied the migrations.
+func StartStore(ctx context.Context, c Config, log *slog.Logger) (issuer.Store, error) {
+	return openStore(ctx, c, log)
+}
+
+func openStore(ctx context.Context, c Config, log *slog.Logger) (issuer.Store, error) {
+	if c.DatabaseURL != "" && log != nil {
+		st, err := postgres.Start(ctx, c.DatabaseURL, postgres.StartOptions{
+			Options: postgres.Options{Timeout: c.StoreTimeout}, Log: log.With("component", "store")})
+		if err != nil {
+			return nil, fmt.Errorf("DATABASE_URL: %w", err)
+		}
+		return st, nil
+	}
 	if c.DatabaseURL != "" {
 		if err := postgres.Migrate(ctx, c.DatabaseURL); err != nil {
 			return nil, fmt.Errorf("migrate PostgreSQL: %w", err)
@@ -133,6 +153,9 @@ func SubjectKey(c Config) ([]byte, error) {
 			}
 		}
 	}
+	if err := keys.CheckPrivate(path); err != nil {
+		return nil, fmt.Errorf("subject key: %w", err)
+	}
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read subject key: %w", err)
@@ -163,8 +186,32 @@ func Register(c Config, log *slog.Logger, onState func(from, to string)) (regist
 	return r, nil
 }
 
+// SandboxRegister builds the register that resolves sandbox requests: DCC_SANDBOX_REGISTER_URL
+// (an HTTP register of test persons, with the DCC_REGISTER_* timings), DCC_SANDBOX_REGISTER_FILE,
+// or the built-in development population. It is never the population register.
+func SandboxRegister(c Config, log *slog.Logger) (registry.Register, error) {
+	if c.SandboxRegisterURL != "" {
+		o := c.Register
+		if c.RegisterURL == "" {
+			o = httpregister.Options{}
+		}
+		o.URL, o.Token, o.Logger = c.SandboxRegisterURL, c.SandboxRegisterToken, log.With("register", "sandbox")
+		o.OnStateChange = nil
+		cl, err := httpregister.New(o)
+		if err != nil {
+			return nil, fmt.Errorf("DCC_SANDBOX_REGISTER_URL: %w", err)
+		}
+		return cl, nil
+	}
+	r, err := fileregister.Open(c.SandboxRegisterFile, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("DCC_SANDBOX_REGISTER_FILE: %w", err)
+	}
+	return r, nil
+}
+
 // Issuer wires the issuance service.
-func Issuer(c Config, st issuer.Store, signers map[issuer.Environment]*hcert.Signer, reg registry.Register,
+func Issuer(c Config, st issuer.Store, signers map[issuer.Environment]*hcert.Signer, reg, sandboxReg registry.Register,
 	subjectKey []byte, values *valueset.Catalogue, log *slog.Logger, clock func() time.Time, metrics issuer.Metrics) (*issuer.Service, error) {
 	ss := map[issuer.Environment]issuer.Signer{}
 	for env, s := range signers {
@@ -186,18 +233,19 @@ func Issuer(c Config, st issuer.Store, signers map[issuer.Environment]*hcert.Sig
 			VaccinationValidity: c.VacValidity,
 			TestIdentities:      c.TestIdentities,
 		},
-		Store:      st,
-		Audit:      st,
-		Signers:    ss,
-		UVCIs:      uvci.Generator{Country: c.Country, Prefix: c.UVCIPrefix},
-		Register:   reg,
-		Parser:     parser,
-		Values:     values,
-		SubjectKey: subjectKey,
-		Clock:      clock,
-		Log:        log,
-		Metrics:    metrics,
-		NewID:      NewEventID,
+		Store:           st,
+		Audit:           st,
+		Signers:         ss,
+		UVCIs:           uvci.Generator{Country: c.Country, Prefix: c.UVCIPrefix},
+		Register:        reg,
+		SandboxRegister: sandboxReg,
+		Parser:          parser,
+		Values:          values,
+		SubjectKey:      subjectKey,
+		Clock:           clock,
+		Log:             log,
+		Metrics:         metrics,
+		NewID:           NewEventID,
 	})
 }
 

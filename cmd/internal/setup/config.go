@@ -26,6 +26,12 @@ type Config struct {
 
 	RegisterURL  string // DCC_REGISTER_URL
 	RegisterFile string // DCC_REGISTER_FILE
+	// The sandbox's test population (docs/security.md): an HTTP register of test persons, or a
+	// population file; by default the built-in development population. Sandbox requests never
+	// reach DCC_REGISTER_URL.
+	SandboxRegisterURL   string // DCC_SANDBOX_REGISTER_URL
+	SandboxRegisterFile  string // DCC_SANDBOX_REGISTER_FILE
+	SandboxRegisterToken string // DCC_SANDBOX_REGISTER_TOKEN
 	// Register is the HTTP register client's settings (DCC_REGISTER_*, docs/register-api.md),
 	// read when DCC_REGISTER_URL is set.
 	Register httpregister.Options
@@ -76,6 +82,10 @@ type Config struct {
 	// disables the limit.
 	ProviderRate  float64 // DCC_PROVIDER_RATE, requests per second, 50
 	ProviderBurst int     // DCC_PROVIDER_BURST, 100
+	// AuthFailureRate and AuthFailureBurst bound failed authentications per client address; a
+	// rate of 0 disables the limit.
+	AuthFailureRate  float64 // DCC_AUTH_FAILURE_RATE, failures per second, 1
+	AuthFailureBurst int     // DCC_AUTH_FAILURE_BURST, 20
 
 	LogFormat string // DCC_LOG_FORMAT: json or text
 	LogLevel  string // DCC_LOG_LEVEL: debug, info, warn, error
@@ -118,6 +128,8 @@ func Defaults() Config {
 		AuditQueue:         10000,
 		AuditRefusalRate:   200,
 		ProviderRate:       50,
+		AuthFailureRate:    1,
+		AuthFailureBurst:   20,
 		ProviderBurst:      100,
 		LogFormat:          "text",
 		LogLevel:           "info",
@@ -154,6 +166,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("DATABASE_URL", &c.DatabaseURL)
 	str("DCC_REGISTER_URL", &c.RegisterURL)
 	str("DCC_REGISTER_FILE", &c.RegisterFile)
+	str("DCC_SANDBOX_REGISTER_URL", &c.SandboxRegisterURL)
+	str("DCC_SANDBOX_REGISTER_FILE", &c.SandboxRegisterFile)
+	str("DCC_SANDBOX_REGISTER_TOKEN", &c.SandboxRegisterToken)
+	if c.SandboxRegisterURL != "" && c.SandboxRegisterURL == c.RegisterURL {
+		errs = append(errs, fmt.Errorf("DCC_SANDBOX_REGISTER_URL is DCC_REGISTER_URL: the sandbox must resolve against a test population, never the population register"))
+	}
 	if c.RegisterURL != "" {
 		o, err := httpregister.OptionsFromEnv(getenv)
 		if err != nil {
@@ -232,6 +250,22 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("DCC_PROVIDER_BURST=%q: want a whole number of at least 1", v))
 		} else {
 			c.ProviderBurst = n
+		}
+	}
+	if v := getenv("DCC_AUTH_FAILURE_RATE"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 {
+			errs = append(errs, fmt.Errorf("DCC_AUTH_FAILURE_RATE=%q: want failures per second per client address, e.g. 1 (0 disables)", v))
+		} else {
+			c.AuthFailureRate = f
+		}
+	}
+	if v := getenv("DCC_AUTH_FAILURE_BURST"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("DCC_AUTH_FAILURE_BURST=%q: want a whole number of at least 1", v))
+		} else {
+			c.AuthFailureBurst = n
 		}
 	}
 	str("DCC_LOG_FORMAT", &c.LogFormat)

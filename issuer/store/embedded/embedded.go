@@ -61,6 +61,9 @@ func Open(dir string) (*Store, error) {
 		return nil, fmt.Errorf("open embedded store: create %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, FileName)
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("open embedded store: %w", err)
+	}
 	if err := migrateFile(path); err != nil {
 		return nil, fmt.Errorf("open embedded store %s: %w", path, err)
 	}
@@ -200,4 +203,26 @@ func classify(err error) error {
 		}
 		return fmt.Errorf("sqlite error %d: %s", code, se.Error())
 	}
+}
+
+// createPrivate creates the database file readable by its owner only, before SQLite would create
+// it with the process umask (SQLite gives its -wal and -shm files the database file's mode). An
+// existing file open to others is narrowed to 0600: it holds keyed personnummer hashes and
+// certificates.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", path, err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := f.Chmod(0o600); err != nil {
+			return fmt.Errorf("narrow %s to mode 0600: %w", path, err)
+		}
+	}
+	return nil
 }

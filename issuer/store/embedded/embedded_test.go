@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,6 +80,45 @@ func TestOpenCreatesWALFileInDataDir(t *testing.T) {
 	if perm := info.Mode().Perm(); perm&0o077 != 0 {
 		t.Errorf("data directory mode %o is open to others", perm)
 	}
+}
+
+// TestFilesAreTheOwnersOnly: the database and its WAL hold keyed personnummer hashes and
+// certificates; they are created 0600 whatever the umask, and an existing file open to others
+// is narrowed.
+func TestFilesAreTheOwnersOnly(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	check := func() {
+		t.Helper()
+		for _, name := range []string{embedded.FileName, embedded.FileName + "-wal", embedded.FileName + "-shm"} {
+			fi, err := os.Stat(filepath.Join(dir, name))
+			if errors.Is(err, fs.ErrNotExist) && name != embedded.FileName {
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+				t.Errorf("%s has mode %04o", name, perm)
+			}
+		}
+	}
+	check()
+	s.Close()
+
+	if err := os.Chmod(filepath.Join(dir, embedded.FileName), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s2 := openStore(t, dir)
+	if err := s2.Ping(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	check()
 }
 
 func TestOpenTwiceSameDir(t *testing.T) {

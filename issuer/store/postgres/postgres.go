@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -44,6 +45,10 @@ type Store struct {
 	pool      *pgxpool.Pool
 	timeout   time.Duration
 	closeOnce sync.Once
+	// schemaReady gates every connection the pool hands out: false until the schema is known to be
+	// current (at once for Open, after the background migration for Start).
+	schemaReady atomic.Bool
+	migrated    chan struct{}
 }
 
 var _ issuer.Store = (*Store)(nil)
@@ -51,6 +56,20 @@ var _ issuer.Store = (*Store)(nil)
 // Open connects to the database at databaseURL (a postgres:// URL or a key=value string) and
 // checks that its schema is at least this build's SchemaVersion; run Migrate first.
 func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error) {
+	s, err := open(ctx, databaseURL, opts, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkSchema(ctx); err != nil {
+		s.pool.Close()
+		return nil, fmt.Errorf("open postgres store: %w", err)
+	}
+	return s, nil
+}
+
+// open builds the pool without touching the server (pgxpool connects lazily). With pending set,
+// connections are refused with errSchemaPending until schemaReady is set.
+func open(ctx context.Context, databaseURL string, opts Options, pending bool) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		// pgx masks the password in its parse errors.
@@ -75,15 +94,23 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		cfg.ConnConfig.ConnectTimeout = timeout
 	}
 
+	s := &Store{timeout: timeout, migrated: make(chan struct{})}
+	if pending {
+		cfg.PrepareConn = func(context.Context, *pgx.Conn) (bool, error) {
+			if !s.schemaReady.Load() {
+				return true, errSchemaPending
+			}
+			return true, nil
+		}
+	} else {
+		s.schemaReady.Store(true)
+		close(s.migrated)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store: %w", unavailable(err))
 	}
-	s := &Store{pool: pool, timeout: timeout}
-	if err := s.checkSchema(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("open postgres store: %w", err)
-	}
+	s.pool = pool
 	return s, nil
 }
 
