@@ -110,9 +110,9 @@ type Options struct {
 	Store  IssuanceStore
 	// Audit serves searches of the audit log (SearchAudit); without it they answer
 	// internal-error. Wiring passes the same store as Store.
-	Audit    AuditReader
-	Signers  map[Environment]Signer
-	UVCIs    UVCIs
+	Audit   AuditReader
+	Signers map[Environment]Signer
+	UVCIs   UVCIs
 	// Register resolves production requests: the population register.
 	Register registry.Register
 	// SandboxRegister resolves sandbox requests: a test population. A sandbox credential never
@@ -120,7 +120,7 @@ type Options struct {
 	// birth date, a protection or a death): a real person is as unknown to it as a made-up one.
 	SandboxRegister registry.Register
 	Parser          Parser
-	Values   *valueset.Catalogue
+	Values          *valueset.Catalogue
 	// SubjectKey keys the hash under which personnummer are stored and looked up. It must stay
 	// the same for the life of the data.
 	SubjectKey []byte
