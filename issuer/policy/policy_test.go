@@ -92,7 +92,7 @@ func TestRecoveryCheckAgreesWithDates(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	base := at(t, "2026-01-01T00:00:00Z")
 	for i := 0; i < 20000; i++ {
-		sampled := base.Add(time.Duration(rng.Int64N(int64(365*24*time.Hour)))).In(time.FixedZone("", (rng.IntN(27)-12)*3600))
+		sampled := base.Add(time.Duration(rng.Int64N(int64(365 * 24 * time.Hour)))).In(time.FixedZone("", (rng.IntN(27)-12)*3600))
 		edge := []int{p.RecoveryFrom, p.RecoveryUntil + 1}[rng.IntN(2)]
 		now := sampled.AddDate(0, 0, edge).Add(time.Duration(rng.Int64N(int64(72*time.Hour))) - 36*time.Hour)
 		r := p.Recovery(sampled)
