@@ -37,16 +37,17 @@ func auditService(t *testing.T, st issuer.Store, now *time.Time) *issuer.Service
 	values := valueset.MustLoad()
 	clock := func() time.Time { return *now }
 	svc, err := issuer.New(issuer.Options{
-		Store:      st,
-		Audit:      st,
-		Signers:    map[issuer.Environment]issuer.Signer{issuer.Sandbox: realSigner(t)},
-		UVCIs:      uvci.Generator{Country: "SE", Prefix: "T"},
-		Register:   reg,
-		Parser:     fhir.NewParser(fhir.Options{Now: clock, Values: values}),
-		Values:     values,
-		SubjectKey: bytes.Repeat([]byte{1}, 32),
-		Clock:      clock,
-		NewID:      func() string { return uuid.Must(uuid.NewV7()).String() },
+		Store:           st,
+		Audit:           st,
+		Signers:         map[issuer.Environment]issuer.Signer{issuer.Sandbox: realSigner(t)},
+		UVCIs:           uvci.Generator{Country: "SE", Prefix: "T"},
+		Register:        reg,
+		SandboxRegister: reg,
+		Parser:          fhir.NewParser(fhir.Options{Now: clock, Values: values}),
+		Values:          values,
+		SubjectKey:      bytes.Repeat([]byte{1}, 32),
+		Clock:           clock,
+		NewID:           func() string { return uuid.Must(uuid.NewV7()).String() },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -148,6 +148,10 @@ func (s *Server) supportCredential(c echo.Context) (issuer.Principal, error) {
 // authenticateKey checks a key the page was given (form or cookie) within the client address's
 // allowance of failed authentications, as authenticate does for bearer headers.
 func (s *Server) authenticateKey(c echo.Context, token string) (issuer.Principal, error) {
+	if token == "" {
+		// Not signed in: the sign-in page, not a failed attempt.
+		return issuer.Principal{}, problem.New(problem.CodeUnauthenticated, "", "")
+	}
 	addr := c.RealIP()
 	if wait, blocked := s.authFails.blocked(addr); blocked {
 		return issuer.Principal{}, problem.New(problem.CodeRateLimited, "",
