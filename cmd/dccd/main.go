@@ -153,20 +153,22 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	}()
 
 	srv := httpapi.New(httpapi.Options{
-		Issuer:         svc,
-		Credentials:    issuer.NewCredentials(st, time.Now, cfg.KeyCacheTTL),
-		Values:         values,
-		Log:            log,
-		OpenAPI:        docs.OpenAPI,
-		Version:        version,
-		ProviderRate:   httpapi.RateLimit{Rate: cfg.ProviderRate, Burst: cfg.ProviderBurst},
-		AuthFailures:   httpapi.AuthFailureLimit{Rate: cfg.AuthFailureRate, Burst: cfg.AuthFailureBurst},
-		Admission:      limiter,
-		OverloadPace:   cfg.OverloadPace,
-		TrustedProxies: cfg.TrustedProxies,
-		Metrics:        m,
-		AuditQueue:     refusals,
-		Status:         monitor,
+		Issuer:             svc,
+		Credentials:        issuer.NewCredentials(st, time.Now, cfg.KeyCacheTTL),
+		Values:             values,
+		Log:                log,
+		OpenAPI:            docs.OpenAPI,
+		Version:            version,
+		ProviderRate:       httpapi.RateLimit{Rate: cfg.ProviderRate, Burst: cfg.ProviderBurst},
+		AuthFailures:       httpapi.AuthFailureLimit{Rate: cfg.AuthFailureRate, Burst: cfg.AuthFailureBurst},
+		BodyTimeout:        cfg.BodyTimeout,
+		SlotsPerCredential: cfg.IssuePerCredential,
+		Admission:          limiter,
+		OverloadPace:       cfg.OverloadPace,
+		TrustedProxies:     cfg.TrustedProxies,
+		Metrics:            m,
+		AuditQueue:         refusals,
+		Status:             monitor,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -14,6 +14,7 @@ const (
 	CodeJSONType               = "json-type"                // an element of the wrong JSON type (400)
 	CodeResourceTypeUnexpected = "resource-type-unexpected" // not the resource this path takes (400)
 	CodeBodyEncoding           = "body-encoding"            // not UTF-8, or a byte-order mark (400)
+	CodeBodyTimeout            = "body-timeout"             // the body did not arrive in time (400)
 	CodeJSONMemberDuplicate    = "json-member-duplicate"    // a member name twice in one object (400)
 	CodeJSONMemberCase         = "json-member-case"         // a member name that matches only ignoring case (400)
 
@@ -156,6 +157,7 @@ var codeTable = map[string]codeInfo{
 	CodeJSONType:               {ClassMalformed, "structure", "Send the element with the JSON type FHIR R4 defines for it.", OriginContent},
 	CodeResourceTypeUnexpected: {ClassMalformed, "not-supported", "Send the resource type this path takes.", OriginContent},
 	CodeBodyEncoding:           {ClassMalformed, "structure", "Send the body UTF-8 encoded, without a byte-order mark.", OriginContent},
+	CodeBodyTimeout:            {ClassMalformed, "timeout", "Send the whole body at once.", OriginService},
 	CodeJSONMemberDuplicate:    {ClassMalformed, "structure", "Send each member name once per object.", OriginContent},
 	CodeJSONMemberCase:         {ClassMalformed, "structure", "Send member names exactly as FHIR R4 spells them; they are case-sensitive.", OriginContent},
 

@@ -68,6 +68,8 @@ type envOptions struct {
 	clock           func() time.Time
 	rate            httpapi.RateLimit
 	authFails       httpapi.AuthFailureLimit // failed authentications per address (zero: off)
+	bodyTimeout     time.Duration            // zero: the server's default
+	slotsPerCred    int                      // admission slots one credential may hold (zero: no cap)
 	store           issuer.Store             // used instead of opening one of the stores
 	admit           *admission.Limiter
 }
@@ -190,6 +192,7 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 	}
 	srv := httpapi.New(httpapi.Options{Issuer: svc, Credentials: e.creds, Values: values, Log: log,
 		Clock: clock, OpenAPI: docs.OpenAPI, Version: "test", ProviderRate: o.rate, AuthFailures: o.authFails, Admission: o.admit,
+		BodyTimeout: o.bodyTimeout, SlotsPerCredential: o.slotsPerCred,
 		Metrics: m, AuditQueue: e.queue})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

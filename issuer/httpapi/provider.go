@@ -48,6 +48,21 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 		if err := s.limits.allow(principal); err != nil {
 			return refuse(err)
 		}
+		if p := requestIDProblem(c); p != nil {
+			return refuse(p)
+		}
+		// The body is read whole, within its deadline, before any slot is taken: a client that
+		// trickles its body holds a connection, never a slot others need.
+		// Any Content-Type is read as JSON: vendors' clients label the same body in many ways,
+		// and a body that is not JSON gets its own precise answer from the parser.
+		body, err := readBodyWithin(c, s.maxBody, s.bodyTimeout)
+		if err != nil {
+			return refuse(err)
+		}
+		if !s.shares.take(principal.ID) {
+			return refuse(overloaded(shareRetryAfter))
+		}
+		defer s.shares.give(principal.ID)
 		if s.admit != nil {
 			ticket, _, wait := s.admit.Acquire(r.Context())
 			if ticket == nil {
@@ -55,15 +70,6 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 				return refuse(overloaded(wait))
 			}
 			defer ticket.Release()
-		}
-		if p := requestIDProblem(c); p != nil {
-			return refuse(p)
-		}
-		// Any Content-Type is read as JSON: vendors' clients label the same body in many ways,
-		// and a body that is not JSON gets its own precise answer from the parser.
-		body, err := readBody(r, s.maxBody)
-		if err != nil {
-			return refuse(err)
 		}
 
 		out, err := s.issuer.Submit(r.Context(), issuer.Submission{

@@ -42,6 +42,12 @@ type Options struct {
 	Version string
 	// MaxBodyBytes caps request bodies (default fhir.MaxBodyBytes).
 	MaxBodyBytes int64
+	// BodyTimeout is the longest a request body may take to arrive, read before any admission
+	// slot is taken (default 10 s): 64 KiB in that time is a rate no real client falls below.
+	BodyTimeout time.Duration
+	// SlotsPerCredential caps the admission slots one credential holds at once; 0 leaves it to
+	// the admission limit alone.
+	SlotsPerCredential int
 	// Admission bounds the concurrent issuance work; nil admits everything.
 	Admission *admission.Limiter
 	// TrustedProxies are the networks of reverse proxies (TLS termination, load balancers) whose
@@ -65,23 +71,25 @@ type Options struct {
 
 // Server holds the routes and their dependencies.
 type Server struct {
-	echo      *echo.Echo
-	issuer    *issuer.Service
-	creds     *issuer.Credentials
-	log       *slog.Logger
-	now       func() time.Time
-	openapi   []byte
-	version   string
-	maxBody   int64
-	values    *valueset.Catalogue
-	limits    *rateLimiter
-	authFails *authLimiter
-	admit     *admission.Limiter
-	pace      *pacer
-	metrics   *metrics.Metrics
-	refusals  *issuer.AuditQueue
-	routeSet  []Route
-	status    StatusSource
+	echo        *echo.Echo
+	issuer      *issuer.Service
+	creds       *issuer.Credentials
+	log         *slog.Logger
+	now         func() time.Time
+	openapi     []byte
+	version     string
+	maxBody     int64
+	values      *valueset.Catalogue
+	limits      *rateLimiter
+	shares      *shares
+	bodyTimeout time.Duration
+	authFails   *authLimiter
+	admit       *admission.Limiter
+	pace        *pacer
+	metrics     *metrics.Metrics
+	refusals    *issuer.AuditQueue
+	routeSet    []Route
+	status      StatusSource
 	// zone is where answers show dates: the issuance policy's.
 	zone *time.Location
 }
@@ -116,6 +124,11 @@ func New(o Options) *Server {
 	}
 	s.limits = newRateLimiter(o.ProviderRate, o.Clock)
 	s.authFails = newAuthLimiter(o.AuthFailures, o.Clock)
+	s.shares = newShares(o.SlotsPerCredential)
+	s.bodyTimeout = o.BodyTimeout
+	if s.bodyTimeout <= 0 {
+		s.bodyTimeout = 10 * time.Second
+	}
 	s.status = o.Status
 	s.admit, s.metrics, s.refusals = o.Admission, o.Metrics, o.AuditQueue
 	s.pace = newPacer(o.OverloadPace, o.Clock)
@@ -328,6 +341,27 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 		return nil, tooLarge(limit)
 	}
 	return b, nil
+}
+
+// readBodyWithin reads the body as readBody does, within timeout: past it the read fails, the
+// answer is 400 body-timeout, and the connection is not reused.
+func readBodyWithin(c echo.Context, limit int64, timeout time.Duration) ([]byte, error) {
+	rc := http.NewResponseController(c.Response().Writer)
+	deadline := time.Now().Add(timeout)
+	// Without a connection (a test recorder) there is no deadline to set; the read is bounded
+	// by the body's own length.
+	set := rc.SetReadDeadline(deadline) == nil
+	b, err := readBody(c.Request(), limit)
+	if set && err == nil {
+		// Cleared only after a whole body: after a failed read the deadline stays, so that the
+		// server's own draining of the rest fails at once and the connection closes.
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	if err != nil && set && !time.Now().Before(deadline) {
+		return nil, fmt.Errorf("%w: %w", problem.New(problem.CodeBodyTimeout, "", fmt.Sprintf(
+			"The request body did not arrive within %s. Send the whole body at once; it is at most %d KiB.", timeout, limit>>10)), err)
+	}
+	return b, err
 }
 
 func encodeJSON(w io.Writer, v any) error {

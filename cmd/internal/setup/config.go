@@ -66,6 +66,12 @@ type Config struct {
 	IssueQueue         int           // DCC_ISSUE_QUEUE, default 4 x IssueConcurrency
 	IssueWait          time.Duration // DCC_ISSUE_WAIT, 100ms
 	IssueRetryAfterMax time.Duration // DCC_ISSUE_RETRY_AFTER_MAX, 30s
+	// IssuePerCredential caps the slots one credential holds at once (DCC_ISSUE_PER_CREDENTIAL,
+	// default: all but a quarter of IssueConcurrency, at least one kept for the others).
+	IssuePerCredential int
+	// BodyTimeout bounds the arrival of a request body, read before a slot is taken
+	// (DCC_BODY_TIMEOUT, 10s).
+	BodyTimeout time.Duration
 	// TrustedProxies: comma-separated networks (CIDR) of reverse proxies whose X-Forwarded-For
 	// names the client (DCC_TRUSTED_PROXIES; empty: none, the peer is the client).
 	TrustedProxies []*net.IPNet
@@ -128,6 +134,7 @@ func Defaults() Config {
 		AuditQueue:         10000,
 		AuditRefusalRate:   200,
 		ProviderRate:       50,
+		BodyTimeout:        10 * time.Second,
 		AuthFailureRate:    1,
 		AuthFailureBurst:   20,
 		ProviderBurst:      100,
@@ -220,6 +227,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	intVar("DCC_ISSUE_QUEUE", &c.IssueQueue, 0)
 	dur("DCC_ISSUE_WAIT", &c.IssueWait)
 	dur("DCC_ISSUE_RETRY_AFTER_MAX", &c.IssueRetryAfterMax)
+	intVar("DCC_ISSUE_PER_CREDENTIAL", &c.IssuePerCredential, 1)
+	dur("DCC_BODY_TIMEOUT", &c.BodyTimeout)
 	dur("DCC_OVERLOAD_PACE", &c.OverloadPace)
 	if v := getenv("DCC_TRUSTED_PROXIES"); v != "" {
 		for _, part := range strings.Split(v, ",") {
@@ -235,6 +244,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	intVar("DCC_AUDIT_REFUSAL_RATE", &c.AuditRefusalRate, 0)
 	if c.IssueQueue == 0 && getenv("DCC_ISSUE_QUEUE") == "" {
 		c.IssueQueue = 4 * c.IssueConcurrency
+	}
+	if c.IssuePerCredential == 0 {
+		c.IssuePerCredential = max(1, c.IssueConcurrency-max(1, c.IssueConcurrency/4))
 	}
 	if v := getenv("DCC_PROVIDER_RATE"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
