@@ -53,8 +53,3 @@ func dateOf(t time.Time) civilDate {
 func (c civilDate) time() time.Time { return time.Date(c.year, c.month, c.day, 0, 0, 0, 0, time.UTC) }
 
 func (c civilDate) before(o civilDate) bool { return c.time().Before(o.time()) }
-
-// daysBetween counts calendar days from a to b (positive when b is later).
-func daysBetween(a, b civilDate) int {
-	return int(b.time().Sub(a.time()).Hours() / 24)
-}

@@ -150,9 +150,6 @@ const (
 	resourceDevice       = "Device"
 )
 
-// isTestData reports whether a meta marks its resource as test data.
-func (m meta) isTestData() bool { return m.testDataPath("") != "" }
-
 // testDataPath is the FHIRPath (under prefix, e.g. "Patient") of the first HTEST tag or security
 // label, or "" when there is none.
 func (m meta) testDataPath(prefix string) string {

@@ -7,7 +7,6 @@
 package issuer
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
@@ -27,8 +26,12 @@ import (
 // Signer turns a DCC payload into a signed HC1 string. One Signer exists per environment, each
 // with its own key and DSC, so sandbox certificates never carry a production kid.
 type Signer interface {
+	// Sign signs the payload. It refuses an issuedAt outside Validity and caps expires at its
+	// end, as verifiers reject anything else.
 	Sign(payload dcc.Certificate, issuedAt, expires time.Time) (hc1 string, err error)
 	KID() []byte
+	// Validity is the DSC's validity period.
+	Validity() (notBefore, notAfter time.Time)
 	// Check signs a probe to prove the key is usable (an HSM may be unreachable).
 	Check() error
 }
@@ -58,6 +61,9 @@ type Config struct {
 	RegisterRetryAfter time.Duration
 	// StoreRetryAfter is the Retry-After sent with store-unavailable (default 5 s).
 	StoreRetryAfter time.Duration
+	// SigningRetryAfter is the Retry-After sent with signing-unavailable when the DSC has
+	// expired or the key fails (default 5 min); before a DSC's NotBefore it is the time left.
+	SigningRetryAfter time.Duration
 
 	// TestIdentities are personnummer (12 digits) or prefixes of them that are known test
 	// identities: refused in production with test-data-in-production.
@@ -90,6 +96,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.StoreRetryAfter == 0 {
 		c.StoreRetryAfter = 5 * time.Second
+	}
+	if c.SigningRetryAfter == 0 {
+		c.SigningRetryAfter = 5 * time.Minute
 	}
 	if c.TestIdentities == nil {
 		c.TestIdentities = DefaultTestIdentities
@@ -205,45 +214,6 @@ func New(o Options) (*Service, error) {
 		metrics:    o.Metrics,
 		newID:      o.NewID,
 	}, nil
-}
-
-// Health is the state of the issuer's own dependencies, for readiness and the status page.
-type Health struct {
-	Store    error // nil when the store answers
-	Signers  map[Environment]error
-	Register registry.State
-}
-
-// Ready reports whether the service can issue: store and every signer usable. The register does
-// not count: while it is down the birth-date fallback still issues.
-func (h Health) Ready() bool {
-	if h.Store != nil {
-		return false
-	}
-	for _, err := range h.Signers {
-		if err != nil {
-			return false
-		}
-	}
-	return true
-}
-
-// Health checks the store and the signers and reads the register's state.
-func (s *Service) Health(ctx context.Context) Health {
-	h := Health{Signers: map[Environment]error{}, Register: s.RegisterState()}
-	h.Store = s.store.Ping(ctx)
-	for env, sg := range s.signers {
-		h.Signers[env] = sg.Check()
-	}
-	return h
-}
-
-// RegisterState is the population register's state; "up" when the register cannot tell.
-func (s *Service) RegisterState() registry.State {
-	if r, ok := s.register.(registry.Reporter); ok {
-		return r.State()
-	}
-	return registry.State{Status: "up"}
 }
 
 // Policy is the issuance policy in force.

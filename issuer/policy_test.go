@@ -31,7 +31,7 @@ func newService(t *testing.T, st issuer.Store, now time.Time, pol policy.Issuanc
 	svc, err := issuer.New(issuer.Options{
 		Config:          issuer.Config{Policy: pol},
 		Store:           st,
-		Signers:         map[issuer.Environment]issuer.Signer{issuer.Sandbox: realSigner(t)},
+		Signers:         map[issuer.Environment]issuer.Signer{issuer.Sandbox: signerValid(t, now.Add(-time.Hour), 365*24*time.Hour)},
 		UVCIs:           uvci.Generator{Country: "SE", Prefix: "T"},
 		Register:        reg,
 		SandboxRegister: reg,

@@ -84,7 +84,18 @@ func (s *Service) sign(sub Submission, d draft, id identity) (Certificate, dcc.C
 	if err := payload.ValidateCodes(s.values()); err != nil {
 		return Certificate{}, dcc.Certificate{}, payloadProblems(err)
 	}
+	// No certificate outlives the DSC that signs it (the signer caps exp the same way).
+	if _, notAfter := signer.Validity(); notAfter.Before(expires) {
+		expires = notAfter
+	}
 	hc1, err := signer.Sign(payload, now, expires)
+	if errors.Is(err, ErrSigningUnavailable) {
+		sh := s.signerValidity(sub.Principal.Environment, signer)
+		if sh.Err == nil {
+			sh.Err, sh.RetryAfter = err, s.cfg.SigningRetryAfter
+		}
+		return Certificate{}, dcc.Certificate{}, signingUnavailable(sh)
+	}
 	if err != nil {
 		return Certificate{}, dcc.Certificate{}, fmt.Errorf("sign %s: %w", uvci, err)
 	}

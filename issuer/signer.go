@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -16,7 +17,11 @@ type HCertSigner struct {
 
 // Sign implements Signer.
 func (h HCertSigner) Sign(p dcc.Certificate, issuedAt, expires time.Time) (string, error) {
-	return h.Signer.Sign(hcert.Claims{Issuer: h.Country, IssuedAt: issuedAt, Expiry: expires, Payload: p})
+	hc1, err := h.Signer.Sign(hcert.Claims{Issuer: h.Country, IssuedAt: issuedAt, Expiry: expires, Payload: p})
+	if errors.Is(err, hcert.ErrOutsideValidity) {
+		return "", fmt.Errorf("%w: %w", ErrSigningUnavailable, err)
+	}
+	return hc1, err
 }
 
 // Check implements Signer: it signs an empty CWT claims map.
@@ -25,6 +30,12 @@ func (h HCertSigner) Check() error {
 		return fmt.Errorf("probe signature: %w", err)
 	}
 	return nil
+}
+
+// Validity implements Signer: the DSC's NotBefore and NotAfter.
+func (h HCertSigner) Validity() (notBefore, notAfter time.Time) {
+	dsc := h.Signer.Certificate()
+	return dsc.NotBefore, dsc.NotAfter
 }
 
 // KID implements Signer.

@@ -41,190 +41,190 @@ type Issued struct {
 
 // Submit runs one issuance request to its end: replay detection, parsing and validation, the
 // environment rules, identity resolution, signing and the durable write of certificate and audit
-// event. Every call writes exactly one audit event, whatever the outcome. Errors that the caller
-// can act on are problem.List; any other failure is answered as internal-error with its cause
-// wrapped, for the HTTP layer to log where it renders the answer.
+// event. It first decides the outcome (decide), then writes it in one place (finish), so that every
+// call writes exactly one audit event, whatever the outcome. Errors that the caller can act on
+// are problem.List; any other failure is answered as internal-error with its cause wrapped, for
+// the HTTP layer to log where it renders the answer.
 func (s *Service) Submit(ctx context.Context, sub Submission) (Issued, error) {
 	if sub.Received.IsZero() {
 		sub.Received = s.now()
 	}
-	ev := AuditEvent{
-		RequestID:   sub.RequestID,
-		PrincipalID: sub.Principal.ID,
-		Role:        sub.Principal.Role,
-		Route:       sub.Route,
-		Kind:        sub.Kind,
-		Environment: sub.Principal.Environment,
-	}
-	// The request id is bound to the kind as well as the body: the same body sent to another
-	// kind's route is another request (the /api/v1 and bare paths of one kind are one route).
-	bodyHash := sha256.Sum256(append([]byte(string(sub.Kind)+"\x00"), sub.Body...))
-
 	var req *RequestRecord
 	if sub.ClientRequestID {
+		// The request id is bound to the kind as well as the body: the same body sent to another
+		// kind's route is another request (the /api/v1 and bare paths of one kind are one route).
+		bodyHash := sha256.Sum256(append([]byte(string(sub.Kind)+"\x00"), sub.Body...))
 		req = &RequestRecord{PrincipalID: sub.Principal.ID, RequestID: sub.RequestID, BodyHash: bodyHash[:]}
-		out, err, done := s.replayRequest(ctx, sub, req, &ev)
-		if done {
-			return out, err
+	}
+	d, unlock := s.decide(ctx, sub, req)
+	defer unlock()
+	return s.finish(ctx, sub, d, true)
+}
+
+// decision is what a request comes to, before anything is written: the answer, and the records
+// that go with it.
+type decision struct {
+	answer  Issued // when err is nil
+	err     error  // the refusal or failure, a problem.List (with its cause wrapped)
+	outcome Outcome
+	// cert is a newly signed certificate to store; request the client's request id to remember.
+	cert    *Certificate
+	request *RequestRecord
+	// What the audit event says besides the outcome.
+	uvci          string
+	source        IdentitySource
+	notes         []string
+	subjectMasked string
+	subjectKey    []byte
+	// draft is the parsed request, when parsing got that far (a lost race re-decides from it).
+	draft *draft
+}
+
+func noLock() {}
+
+// decide runs the rules in order and stops at the first that settles the request. unlock
+// releases the per-Identifier lock, held until the decision is written.
+func (s *Service) decide(ctx context.Context, sub Submission, req *RequestRecord) (decision, func()) {
+	if req != nil {
+		if d, ok := s.replayRequest(ctx, sub, req); ok {
+			return d, noLock
 		}
 	}
-
 	if !slices.Contains(sub.Principal.Kinds, sub.Kind) {
-		return Issued{}, s.reject(ctx, sub, &ev, req, problem.New(problem.CodeKindNotGranted, "",
-			fmt.Sprintf("This credential may not issue %s certificates. Ask the service desk to grant the kind, or use the credential that has it.", sub.Kind)))
+		return s.refuse(req, problem.New(problem.CodeKindNotGranted, "",
+			fmt.Sprintf("This credential may not issue %s certificates. Ask the service desk to grant the kind, or use the credential that has it.", sub.Kind))), noLock
 	}
-
-	draft, err := s.parse(sub)
+	dr, err := s.parse(sub)
 	if err != nil {
-		return Issued{}, s.reject(ctx, sub, &ev, req, err)
+		return s.refuse(req, err), noLock
 	}
-	ev.SubjectMasked, ev.SubjectKey = draft.subject.PNR.Masked(), draft.subjectKey
-	if p := s.environmentRules(sub.Principal, draft); p != nil {
-		return Issued{}, s.reject(ctx, sub, &ev, req, p)
+	with := func(d decision) decision {
+		d.subjectMasked, d.subjectKey, d.draft = dr.subject.PNR.Masked(), dr.subjectKey, &dr
+		return d
+	}
+	if p := s.environmentRules(sub.Principal, dr); p != nil {
+		return with(s.refuse(req, p)), noLock
 	}
 
 	// One issuance per (provider, Identifier) at a time in this process; the store's unique key
 	// settles it across processes.
-	unlock := s.lockIdentifier(sub.Principal.ID + "\x00" + draft.identifier)
-	defer unlock()
-
-	if out, err, done := s.replayIdentifier(ctx, sub, draft, req, &ev); done {
-		return out, err
+	unlock := s.lockIdentifier(sub.Principal.ID + "\x00" + dr.identifier)
+	if d, ok := s.replayIdentifier(ctx, sub, dr, req); ok {
+		return with(d), unlock
 	}
-
-	id, err := s.resolve(ctx, sub.Principal.Environment, draft.subject)
+	// A signer that cannot sign now is known before the register is asked.
+	if sg := s.signers[sub.Principal.Environment]; sg != nil {
+		if sh := s.signerValidity(sub.Principal.Environment, sg); sh.Err != nil {
+			return with(s.refuse(req, signingUnavailable(sh))), unlock
+		}
+	}
+	id, err := s.resolve(ctx, sub.Principal.Environment, dr.subject)
 	if err != nil {
-		return Issued{}, s.reject(ctx, sub, &ev, req, err)
+		return with(s.refuse(req, err)), unlock
 	}
-	ev.IdentitySource = id.source
-	ev.Notes = append(ev.Notes, id.notes...)
-
-	cert, payload, err := s.sign(sub, draft, id)
+	cert, payload, err := s.sign(sub, dr, id)
 	if err != nil {
-		return Issued{}, s.reject(ctx, sub, &ev, req, err)
+		d := with(s.refuse(req, err))
+		d.source, d.notes = id.source, id.notes
+		return d, unlock
 	}
-	ev.UVCI = cert.UVCI
-	ev.Status = 200
-	ev.Outcome = OutcomeIssued
+	d := with(decision{answer: Issued{Certificate: cert, Payload: payload}, outcome: OutcomeIssued, cert: &cert,
+		uvci: cert.UVCI, source: id.source, notes: id.notes})
 	if req != nil {
-		req.Status = 200
-		req.UVCI = cert.UVCI
-		req.CreatedAt = s.now()
+		r := *req
+		r.Status, r.UVCI, r.CreatedAt = 200, cert.UVCI, s.now()
+		d.request = &r
 	}
-	ev.ID = s.newID()
-	ev.At = s.now()
-	ev.Latency = ev.At.Sub(sub.Received)
-	err = s.store.Record(ctx, Record{Audit: ev, Certificate: &cert, Request: req})
-	if err != nil {
-		// Nothing was written; whatever answers this request writes its own event.
-		ev.UVCI, ev.Status, ev.Outcome = "", 0, ""
+	return d, unlock
+}
+
+// refuse decides a refusal: problems are answered as they are, anything else as a failure the
+// service cannot name. A request id is remembered with the answer (so a replay gets the same)
+// unless the refusal is transient.
+func (s *Service) refuse(req *RequestRecord, err error) decision {
+	probs, ok := problem.As(err)
+	if !ok {
+		return s.failed(err)
 	}
-	switch {
-	case errors.Is(err, ErrIdentifierTaken):
-		// Another process issued for this Identifier between our check and our write.
-		if out, err, done := s.replayIdentifier(ctx, sub, draft, req, &ev); done {
-			return out, err
+	d := decision{err: err, outcome: OutcomeRejected}
+	if probs.Status() >= 500 {
+		d.outcome = OutcomeFailed
+	}
+	if req != nil && !probs.Class().Transient() {
+		if body, mErr := json.Marshal(probs); mErr == nil {
+			r := *req
+			r.Status, r.Body, r.CreatedAt = probs.Status(), body, s.now()
+			d.request = &r
 		}
-		return Issued{}, s.fail(ctx, sub, &ev, fmt.Errorf("identifier taken but not found: %w", err))
-	case errors.Is(err, ErrRequestIDTaken):
-		if out, err, done := s.replayRequest(ctx, sub, req, &ev); done {
-			return out, err
-		}
-		return Issued{}, s.fail(ctx, sub, &ev, fmt.Errorf("request id taken but not found: %w", err))
-	case err != nil:
-		ev.Notes = append(ev.Notes, "certificate-not-stored")
-		return Issued{}, s.fail(ctx, sub, &ev, fmt.Errorf("record issuance %s: %w", cert.UVCI, err))
 	}
-	if s.metrics != nil {
-		s.metrics.Issued(sub.Kind, sub.Principal.Environment, id.source)
+	return d
+}
+
+// failed decides a failure the service cannot name for the caller: 503 store-unavailable for a
+// store outage, 500 internal-error otherwise, the cause wrapped for the log.
+func (s *Service) failed(err error) decision {
+	answer := problem.Internal()
+	if errors.Is(err, ErrStoreUnavailable) {
+		answer = problem.New(problem.CodeStoreUnavailable, "", "").WithRetryAfter(s.cfg.StoreRetryAfter)
 	}
-	s.log.InfoContext(ctx, "certificate issued", "request_id", sub.RequestID, "uvci", cert.UVCI,
-		"kind", sub.Kind, "identity_source", id.source, "provider", sub.Principal.ID)
-	return Issued{Certificate: cert, Payload: payload}, nil
+	return decision{err: fmt.Errorf("%w: %w", answer, err), outcome: OutcomeFailed}
 }
 
 // replayRequest answers a client request id seen before: the original answer for the same body,
-// request-id-reused for another body. done is false when the id is new.
-func (s *Service) replayRequest(ctx context.Context, sub Submission, req *RequestRecord, ev *AuditEvent) (Issued, error, bool) {
+// request-id-reused for another body. ok is false when the id is new.
+func (s *Service) replayRequest(ctx context.Context, sub Submission, req *RequestRecord) (decision, bool) {
 	prev, err := s.store.Request(ctx, sub.Principal.ID, sub.RequestID)
-	if errors.Is(err, ErrNotFound) {
-		return Issued{}, nil, false
-	}
-	if err != nil {
-		return Issued{}, s.fail(ctx, sub, ev, err), true
-	}
-	if !bytes.Equal(prev.BodyHash, req.BodyHash) {
-		return Issued{}, s.reject(ctx, sub, ev, nil, problem.New(problem.CodeRequestIDReused, "X-Request-ID", "")), true
-	}
-	if prev.UVCI == "" {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return decision{}, false
+	case err != nil:
+		return s.failed(err), true
+	case !bytes.Equal(prev.BodyHash, req.BodyHash):
+		// Nothing is remembered: the id belongs to the other request.
+		return s.refuse(nil, problem.New(problem.CodeRequestIDReused, "X-Request-ID", "")), true
+	case prev.UVCI == "":
 		var stored problem.List
 		if err := json.Unmarshal(prev.Body, &stored); err != nil || len(stored) == 0 {
-			return Issued{}, s.fail(ctx, sub, ev, fmt.Errorf("decode stored answer for request %s: %v", sub.RequestID, err)), true
+			return s.failed(fmt.Errorf("decode stored answer for request %s: %v", sub.RequestID, err)), true
 		}
-		ev.Notes = append(ev.Notes, "request-id-replay")
-		ev.Problems = stored
-		if err := s.audit(ctx, ev, sub, OutcomeReplayed, stored.Status(), stored.Codes()); err != nil {
-			return Issued{}, fmt.Errorf("%w (audit event not recorded: %w)", stored, err), true
-		}
-		return Issued{}, stored, true
+		return decision{err: stored, outcome: OutcomeReplayed, notes: []string{"request-id-replay"}}, true
 	}
 	cert, err := s.store.CertificateByUVCI(ctx, prev.UVCI)
 	if err != nil {
-		return Issued{}, s.fail(ctx, sub, ev, fmt.Errorf("load certificate %s for replay: %w", prev.UVCI, err)), true
+		return s.failed(fmt.Errorf("load certificate %s for replay: %w", prev.UVCI, err)), true
 	}
-	return s.replayed(ctx, sub, ev, cert, "request-id-replay")
+	return s.replayed(cert, nil, "request-id-replay"), true
 }
 
 // replayIdentifier answers an Identifier issued before: the same certificate for the same content,
-// identifier-conflict for other content. done is false when the Identifier is new.
-func (s *Service) replayIdentifier(ctx context.Context, sub Submission, d draft, req *RequestRecord, ev *AuditEvent) (Issued, error, bool) {
+// identifier-conflict for other content. ok is false when the Identifier is new.
+func (s *Service) replayIdentifier(ctx context.Context, sub Submission, d draft, req *RequestRecord) (decision, bool) {
 	prev, err := s.store.CertificateByIdentifier(ctx, sub.Principal.ID, d.identifier)
-	if errors.Is(err, ErrNotFound) {
-		return Issued{}, nil, false
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return decision{}, false
+	case err != nil:
+		return s.failed(err), true
+	case prev.Kind != sub.Kind || !bytes.Equal(prev.ContentHash, d.contentHash):
+		return s.refuse(req, problem.New(problem.CodeIdentifierConflict, d.identifierPath(), "")), true
 	}
-	if err != nil {
-		return Issued{}, s.fail(ctx, sub, ev, err), true
-	}
-	if prev.Kind != sub.Kind || !bytes.Equal(prev.ContentHash, d.contentHash) {
-		return Issued{}, s.reject(ctx, sub, ev, req, problem.New(problem.CodeIdentifierConflict, d.identifierPath(), "")), true
-	}
+	var r *RequestRecord
 	if req != nil {
 		// Remember the client's request id against the certificate it got.
-		r := *req
-		r.Status = 200
-		r.UVCI = prev.UVCI
-		r.CreatedAt = s.now()
-		ev.ID, ev.At = s.newID(), s.now()
-		ev.UVCI, ev.Status, ev.Outcome, ev.IdentitySource = prev.UVCI, 200, OutcomeReplayed, prev.IdentitySource
-		ev.Latency = ev.At.Sub(sub.Received)
-		ev.Notes = append(ev.Notes, "identifier-replay")
-		err := s.store.Record(ctx, Record{Audit: *ev, Request: &r})
-		if err == nil {
-			out, err := s.issued(prev, true)
-			return out, err, true
-		}
-		if !errors.Is(err, ErrRequestIDTaken) {
-			ev.UVCI, ev.Status, ev.Outcome = "", 0, ""
-			return Issued{}, s.fail(ctx, sub, ev, fmt.Errorf("record replay of %s: %w", prev.UVCI, err)), true
-		}
-		// A concurrent request with the same id got there first: answer as it did.
-		return s.replayRequest(ctx, sub, req, ev)
+		rr := *req
+		rr.Status, rr.UVCI, rr.CreatedAt = 200, prev.UVCI, s.now()
+		r = &rr
 	}
-	return s.replayed(ctx, sub, ev, prev, "identifier-replay")
+	return s.replayed(prev, r, "identifier-replay"), true
 }
 
-func (s *Service) replayed(ctx context.Context, sub Submission, ev *AuditEvent, cert Certificate, note string) (Issued, error, bool) {
-	ev.UVCI, ev.IdentitySource = cert.UVCI, cert.IdentitySource
-	ev.Notes = append(ev.Notes, note)
-	out, err := s.issued(cert, true)
+// replayed decides the answer of an earlier certificate given again.
+func (s *Service) replayed(c Certificate, req *RequestRecord, note string) decision {
+	out, err := s.issued(c, true)
 	if err != nil {
-		return Issued{}, s.fail(ctx, sub, ev, err), true
+		return s.failed(err)
 	}
-	if err := s.audit(ctx, ev, sub, OutcomeReplayed, 200, nil); err != nil {
-		// The answer stands (the certificate exists); only the event is missing.
-		s.log.ErrorContext(ctx, "record audit event of a replay", "request_id", sub.RequestID, "err", err)
-	}
-	return out, nil, true
+	return decision{answer: out, outcome: OutcomeReplayed, request: req, uvci: c.UVCI, source: c.IdentitySource, notes: []string{note}}
 }
 
 func (s *Service) issued(c Certificate, replayed bool) (Issued, error) {
@@ -235,73 +235,116 @@ func (s *Service) issued(c Certificate, replayed bool) (Issued, error) {
 	return Issued{Certificate: c, Payload: payload, Replayed: replayed}, nil
 }
 
-// reject records a refused request and returns its problems. A request record is kept (so a
-// replay gets the same answer) unless the refusal is transient.
-func (s *Service) reject(ctx context.Context, sub Submission, ev *AuditEvent, req *RequestRecord, err error) error {
-	probs, ok := problem.As(err)
-	if !ok {
-		return s.fail(ctx, sub, ev, err)
+// event is the one place an audit event is made, for Submit and for the refusals the HTTP layer
+// makes before Submit (Refusal).
+func (s *Service) event(sub Submission, d decision) AuditEvent {
+	ev := AuditEvent{
+		ID: s.newID(), At: s.now(),
+		RequestID: sub.RequestID, PrincipalID: sub.Principal.ID, Role: sub.Principal.Role, Route: sub.Route,
+		Kind: sub.Kind, Environment: sub.Principal.Environment,
+		Outcome: d.outcome, Status: 200,
+		UVCI: d.uvci, IdentitySource: d.source, Notes: d.notes,
+		SubjectMasked: d.subjectMasked, SubjectKey: d.subjectKey,
 	}
-	class := probs.Class()
-	status := class.Status()
-	outcome := OutcomeRejected
-	if status >= 500 {
-		outcome = OutcomeFailed
-	}
-	ev.ID, ev.At = s.newID(), s.now()
-	ev.Status, ev.Outcome, ev.Codes, ev.Problems = status, outcome, probs.Codes(), probs
 	ev.Latency = ev.At.Sub(sub.Received)
-	rec := Record{Audit: *ev}
-	if req != nil && !class.Transient() {
-		body, mErr := json.Marshal(probs)
-		if mErr == nil {
-			r := *req
-			r.Status, r.Body, r.CreatedAt = status, body, s.now()
-			rec.Request = &r
+	if d.err != nil {
+		p, _ := problem.As(d.err)
+		ev.Status, ev.Codes, ev.Problems = p.Status(), p.Codes(), p
+		if ev.Outcome == "" {
+			ev.Outcome = OutcomeRejected
 		}
 	}
-	wErr := s.store.Record(ctx, rec)
-	if errors.Is(wErr, ErrRequestIDTaken) {
-		// A concurrent request with the same id was recorded first; keep the audit event.
-		rec.Request = nil
-		wErr = s.store.Record(ctx, rec)
-	}
+	return ev
+}
+
+// finish is Submit's one exit: it writes the decision's audit event with its certificate and
+// request record in one transaction and returns the answer. A lost race for the Identifier or the
+// request id is decided again as the replay it has become (once: again is true only the first
+// time).
+func (s *Service) finish(ctx context.Context, sub Submission, d decision, again bool) (Issued, error) {
+	rec := Record{Audit: s.event(sub, d), Certificate: d.cert, Request: d.request}
+	err := s.store.Record(ctx, rec)
 	switch {
-	case wErr == nil:
-		return err
-	case class != problem.ClassUnavailable:
+	case err == nil:
+		if d.err != nil {
+			return Issued{}, d.err
+		}
+		if d.outcome == OutcomeIssued {
+			if s.metrics != nil {
+				s.metrics.Issued(sub.Kind, sub.Principal.Environment, d.source)
+			}
+			s.log.InfoContext(ctx, "certificate issued", "request_id", sub.RequestID, "uvci", d.uvci,
+				"kind", sub.Kind, "identity_source", d.source, "provider", sub.Principal.ID)
+		}
+		return d.answer, nil
+	case again && errors.Is(err, ErrIdentifierTaken) && d.draft != nil:
+		// Another process issued for this Identifier between our check and our write.
+		next, ok := s.replayIdentifier(ctx, sub, *d.draft, d.request.withoutAnswer())
+		if !ok {
+			next = s.failed(fmt.Errorf("identifier taken but not found: %w", err))
+		}
+		return s.finish(ctx, sub, next, false)
+	case again && errors.Is(err, ErrRequestIDTaken) && (d.cert != nil || d.err == nil):
+		// A concurrent request with the same id was recorded first: answer as it was answered.
+		next, ok := s.replayRequest(ctx, sub, d.request)
+		if !ok {
+			next = s.failed(fmt.Errorf("request id taken but not found: %w", err))
+		}
+		return s.finish(ctx, sub, next, false)
+	case errors.Is(err, ErrRequestIDTaken):
+		// A refusal whose request id a concurrent request took: keep the audit event.
+		rec.Request = nil
+		err = s.store.Record(ctx, rec)
+		if err == nil {
+			return Issued{}, d.err
+		}
+	}
+	// Nothing was written.
+	switch {
+	case d.cert != nil && again:
+		// The certificate is not stored, so it is not issued: answer the failure, audited.
+		f := s.failed(fmt.Errorf("record issuance %s: %w", d.cert.UVCI, err))
+		f.notes = append(append([]string(nil), d.notes...), "certificate-not-stored")
+		f.subjectMasked, f.subjectKey, f.source = d.subjectMasked, d.subjectKey, d.source
+		return s.finish(ctx, sub, f, false)
+	case d.err == nil:
+		if d.request == nil {
+			// An earlier certificate given again: the answer stands; only its event is missing.
+			s.log.ErrorContext(ctx, "record audit event of a replay", "request_id", sub.RequestID, "err", err)
+			return d.answer, nil
+		}
+		return Issued{}, s.failed(fmt.Errorf("record replay of %s: %w", d.uvci, err)).err
+	}
+	p, _ := problem.As(d.err)
+	if p.Class() != problem.ClassUnavailable && p.Class() != problem.ClassInternal {
 		// A refusal that cannot be recorded is not answered: the client retries it.
-		return s.unavailableStore(fmt.Errorf("record refusal %v: %w", ev.Codes, wErr))
-	default:
-		return fmt.Errorf("%w (audit event not recorded: %w)", err, wErr)
+		return Issued{}, s.unavailableStore(fmt.Errorf("record refusal %v: %w", p.Codes(), err))
 	}
+	return Issued{}, fmt.Errorf("%w (audit event not recorded: %w)", d.err, err)
 }
 
-// fail records a failure the service cannot name for the caller and answers it without detail.
-// A store outage is answered 503 store-unavailable; its audit event is attempted all the same,
-// for a store that fails some operations and not others.
-// The cause travels with the answer and is logged once, where the HTTP layer renders it.
-func (s *Service) fail(ctx context.Context, sub Submission, ev *AuditEvent, err error) error {
-	answer := problem.Internal()
-	if errors.Is(err, ErrStoreUnavailable) {
-		answer = problem.New(problem.CodeStoreUnavailable, "", "").WithRetryAfter(s.cfg.StoreRetryAfter)
+// withoutAnswer is the request record as it was before an answer was decided for it.
+func (r *RequestRecord) withoutAnswer() *RequestRecord {
+	if r == nil {
+		return nil
 	}
-	ev.Problems = answer
-	if aErr := s.audit(ctx, ev, sub, OutcomeFailed, answer.Status(), answer.Codes()); aErr != nil {
-		err = errors.Join(err, fmt.Errorf("audit event not recorded: %w", aErr))
-	}
-	return fmt.Errorf("%w: %w", answer, err)
+	c := *r
+	c.Status, c.UVCI, c.Body, c.CreatedAt = 0, "", nil, time.Time{}
+	return &c
 }
 
-// audit writes the request's audit event on its own.
-func (s *Service) audit(ctx context.Context, ev *AuditEvent, sub Submission, outcome Outcome, status int, codes []string) error {
-	ev.ID, ev.At = s.newID(), s.now()
-	ev.Outcome, ev.Status, ev.Codes = outcome, status, codes
-	ev.Latency = ev.At.Sub(sub.Received)
-	if err := s.store.Record(ctx, Record{Audit: *ev}); err != nil {
-		return fmt.Errorf("record audit event: %w", err)
+// Refusal is the audit event of a request refused before Submit (authentication, role, rate
+// limit, admission, request id, body size), made by the same function as Submit's events. The
+// HTTP layer hands it to the audit queue, so that a refusal never waits for the store.
+func (s *Service) Refusal(sub Submission, err error) AuditEvent {
+	if sub.Received.IsZero() {
+		sub.Received = s.now()
 	}
-	return nil
+	d := s.refuse(nil, err)
+	// Refused before any work: rejected, whatever the status (an overload, a store that could
+	// not check the credential), as the service did nothing it could fail at.
+	d.outcome = OutcomeRejected
+	return s.event(sub, d)
 }
 
 // Audit records an event for a request that never reached Submit (refused by authentication,

@@ -69,3 +69,10 @@ type State struct {
 type Reporter interface {
 	State() State
 }
+
+// Prober is implemented by registers whose health can be checked apart from look-ups: Probe asks
+// the register once, and State reflects the answer. Without it a register nobody asks stays "up"
+// however long it has been gone. A nil error means the register answered.
+type Prober interface {
+	Probe(ctx context.Context) error
+}

@@ -298,7 +298,9 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 	defer func() { si.Close(); reg.Close() }()
 
 	data := t.TempDir()
-	env := []string{"DCC_DATA_DIR=" + data, "DATABASE_URL=", "DCC_REGISTER_URL=" + reg.URL, "DCC_REGISTER_TIMEOUT=5s", "DCC_REGISTER_BUDGET=6s"}
+	// The status monitor probes the register once at start and then not again within the test.
+	env := []string{"DCC_DATA_DIR=" + data, "DATABASE_URL=", "DCC_REGISTER_URL=" + reg.URL, "DCC_REGISTER_TIMEOUT=5s", "DCC_REGISTER_BUDGET=6s",
+		"DCC_STATUS_INTERVAL=1h"}
 	srv := start(t, b, env)
 	// A production key: sandbox requests never reach DCC_REGISTER_URL.
 	out, code := run(t, b.root, env, nil, b.dccctl, "provider", "add", "--name", "Lab", "--env", "production", "--kinds", "test")
@@ -312,6 +314,15 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 		body   string
 		err    error
 	}
+	// The start-up probe of the register has arrived; the next look-up is the request's.
+	deadline := time.Now().Add(10 * time.Second)
+	for si.Stats().Lookups == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the status monitor never probed the register")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	probes := si.Stats().Lookups
 	done := make(chan result, 1)
 	go func() {
 		req, _ := http.NewRequest(http.MethodPost, srv.url+"/api/v1/observation",
@@ -327,8 +338,8 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 		done <- result{status: resp.StatusCode, body: string(raw)}
 	}()
 	// Wait until the request is inside the service, waiting for the register.
-	deadline := time.Now().Add(10 * time.Second)
-	for si.Stats().Lookups == 0 {
+	deadline = time.Now().Add(10 * time.Second)
+	for si.Stats().Lookups == probes {
 		if time.Now().After(deadline) {
 			t.Fatal("the request never reached the register")
 		}

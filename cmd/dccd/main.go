@@ -29,7 +29,6 @@ import (
 	"github.com/sedcc/dcc/issuer/metrics"
 	"github.com/sedcc/dcc/issuer/status"
 	"github.com/sedcc/dcc/registry"
-	"github.com/sedcc/dcc/signing/hcert"
 	"github.com/sedcc/dcc/signing/valueset"
 )
 
@@ -125,7 +124,7 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 		return err
 	}
 	// The monitor stops before the store closes (defers run last in, first out).
-	monitor, err := statusMonitor(cfg, st, signers, reg, log)
+	monitor, err := statusMonitor(cfg, st, svc, reg, log)
 	if err != nil {
 		return err
 	}
@@ -222,16 +221,13 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 
 // statusMonitor watches the store and the signing keys (critical: without them nothing is
 // issued) and the population register when it reports its state (not critical: the birth-date
-// fallback keeps issuance going), for /status.
-func statusMonitor(cfg setup.Config, st issuer.Store, signers map[issuer.Environment]*hcert.Signer,
+// fallback keeps issuance going), for /status. Signing is read from the issuer, which readiness
+// and issuance read too; the register is probed, so its light does not wait for a failing request.
+func statusMonitor(cfg setup.Config, st issuer.Store, svc *issuer.Service,
 	reg registry.Register, log *slog.Logger) (*status.Monitor, error) {
-	keys := map[string]status.KeySigner{}
-	for env, s := range signers {
-		keys[string(env)] = s
-	}
 	deps := []status.Dependency{
 		{Name: status.DependencyStore, Title: "Certificate store", Probe: status.StoreProbe(st), Critical: true},
-		{Name: status.DependencySigning, Title: "Signing", Probe: status.SigningProbe(keys, time.Now, 0), Critical: true},
+		{Name: status.DependencySigning, Title: "Signing", Probe: status.SigningProbe(svc, time.Now, 0), Critical: true},
 	}
 	if r, ok := reg.(registry.Reporter); ok {
 		deps = append(deps, status.Dependency{Name: status.DependencyRegister, Title: "Population register", Probe: status.RegisterProbe(r)})

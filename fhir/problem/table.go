@@ -80,6 +80,7 @@ const (
 	CodeOverloaded            = "overloaded"
 	CodeRateLimited           = "rate-limited"
 	CodeStoreUnavailable      = "store-unavailable"
+	CodeSigningUnavailable    = "signing-unavailable"
 	CodeUnauthenticated       = "unauthenticated"
 	CodeForbidden             = "forbidden"
 	CodeKindNotGranted        = "kind-not-granted"
@@ -219,6 +220,7 @@ var codeTable = map[string]codeInfo{
 	CodeRateLimited:           {ClassRateLimited, "", "This credential sent more requests than its agreed rate. Wait for the time in Retry-After, then send again; spread requests evenly.", OriginService},
 	CodeOverloaded:            {ClassUnavailable, "", "The service is handling as many requests as it can. Send the same request again after the time in Retry-After; it has not been processed.", OriginService},
 	CodeStoreUnavailable:      {ClassUnavailable, "", "The service's store is temporarily unavailable. Retry the same request after the time in Retry-After; it is safe to retry.", OriginService},
+	CodeSigningUnavailable:    {ClassUnavailable, "", "The service cannot sign certificates right now. Send the same request again after the time in Retry-After; it has not been processed.", OriginService},
 	CodeNotFound:              {ClassNotFound, "", "There is no such resource. Check the path against /openapi.yaml.", OriginService},
 	CodeMethodNotAllowed:      {ClassMethodNotAllowed, "", "This path does not accept that method (see the Allow header and /openapi.yaml).", OriginService},
 	CodeBadRequest:            {ClassMalformed, "", "The request could not be read as HTTP. Check its headers.", OriginService},

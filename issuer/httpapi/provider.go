@@ -18,21 +18,16 @@ import (
 // issuer sees them, are audited here.
 func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		start := s.now()
 		r := c.Request()
-		ev := issuer.AuditEvent{RequestID: requestID(c), Route: r.Method + " " + c.Path(), Kind: kind}
-		// refuse audits a refusal and returns it, cause and all, for the error handler to render.
+		sub := issuer.Submission{Kind: kind, RequestID: requestID(c), ClientRequestID: clientGivenID(c),
+			Route: r.Method + " " + c.Path(), Received: s.now()}
+		// refuse audits a refusal made here, through the issuer's one event path, and returns
+		// it, cause and all, for the error handler to render.
 		refuse := func(err error) error {
-			p, ok := problem.As(err)
-			if !ok {
-				p = problem.Internal()
-				err = fmt.Errorf("%w: %w", p, err)
+			if _, ok := problem.As(err); !ok {
+				err = fmt.Errorf("%w: %w", problem.Internal(), err)
 			}
-			ev.Status = p.Status()
-			ev.Outcome = issuer.OutcomeRejected
-			ev.Codes, ev.Problems = p.Codes(), p
-			ev.Latency = s.now().Sub(start)
-			s.auditRefusal(r.Context(), ev)
+			s.auditRefusal(r.Context(), s.issuer.Refusal(sub, err))
 			return err
 		}
 
@@ -40,7 +35,7 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 		if err != nil {
 			return refuse(err)
 		}
-		ev.PrincipalID, ev.Role, ev.Environment = principal.ID, principal.Role, principal.Environment
+		sub.Principal = principal
 		if principal.Role != issuer.RoleProvider {
 			return refuse(problem.New(problem.CodeForbidden, "",
 				"This credential may not issue certificates; only provider credentials can."))
@@ -72,15 +67,8 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 			defer ticket.Release()
 		}
 
-		out, err := s.issuer.Submit(r.Context(), issuer.Submission{
-			Kind:            kind,
-			Principal:       principal,
-			RequestID:       requestID(c),
-			ClientRequestID: clientGivenID(c),
-			Route:           ev.Route,
-			Body:            body,
-			Received:        start,
-		})
+		sub.Body = body
+		out, err := s.issuer.Submit(r.Context(), sub)
 		if err != nil {
 			return err
 		}

@@ -399,10 +399,10 @@ func (s *Server) readyz(c echo.Context) error {
 	}
 	body["store"] = updown(h.Store)
 	signers := map[string]string{}
-	for env, err := range h.Signers {
-		signers[string(env)] = updown(err)
-		if err != nil {
-			s.log.WarnContext(ctx, "readiness: signer unusable", "environment", env, "err", err)
+	for env, sh := range h.Signers {
+		signers[string(env)] = updown(sh.Err)
+		if sh.Err != nil {
+			s.log.WarnContext(ctx, "readiness: signer unusable", "environment", env, "err", sh.Err)
 		}
 	}
 	body["signers"] = signers

@@ -2,11 +2,11 @@ package status
 
 import (
 	"context"
-	"crypto/x509"
 	"fmt"
 	"slices"
 	"time"
 
+	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/registry"
 )
 
@@ -33,67 +33,64 @@ func StoreProbe(p Pinger) Probe {
 	}
 }
 
-// KeySigner is what the signing probe needs of a signer (hcert.Signer has both).
-type KeySigner interface {
-	// SignCWT signs a CWT claims set into a COSE_Sign1 message.
-	SignCWT(cwt []byte) ([]byte, error)
-	// Certificate is the signer's document signer certificate (DSC).
-	Certificate() *x509.Certificate
+// SigningHealth is what the signing probe reads: the issuer's own signing state, the same that
+// readiness and issuance read (*issuer.Service has it).
+type SigningHealth interface {
+	SigningHealth() map[issuer.Environment]issuer.SignerHealth
 }
 
 // DefaultExpiryWarning is how long before a DSC expires the signing probe turns yellow.
 const DefaultExpiryWarning = 30 * 24 * time.Hour
 
-// probeCWT is the claims set the signing probe signs: an empty CBOR map. The signature is
-// thrown away.
-var probeCWT = []byte{0xa0}
-
-// SigningProbe makes a test signature with each environment's key and checks its DSC's
-// validity: red when a signature fails or a DSC is missing, not yet valid or expired; yellow
-// when a DSC expires within warn (DefaultExpiryWarning when 0); green otherwise.
-func SigningProbe(signers map[string]KeySigner, clock func() time.Time, warn time.Duration) Probe {
+// SigningProbe shows the issuer's signing state: red when an environment cannot sign (its DSC
+// not yet valid or expired, or its key failing a probe signature), yellow when a DSC expires
+// within warn (DefaultExpiryWarning when 0), green otherwise.
+func SigningProbe(h SigningHealth, clock func() time.Time, warn time.Duration) Probe {
 	if warn <= 0 {
 		warn = DefaultExpiryWarning
 	}
-	envs := make([]string, 0, len(signers))
-	for env := range signers {
-		envs = append(envs, env)
-	}
-	slices.Sort(envs)
 	return func(context.Context) (Light, string) {
-		if len(envs) == 0 {
+		hs := h.SigningHealth()
+		if len(hs) == 0 {
 			return Red, "No signing key is configured: certificates cannot be signed."
 		}
+		envs := make([]string, 0, len(hs))
+		for env := range hs {
+			envs = append(envs, string(env))
+		}
+		slices.Sort(envs)
 		now := clock()
 		light, message := Green, "Every signing key signs and its certificate is valid."
 		for _, env := range envs {
-			s := signers[env]
-			dsc := s.Certificate()
-			switch {
-			case dsc == nil:
-				return Red, fmt.Sprintf("The %s signing key has no certificate: %s certificates cannot be signed.", env, env)
-			case now.Before(dsc.NotBefore):
-				return Red, fmt.Sprintf("The %s signing certificate is not valid yet: %s certificates cannot be signed.", env, env)
-			case !now.Before(dsc.NotAfter):
-				return Red, fmt.Sprintf("The %s signing certificate has expired: %s certificates cannot be signed.", env, env)
-			}
-			if _, err := s.SignCWT(probeCWT); err != nil {
+			sh := hs[issuer.Environment(env)]
+			if sh.Err != nil {
+				switch {
+				case now.Before(sh.NotBefore):
+					return Red, fmt.Sprintf("The %s signing certificate is not valid yet: %s certificates cannot be signed.", env, env)
+				case !now.Before(sh.NotAfter):
+					return Red, fmt.Sprintf("The %s signing certificate has expired: %s certificates cannot be signed.", env, env)
+				}
 				return Red, fmt.Sprintf("The %s signing key does not sign: %s certificates cannot be signed.", env, env)
 			}
-			if light == Green && dsc.NotAfter.Sub(now) < warn {
+			if light == Green && sh.NotAfter.Sub(now) < warn {
 				light = Yellow
-				message = fmt.Sprintf("The %s signing certificate expires on %s and must be renewed.", env, dsc.NotAfter.UTC().Format(time.DateOnly))
+				message = fmt.Sprintf("The %s signing certificate expires on %s and must be renewed.", env, sh.NotAfter.UTC().Format(time.DateOnly))
 			}
 		}
 		return light, message
 	}
 }
 
-// RegisterProbe reports the population register's own state: "up" is green, "degraded" yellow,
-// "down" red. The register being down does not stop issuance: the birth-date fallback applies,
-// which is why the monitor treats the register as non-critical.
+// RegisterProbe reports the population register's state: "up" is green, "degraded" yellow,
+// "down" red. A register that can be probed (registry.Prober) is asked first, so the state
+// does not wait for a failing request to change. The register being down does not stop
+// issuance: the birth-date fallback applies, which is why the monitor treats the register as
+// non-critical.
 func RegisterProbe(r registry.Reporter) Probe {
-	return func(context.Context) (Light, string) {
+	return func(ctx context.Context) (Light, string) {
+		if p, ok := r.(registry.Prober); ok {
+			_ = p.Probe(ctx) // its outcome is in State
+		}
 		switch r.State().Status {
 		case "up":
 			return Green, "The population register answers."

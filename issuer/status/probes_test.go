@@ -2,16 +2,15 @@ package status_test
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/status"
 	"github.com/sedcc/dcc/registry"
-	"github.com/sedcc/dcc/signing/hcert"
-	"github.com/sedcc/dcc/signing/keys"
 )
 
 func TestStoreProbe(t *testing.T) {
@@ -27,46 +26,31 @@ func TestStoreProbe(t *testing.T) {
 	}
 }
 
-func signer(t *testing.T, notBefore time.Time, validity time.Duration) *hcert.Signer {
-	t.Helper()
-	key, cert, err := keys.Generate(t.TempDir(), keys.Options{Now: notBefore, Validity: validity})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := hcert.NewSigner(key, cert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+// signing is the issuer's signing state as the probe reads it.
+type signing map[issuer.Environment]issuer.SignerHealth
 
-// brokenSigner has a valid certificate but cannot sign (a hardware key that went away).
-type brokenSigner struct{ cert *x509.Certificate }
-
-func (b brokenSigner) SignCWT([]byte) ([]byte, error) {
-	return nil, errors.New("device not responding")
-}
-func (b brokenSigner) Certificate() *x509.Certificate { return b.cert }
+func (s signing) SigningHealth() map[issuer.Environment]issuer.SignerHealth { return s }
 
 func TestSigningProbe(t *testing.T) {
 	now := t0
 	year := 365 * 24 * time.Hour
-	good := signer(t, now.Add(-time.Hour), year)
-	expiring := signer(t, now.Add(-year), year+10*24*time.Hour)
-	expired := signer(t, now.Add(-2*year), year)
-	future := signer(t, now.Add(time.Hour), year)
+	down := fmt.Errorf("%w: test", issuer.ErrSigningUnavailable)
+	good := issuer.SignerHealth{NotBefore: now.Add(-time.Hour), NotAfter: now.Add(year)}
+	expiring := issuer.SignerHealth{NotBefore: now.Add(-year), NotAfter: now.Add(10 * 24 * time.Hour)}
+	expired := issuer.SignerHealth{NotBefore: now.Add(-2 * year), NotAfter: now.Add(-year), Err: down}
+	future := issuer.SignerHealth{NotBefore: now.Add(time.Hour), NotAfter: now.Add(year), Err: down}
+	broken := issuer.SignerHealth{NotBefore: now.Add(-time.Hour), NotAfter: now.Add(year), Err: down}
 	tests := []struct {
 		name    string
-		signers map[string]status.KeySigner
+		signers signing
 		want    status.Light
 		mention string
 	}{
-		{"valid", map[string]status.KeySigner{"production": good, "sandbox": good}, status.Green, ""},
-		{"expiring within the warning", map[string]status.KeySigner{"production": good, "sandbox": expiring}, status.Yellow, "sandbox"},
-		{"expired", map[string]status.KeySigner{"production": expired, "sandbox": good}, status.Red, "production"},
-		{"not yet valid", map[string]status.KeySigner{"production": future}, status.Red, "production"},
-		{"cannot sign", map[string]status.KeySigner{"production": good, "sandbox": brokenSigner{good.Certificate()}}, status.Red, "sandbox"},
-		{"no certificate", map[string]status.KeySigner{"sandbox": brokenSigner{}}, status.Red, "sandbox"},
+		{"valid", signing{"production": good, "sandbox": good}, status.Green, ""},
+		{"expiring within the warning", signing{"production": good, "sandbox": expiring}, status.Yellow, "sandbox"},
+		{"expired", signing{"production": expired, "sandbox": good}, status.Red, "production signing certificate has expired"},
+		{"not yet valid", signing{"production": future}, status.Red, "production signing certificate is not valid yet"},
+		{"cannot sign", signing{"production": good, "sandbox": broken}, status.Red, "sandbox signing key does not sign"},
 		{"no keys", nil, status.Red, ""},
 	}
 	for _, tc := range tests {
@@ -89,5 +73,37 @@ func TestRegisterProbe(t *testing.T) {
 		if l != want || msg == "" || strings.Contains(msg, "timeout") {
 			t.Errorf("register %s: %s %q, want %s with a message of its own", state, l, msg, want)
 		}
+	}
+}
+
+// probedRegister is a register whose state only its probe changes.
+type probedRegister struct {
+	state  registry.State
+	probes int
+	answer error
+}
+
+func (p *probedRegister) State() registry.State { return p.state }
+func (p *probedRegister) Probe(context.Context) error {
+	p.probes++
+	if p.answer != nil {
+		p.state = registry.State{Status: "down"}
+	} else {
+		p.state = registry.State{Status: "up"}
+	}
+	return p.answer
+}
+
+// TestRegisterProbeAsks: a register that can be probed is asked on every check, so its light
+// turns red when it has gone away although no look-up failed.
+func TestRegisterProbeAsks(t *testing.T) {
+	r := &probedRegister{state: registry.State{Status: "up"}, answer: errors.New("connection refused")}
+	probe := status.RegisterProbe(r)
+	if l, _ := probe(t.Context()); l != status.Red || r.probes != 1 {
+		t.Fatalf("register gone: %s after %d probes", l, r.probes)
+	}
+	r.answer = nil
+	if l, _ := probe(t.Context()); l != status.Green || r.probes != 2 {
+		t.Fatalf("register back: %s after %d probes", l, r.probes)
 	}
 }

@@ -82,6 +82,9 @@ type Options struct {
 	Clock func() time.Time
 	// Logger receives breaker transitions and failed attempts, never personal data; nil discards.
 	Logger *slog.Logger
+	// ProbeNumber is the number Probe looks up (default DefaultProbeNumber). Found or not found,
+	// an answer proves the register answers; its content is thrown away.
+	ProbeNumber string
 	// OnStateChange, when set, is called on every breaker transition with the state names
 	// above, e.g. for a metric. It runs synchronously while the breaker holds its lock: it must
 	// return quickly and must not call the Client.
@@ -103,6 +106,7 @@ type Client struct {
 	log         *slog.Logger
 	breaker     *gobreaker.TwoStepCircuitBreaker[registry.Person]
 	cache       *lru.Cache[string, cached] // nil when disabled
+	probe       pnr.Number
 
 	mu       sync.Mutex
 	lastFail string
@@ -118,7 +122,12 @@ type cached struct {
 var (
 	_ registry.Register = (*Client)(nil)
 	_ registry.Reporter = (*Client)(nil)
+	_ registry.Prober   = (*Client)(nil)
 )
+
+// DefaultProbeNumber is the number the health probe looks up: the tax agency's published test
+// personnummer, which a register answers found or not found.
+const DefaultProbeNumber = "191212121212"
 
 // New checks o and builds a Client.
 func New(o Options) (*Client, error) {
@@ -136,6 +145,10 @@ func New(o Options) (*Client, error) {
 	if o.Timeout < 0 || o.Budget < 0 || o.BackoffBase < 0 || o.BackoffMax < 0 || o.BreakerCooldown < 0 {
 		return nil, errors.New("register durations must not be negative")
 	}
+	probe, err := pnr.Parse(o.ProbeNumber, pnr.Personnummer, o.Clock())
+	if err != nil {
+		return nil, fmt.Errorf("register probe number: %w", err)
+	}
 	c := &Client{
 		url:         u.JoinPath(registerapi.LookupPath).String(),
 		token:       o.Token,
@@ -148,6 +161,7 @@ func New(o Options) (*Client, error) {
 		http:        o.HTTPClient,
 		now:         o.Clock,
 		log:         o.Logger,
+		probe:       probe,
 	}
 	if o.CacheTTL > 0 && o.CacheSize > 0 {
 		c.cache, err = lru.New[string, cached](o.CacheSize)
@@ -225,6 +239,9 @@ func setDefaults(o *Options) {
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
+	}
+	if o.ProbeNumber == "" {
+		o.ProbeNumber = DefaultProbeNumber
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -330,33 +347,13 @@ func (c *Client) Lookup(ctx context.Context, n pnr.Number) (registry.Person, err
 		}
 		attempts++
 		p, err := c.attempt(ctx, n)
+		ae := c.settle(ctx, done, err)
 		switch {
 		case err == nil:
-			done(nil)
-			c.setUnusable(false)
 			c.toCache(n.Digits(), p)
 			return p, nil
-		case errors.Is(err, registry.ErrNotFound), errors.Is(err, registry.ErrRejected):
-			// Answers about this number: the register itself is fine.
-			done(nil)
-			c.setUnusable(false)
+		case ae == nil:
 			return registry.Person{}, fmt.Errorf("look up: %w", err)
-		}
-		var ae *attemptError
-		if !errors.As(err, &ae) {
-			ae = &attemptError{reason: ReasonConnection, err: err}
-		}
-		if errors.Is(context.Cause(ctx), context.Canceled) {
-			// The caller left; the register may be fine.
-			done(errCallerGone)
-			ae = &attemptError{reason: ReasonCancelled, err: err}
-		} else if !ae.outage() {
-			done(errNotOutage)
-			c.noteFailure(ae)
-			c.setUnusable(true)
-		} else {
-			done(err)
-			c.noteFailure(ae)
 		}
 		last = ae
 		wait, retry := c.nextWait(ctx, ae, attempts)
@@ -379,6 +376,52 @@ func (c *Client) Lookup(ctx context.Context, n pnr.Number) (registry.Person, err
 		case <-t.C:
 		}
 	}
+}
+
+// settle tells the breaker and the client's state how an attempt ended, and returns the failure,
+// or nil when the register answered (a person, or an answer about the number: the register
+// itself is fine). Look-ups and the probe share it, so both move the same state.
+func (c *Client) settle(ctx context.Context, done func(error), err error) *attemptError {
+	if err == nil || errors.Is(err, registry.ErrNotFound) || errors.Is(err, registry.ErrRejected) {
+		done(nil)
+		c.setUnusable(false)
+		return nil
+	}
+	var ae *attemptError
+	if !errors.As(err, &ae) {
+		ae = &attemptError{reason: ReasonConnection, err: err}
+	}
+	switch {
+	case errors.Is(context.Cause(ctx), context.Canceled):
+		// The caller left; the register may be fine.
+		done(errCallerGone)
+		ae = &attemptError{reason: ReasonCancelled, err: err}
+	case !ae.outage():
+		done(errNotOutage)
+		c.noteFailure(ae)
+		c.setUnusable(true)
+	default:
+		done(err)
+		c.noteFailure(ae)
+	}
+	return ae
+}
+
+// Probe asks the register once for the probe number, past the cache, and lets the answer move
+// the breaker and State as a look-up's attempt would: a register that has gone away turns State
+// degraded and then down although no request failed, and one that is back turns it up. It
+// returns nil when the register answered. While the breaker is open Probe is refused like a
+// look-up; once the cool-down ends it is the one request let through.
+func (c *Client) Probe(ctx context.Context) error {
+	done, err := c.breaker.Allow()
+	if err != nil {
+		return &UnavailableError{Reason: ReasonBreakerOpen, Err: err}
+	}
+	_, err = c.attempt(ctx, c.probe)
+	if ae := c.settle(ctx, done, err); ae != nil {
+		return &UnavailableError{Reason: ae.reason, Status: ae.status, Attempts: 1, Err: ae.err}
+	}
+	return nil
 }
 
 // nextWait decides whether another attempt is worth it, and how long to wait before it: only

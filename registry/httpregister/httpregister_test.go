@@ -734,3 +734,39 @@ func TestOptionsFromEnv(t *testing.T) {
 		t.Fatal("both token variables accepted")
 	}
 }
+
+// TestProbeMovesState: with no look-ups at all, the probe alone takes the register's state from
+// up to degraded and down when the register goes away, and back to up when it returns; the
+// probe never touches the cache, and a register answering "not found" is up.
+func TestProbeMovesState(t *testing.T) {
+	o := fast()
+	o.BreakerFailures = 2
+	o.BreakerCooldown = 50 * time.Millisecond
+	f := newFixture(t, o, standin.Options{})
+	ctx := context.Background()
+	if err := f.client.Probe(ctx); err != nil || f.client.State().Status != "up" {
+		t.Fatalf("healthy: %v %+v", err, f.client.State())
+	}
+	f.faults(t, standin.Faults{NotFound: true})
+	if err := f.client.Probe(ctx); err != nil || f.client.State().Status != "up" {
+		t.Fatalf("not found is an answer: %v %+v", err, f.client.State())
+	}
+	f.faults(t, standin.Faults{Outage: true})
+	if err := f.client.Probe(ctx); err == nil || f.client.State().Status != "degraded" {
+		t.Fatalf("first failed probe: %v %+v", err, f.client.State())
+	}
+	if err := f.client.Probe(ctx); err == nil || f.client.State().Status != "down" {
+		t.Fatalf("second failed probe: %v %+v, want the breaker open", err, f.client.State())
+	}
+	f.faults(t, standin.Faults{})
+	time.Sleep(60 * time.Millisecond) // the breaker's cool-down
+	if err := f.client.Probe(ctx); err != nil || f.client.State().Status != "up" {
+		t.Fatalf("register back: %v %+v", err, f.client.State())
+	}
+	if f.client.cache != nil && f.client.cache.Len() != 0 {
+		t.Errorf("the probe filled the cache")
+	}
+	if got := f.standin.Stats().Lookups; got < 4 {
+		t.Errorf("%d requests reached the register, want one per probe that passed the breaker", got)
+	}
+}

@@ -110,6 +110,53 @@ func (f fixture) sign(t testing.TB, p dcc.Certificate) string {
 	return hc1
 }
 
+// signUncapped signs as an issuer would that does not cap exp at its DSC's NotAfter (this
+// package's Signer does), for the verifier's tests.
+func (f fixture) signUncapped(t testing.TB, p dcc.Certificate) string {
+	t.Helper()
+	cwt, err := f.signer.codec.enc.Marshal(cwtClaims{Issuer: "SE", Expiry: expires.Unix(), IssuedAt: issued.Unix(), HCert: hcertClaim{DCC: &p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := f.signer.SignCWT(cwt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc1, err := f.signer.Encode(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hc1
+}
+
+// TestSignWithinDSCValidity: the signer refuses to sign before its DSC's NotBefore or after its
+// NotAfter, and caps exp at NotAfter.
+func TestSignWithinDSCValidity(t *testing.T) {
+	f := newFixture(t)
+	dsc := f.signer.Certificate()
+	for name, iat := range map[string]time.Time{
+		"before NotBefore": dsc.NotBefore.Add(-time.Second),
+		"after NotAfter":   dsc.NotAfter.Add(time.Second),
+	} {
+		_, err := f.signer.Sign(Claims{Issuer: "SE", IssuedAt: iat, Expiry: iat.Add(time.Hour), Payload: testPayload()})
+		if !errors.Is(err, ErrOutsideValidity) {
+			t.Errorf("%s: %v, want ErrOutsideValidity", name, err)
+		}
+	}
+	iat := dsc.NotAfter.Add(-time.Hour)
+	hc1, err := f.signer.Sign(Claims{Issuer: "SE", IssuedAt: iat, Expiry: dsc.NotAfter.Add(365 * 24 * time.Hour), Payload: testPayload()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Decode(hc1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Claims.Expiry.Equal(dsc.NotAfter.Truncate(time.Second)) {
+		t.Errorf("exp %s, want the DSC's NotAfter %s", d.Claims.Expiry, dsc.NotAfter)
+	}
+}
+
 // The backbone: sign, decode, verify, and get back exactly what was signed.
 func TestRoundTrip(t *testing.T) {
 	f := newFixture(t)
@@ -325,8 +372,8 @@ func TestVerifyErrors(t *testing.T) {
 		{"flipped signature bit", flipSignature(t, hc1), trust, issued, ErrBadSignature},
 		{"key usage", vaccByTestDSC, trustOf(toCert), issued, ErrKeyUsage},
 		{"key usage ok", testByTestDSC, trustOf(toCert), issued, nil},
-		{"dsc expired", shortDSC.sign(t, testPayload()), trustOf(shortDSC.cert), issued.Add(2 * time.Hour), ErrDSCValidity},
-		{"dsc still valid", shortDSC.sign(t, testPayload()), trustOf(shortDSC.cert), issued.Add(time.Hour / 2), nil},
+		{"dsc expired", shortDSC.signUncapped(t, testPayload()), trustOf(shortDSC.cert), issued.Add(2 * time.Hour), ErrDSCValidity},
+		{"dsc still valid", shortDSC.signUncapped(t, testPayload()), trustOf(shortDSC.cert), issued.Add(time.Hour / 2), nil},
 		{"unknown algorithm", withAlgorithm(t, f, hc1, cose.AlgorithmES384), trust, issued, ErrUnknownAlgorithm},
 		{"wrong prefix", "HC2:" + hc1[4:], trust, issued, ErrPrefix},
 		{"no prefix", hc1[4:], trust, issued, ErrPrefix},

@@ -151,8 +151,14 @@ func (s *Signer) Certificate() *x509.Certificate { return s.dsc }
 // Algorithm returns the COSE algorithm identifier (-7 ES256 or -37 PS256).
 func (s *Signer) Algorithm() int64 { return int64(s.alg) }
 
+// ErrOutsideValidity is returned when a certificate would be issued outside its DSC's validity:
+// verifiers reject a DCC signed before the DSC's NotBefore or after its NotAfter.
+var ErrOutsideValidity = errors.New("hcert: issued-at outside the DSC's validity")
+
 // Sign validates the claims and returns the HC1 string. IssuedAt and Expiry are taken as given
-// (the caller's clock), truncated to whole seconds.
+// (the caller's clock), truncated to whole seconds, except that an Expiry after the DSC's
+// NotAfter is capped at it; an IssuedAt outside the DSC's validity is refused with
+// ErrOutsideValidity.
 func (s *Signer) Sign(c Claims) (string, error) {
 	cwt, err := s.EncodeClaims(c)
 	if err != nil {
@@ -173,6 +179,13 @@ func (s *Signer) EncodeClaims(c Claims) ([]byte, error) {
 	}
 	if c.IssuedAt.IsZero() || c.Expiry.IsZero() {
 		return nil, errors.New("hcert: issued-at and expiry are required")
+	}
+	if c.IssuedAt.Before(s.dsc.NotBefore) || c.IssuedAt.After(s.dsc.NotAfter) {
+		return nil, fmt.Errorf("%w: issued at %s, DSC valid %s to %s", ErrOutsideValidity, c.IssuedAt.UTC().Format(time.RFC3339),
+			s.dsc.NotBefore.UTC().Format(time.RFC3339), s.dsc.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if c.Expiry.After(s.dsc.NotAfter) {
+		c.Expiry = s.dsc.NotAfter
 	}
 	if !c.Expiry.After(c.IssuedAt) {
 		return nil, fmt.Errorf("hcert: expiry %s is not after issued-at %s", c.Expiry.UTC().Format(time.RFC3339), c.IssuedAt.UTC().Format(time.RFC3339))

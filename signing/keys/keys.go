@@ -48,7 +48,7 @@ var (
 
 var oidExtKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 37}
 
-// ErrKeyMismatch: the private key does not belong to the certificate.
+// ErrKeyMismatch is returned when the private key does not belong to the certificate.
 var ErrKeyMismatch = errors.New("keys: private key does not match the certificate")
 
 // KIDLength is the length of a DCC key identifier.
