@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/signing/dcc"
 )
@@ -37,6 +39,9 @@ type Issued struct {
 	Payload     dcc.Certificate
 	// Replayed is set when the answer is an earlier certificate returned again.
 	Replayed bool
+	// Identity is the personnummer or samordningsnummer the provider sent ("" when it sent
+	// none), for the answer's subject; it is never stored.
+	Identity string
 }
 
 // Submit runs one issuance request to its end: replay detection, parsing and validation, the
@@ -51,10 +56,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Issued, error) {
 	}
 	var req *RequestRecord
 	if sub.ClientRequestID {
-		// The request id is bound to the kind as well as the body: the same body sent to another
-		// kind's route is another request (the /api/v1 and bare paths of one kind are one route).
-		bodyHash := sha256.Sum256(append([]byte(string(sub.Kind)+"\x00"), sub.Body...))
-		req = &RequestRecord{PrincipalID: sub.Principal.ID, RequestID: sub.RequestID, BodyHash: bodyHash[:]}
+		req = &RequestRecord{PrincipalID: sub.Principal.ID, RequestID: sub.RequestID, BodyHash: requestHash(sub.Kind, sub.Body)}
 	}
 	d, unlock := s.decide(ctx, sub, req)
 	defer unlock()
@@ -179,7 +181,7 @@ func (s *Service) replayRequest(ctx context.Context, sub Submission, req *Reques
 		return decision{}, false
 	case err != nil:
 		return s.failed(err), true
-	case !bytes.Equal(prev.BodyHash, req.BodyHash):
+	case !bytes.Equal(prev.BodyHash, req.BodyHash) && !bytes.Equal(prev.BodyHash, exactHash(sub.Kind, sub.Body)):
 		// Nothing is remembered: the id belongs to the other request.
 		return s.refuse(nil, problem.New(problem.CodeRequestIDReused, "X-Request-ID", "")), true
 	case prev.UVCI == "":
@@ -276,7 +278,7 @@ func (s *Service) finish(ctx context.Context, sub Submission, d decision, again 
 			s.log.InfoContext(ctx, "certificate issued", "request_id", sub.RequestID, "uvci", d.uvci,
 				"kind", sub.Kind, "identity_source", d.source, "provider", sub.Principal.ID)
 		}
-		return d.answer, nil
+		return s.withIdentity(sub, d), nil
 	case again && errors.Is(err, ErrIdentifierTaken) && d.draft != nil:
 		// Another process issued for this Identifier between our check and our write.
 		next, ok := s.replayIdentifier(ctx, sub, *d.draft, d.request.withoutAnswer())
@@ -398,4 +400,46 @@ func (s *Service) lockIdentifier(key string) func() {
 		}
 		s.locksMu.Unlock()
 	}
+}
+
+// requestHash keys a request body for its X-Request-ID: the kind, and the resource in its
+// canonical JSON form (RFC 8785: members sorted, numbers and strings in one spelling), so that the
+// same resource sent again with other whitespace or member order is the same request. The request
+// id is bound to the kind as well as the body: the same body sent to another kind's route is
+// another request (the /api/v1 and bare paths of one kind are one route). A body that is not JSON
+// is keyed by its bytes.
+func requestHash(kind Kind, body []byte) []byte {
+	v := jsontext.Value(bytes.Clone(body))
+	if err := v.Canonicalize(); err != nil {
+		return exactHash(kind, body)
+	}
+	return exactHash(kind, v)
+}
+
+// exactHash keys the body's exact bytes: how request records were keyed before the canonical
+// form, still matched so that a retry of such a request is not taken for another.
+func exactHash(kind Kind, body []byte) []byte {
+	h := sha256.New()
+	h.Write([]byte(kind))
+	h.Write([]byte{0})
+	h.Write(body)
+	return h.Sum(nil)
+}
+
+// withIdentity is the decision's answer with the number the provider sent: from the parsed
+// request, or, for a request-id replay (decided before parsing), from parsing the body again.
+func (s *Service) withIdentity(sub Submission, d decision) Issued {
+	out := d.answer
+	dr := d.draft
+	if dr == nil {
+		p, err := s.parse(sub)
+		if err != nil {
+			return out
+		}
+		dr = &p
+	}
+	if !dr.subject.PNR.IsZero() {
+		out.Identity = dr.subject.PNR.Digits()
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sedcc/dcc/fhir/fhirtest"
+	"github.com/sedcc/dcc/issuer/document/qrdecode"
 	"github.com/sedcc/dcc/issuer/store/pgtest"
 	"github.com/sedcc/dcc/registry/fileregister"
 	"github.com/sedcc/dcc/registry/standin"
@@ -152,7 +154,19 @@ func hc1Of(t *testing.T, m map[string]any) (uvci, hc1 string) {
 	for _, k := range []string{"testProof", "recoveryProof", "vaccinationProof"} {
 		if p, ok := m[k].(map[string]any); ok {
 			meta := p["metadata"].(map[string]any)
-			return meta["uvci"].(string), meta["hc1"].(string)
+			if hc1, ok := meta["hc1"].(string); ok {
+				return meta["uvci"].(string), hc1
+			}
+			// A compatibility answer has no extensions: the HC1 is what its QR code says.
+			raw, err := base64.StdEncoding.DecodeString(p["qrCode"].(map[string]any)["image"].(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			hc1, err := qrdecode.Text(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return meta["uvci"].(string), hc1
 		}
 	}
 	t.Fatalf("no proof in %v", m)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -75,6 +76,9 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 		resp, err := s.render(out)
 		if err != nil {
 			return err
+		}
+		if !strings.HasPrefix(c.Path(), apiPrefix+"/") {
+			resp = resp.compat()
 		}
 		if out.Replayed {
 			c.Response().Header().Set("X-Replayed", "true")

@@ -14,8 +14,11 @@ import (
 
 // The response shapes follow the Swedish provider API (covidbevis-api swagger.json):
 // TestSubmissionResponse, RecoveryProofResponse and, shaped like them, VaccinationProofResponse.
-// Additions: metadata.hc1 (the HC1 string), metadata.identitySource and metadata.delivery, and
-// identitySource at the top level.
+// The /api/v1 paths add the project's extensions (docs/openapi.yaml): metadata.hc1,
+// identitySource, delivery and environment, recovery.validFrom and validUntil, and identitySource
+// at the top level. The compatibility paths answer exactly the swagger.json shapes: compat()
+// removes every extension, since clients generated from swagger.json in several languages refuse
+// properties it does not declare.
 
 type qrCode struct {
 	Mimetype string `json:"mimetype"`
@@ -25,18 +28,21 @@ type qrCode struct {
 }
 
 type metadata struct {
-	UVCI           string `json:"uvci"`
-	IssuanceDate   string `json:"issuanceDate"`
-	ValidThrough   string `json:"validThrough"`
-	Issuer         string `json:"issuer"`
-	Country        string `json:"country"`
-	HC1            string `json:"hc1"`
-	IdentitySource string `json:"identitySource"`
-	Delivery       string `json:"delivery"`
-	Environment    string `json:"environment"`
+	UVCI         string `json:"uvci"`
+	IssuanceDate string `json:"issuanceDate"`
+	ValidThrough string `json:"validThrough"`
+	Issuer       string `json:"issuer"`
+	Country      string `json:"country"`
+	// Extensions (the /api/v1 paths only).
+	HC1            string `json:"hc1,omitempty"`
+	IdentitySource string `json:"identitySource,omitempty"`
+	Delivery       string `json:"delivery,omitempty"`
+	Environment    string `json:"environment,omitempty"`
 }
 
 type subject struct {
+	// Identity is the personnummer the provider sent, when it sent one.
+	Identity        string `json:"identity,omitempty"`
 	GivenName       string `json:"givenName,omitempty"`
 	FamilyName      string `json:"familyName,omitempty"`
 	BirthDate       string `json:"birthDate,omitempty"`
@@ -61,8 +67,9 @@ type testDetails struct {
 
 type recoveryDetails struct {
 	PositiveTestResultDate string `json:"positiveTestResultDate"`
-	ValidFrom              string `json:"validFrom"`
-	ValidUntil             string `json:"validUntil"`
+	// Extensions (the /api/v1 paths only).
+	ValidFrom  string `json:"validFrom,omitempty"`
+	ValidUntil string `json:"validUntil,omitempty"`
 }
 
 type vaccinationDetails struct {
@@ -103,7 +110,24 @@ type submissionResponse struct {
 	RecoveryProof    *proof      `json:"recoveryProof,omitempty"`
 	VaccinationProof *proof      `json:"vaccinationProof,omitempty"`
 	ProofTypes       []proofType `json:"proofTypes"`
-	IdentitySource   string      `json:"identitySource"`
+	// Extension (the /api/v1 paths only).
+	IdentitySource string `json:"identitySource,omitempty"`
+}
+
+// compat is the answer as the compatibility paths give it: the swagger.json shape, every
+// extension removed.
+func (r submissionResponse) compat() submissionResponse {
+	r.IdentitySource = ""
+	for _, p := range []*proof{r.TestProof, r.RecoveryProof, r.VaccinationProof} {
+		if p == nil {
+			continue
+		}
+		p.Metadata.HC1, p.Metadata.IdentitySource, p.Metadata.Delivery, p.Metadata.Environment = "", "", "", ""
+		if p.Recovery != nil {
+			p.Recovery.ValidFrom, p.Recovery.ValidUntil = "", ""
+		}
+	}
+	return r
 }
 
 // render builds the provider's answer for an issued (or replayed) certificate. Everything in it
@@ -130,6 +154,7 @@ func (s *Server) render(out issuer.Issued) (submissionResponse, error) {
 			Environment:    string(cert.Environment),
 		},
 		Subject: subject{
+			Identity:        out.Identity,
 			GivenName:       pl.Name.GivenName,
 			FamilyName:      pl.Name.FamilyName,
 			BirthDateString: pl.DateOfBirth,
@@ -197,12 +222,24 @@ func deliveryOf(d issuer.Delivery) delivery {
 		Message: "Hand the printed certificate to the person directly; it is not delivered digitally."}
 }
 
+// fileName names the PDF after the whole UVCI, so that no two certificates share a name: the
+// "URN:UVCI:" prefix dropped, and each of the UVCI's separators mapped to its own safe character
+// (':' to '.', '/' to '_', '#' to '-'), so that a check character of '/' or ':' stays distinct.
 func fileName(c issuer.Certificate) string {
-	id := c.UVCI
-	if i := strings.LastIndexAny(id, ":/"); i >= 0 {
-		id = id[i+1:]
-	}
-	id = strings.NewReplacer("#", "-").Replace(id)
+	id := strings.TrimPrefix(c.UVCI, "URN:UVCI:")
+	id = strings.Map(func(r rune) rune {
+		switch {
+		case r == ':':
+			return '.'
+		case r == '/':
+			return '_'
+		case r == '#':
+			return '-'
+		case r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			return r
+		}
+		return -1
+	}, id)
 	return fmt.Sprintf("covid-certificate-%s-%s.pdf", c.Kind, id)
 }
 

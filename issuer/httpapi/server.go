@@ -165,8 +165,12 @@ func (s *Server) add(method, path string, h echo.HandlerFunc, roles ...string) {
 	s.routeSet = append(s.routeSet, Route{Method: method, Path: path, Roles: roles})
 }
 
+// apiPrefix is the versioned home of the API; the same provider routes without it answer in the
+// compatibility shapes.
+const apiPrefix = "/api/v1"
+
 func (s *Server) routes() {
-	for _, prefix := range []string{"", "/api/v1"} {
+	for _, prefix := range []string{"", apiPrefix} {
 		s.add(http.MethodPost, prefix+"/observation", s.issue(issuer.KindTest), string(issuer.RoleProvider))
 		s.add(http.MethodPost, prefix+"/recovery", s.issue(issuer.KindRecovery), string(issuer.RoleProvider))
 		s.add(http.MethodPost, prefix+"/immunization", s.issue(issuer.KindVaccination), string(issuer.RoleProvider))
