@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/sedcc/dcc/fhir/problem"
-	"github.com/sedcc/dcc/issuer/store/auditpage"
 	"github.com/sedcc/dcc/registry/pnr"
 )
 
@@ -109,7 +108,7 @@ func (s *Service) SearchAudit(ctx context.Context, who Principal, req AuditSearc
 	}
 	page, err := s.auditLog.SearchAudit(ctx, q)
 	switch {
-	case errors.Is(err, auditpage.ErrInvalidCursor):
+	case errors.Is(err, ErrInvalidCursor):
 		return refuse(problem.New(problem.CodeCursorInvalid, "cursor",
 			"Send the cursor exactly as the previous page's next gave it, or leave it out for the first page."))
 	case err != nil:

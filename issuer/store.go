@@ -15,6 +15,8 @@ var (
 	ErrRequestIDTaken = errors.New("request id already used by this principal")
 	// ErrStoreUnavailable wraps failures to reach the store (connection refused, timeouts).
 	ErrStoreUnavailable = errors.New("store unavailable")
+	// ErrInvalidCursor: SearchAudit was given a cursor that no store produced.
+	ErrInvalidCursor = errors.New("invalid audit cursor")
 	// ErrIncidentOpen: an incident for the same dependency is still open; nothing was written.
 	ErrIncidentOpen = errors.New("an incident is already open for this dependency")
 )

@@ -160,6 +160,9 @@ type AuditQuery struct {
 	Limit          int       // at most 500; 0 means 50
 }
 
+// MaxAuditPage is the most events one audit search returns (AuditQuery.Limit above it means it).
+const MaxAuditPage = 500
+
 // AuditPage is one page of audit events, newest first.
 type AuditPage struct {
 	Events []AuditEvent

@@ -11,7 +11,6 @@ import (
 
 	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/issuer"
-	"github.com/sedcc/dcc/issuer/store/auditpage"
 )
 
 // headerPersonnummer carries the personnummer of a support administrator's search by person: in
@@ -154,8 +153,8 @@ func parseAuditSearch(v url.Values, zone *time.Location) (issuer.AuditSearch, pr
 	}
 	if raw := get("limit"); raw != "" {
 		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > auditpage.MaxLimit {
-			bad("limit", "Send limit as a number from 1 to "+strconv.Itoa(auditpage.MaxLimit)+".")
+		if err != nil || n < 1 || n > issuer.MaxAuditPage {
+			bad("limit", "Send limit as a number from 1 to "+strconv.Itoa(issuer.MaxAuditPage)+".")
 		}
 		q.Limit = n
 	}

@@ -17,7 +17,6 @@ import (
 
 	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/issuer"
-	"github.com/sedcc/dcc/issuer/store/auditpage"
 )
 
 // The support page: server-rendered HTML, in Swedish and English, over the same search as
@@ -279,7 +278,7 @@ func (s *Server) supportPerson(c echo.Context, page *template.Template) error {
 	v.Filters = form
 	// One page, as large as pages go: a person's events are few, and a posted search has no
 	// next-page link (it would carry the number in a URL).
-	form = url.Values{"reason": form["reason"], "environment": form["environment"], "limit": {strconv.Itoa(auditpage.MaxLimit)}}
+	form = url.Values{"reason": form["reason"], "environment": form["environment"], "limit": {strconv.Itoa(issuer.MaxAuditPage)}}
 	return s.supportResults(c, page, v, p, form, strings.TrimSpace(c.FormValue("personnummer")))
 }
 

@@ -57,7 +57,7 @@ func (s *Store) SearchAudit(ctx context.Context, q issuer.AuditQuery) (issuer.Au
 	if q.Cursor != "" {
 		pos, err := auditpage.Decode(q.Cursor)
 		if err != nil {
-			return issuer.AuditPage{}, fmt.Errorf("search audit: %w", err)
+			return issuer.AuditPage{}, fmt.Errorf("search audit: %w (%w)", issuer.ErrInvalidCursor, err)
 		}
 		add("(at, id) < (?, ?)", micros(pos.At), pos.ID)
 	}

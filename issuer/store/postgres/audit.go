@@ -19,7 +19,7 @@ func (s *Store) SearchAudit(ctx context.Context, q issuer.AuditQuery) (issuer.Au
 	limit := auditpage.Size(q.Limit)
 	sql, args, err := SearchAuditSQL(q)
 	if err != nil {
-		return issuer.AuditPage{}, fmt.Errorf("search audit: %w", err)
+		return issuer.AuditPage{}, fmt.Errorf("search audit: %w (%w)", issuer.ErrInvalidCursor, err)
 	}
 
 	ctx, cancel := s.bound(ctx)

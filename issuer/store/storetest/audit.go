@@ -167,6 +167,9 @@ func testAuditPaging(t *testing.T, open func(t *testing.T) issuer.Store) {
 		t.Fatalf("paging by 7 returned %d events, want %d in order;\n got  %v\n want %v", len(got), len(want), ids(got), want)
 	}
 
+	if auditpage.MaxLimit != issuer.MaxAuditPage {
+		t.Fatalf("auditpage.MaxLimit %d, issuer.MaxAuditPage %d: one page size", auditpage.MaxLimit, issuer.MaxAuditPage)
+	}
 	// Limit 0 means 50; limits above 500 mean 500.
 	for limit, size := range map[int]int{0: 50, -3: 50, 1000: 500, 500: 500} {
 		page, err := s.SearchAudit(ctx(t), issuer.AuditQuery{Limit: limit})
@@ -211,7 +214,7 @@ func testAuditPaging(t *testing.T, open func(t *testing.T) issuer.Store) {
 
 	for _, bad := range []string{"not a cursor", "djI6MTIzOmU", "!!"} {
 		_, err := s.SearchAudit(ctx(t), issuer.AuditQuery{Cursor: bad})
-		if !errors.Is(err, auditpage.ErrInvalidCursor) {
+		if !errors.Is(err, auditpage.ErrInvalidCursor) || !errors.Is(err, issuer.ErrInvalidCursor) {
 			t.Errorf("cursor %q: error %v, want ErrInvalidCursor", bad, err)
 		}
 	}
