@@ -7,17 +7,24 @@ FUZZTIME ?= 30s
 
 .PHONY: run run-standin build test test-short deps lint vet fuzz bench load clean
 
-## run: start the service on the embedded store with a development key; prints a provider credential
+## run: start the service on the embedded store with a development key and the stand-in identity
+## provider (127.0.0.1:8091); prints a provider credential and the citizens' page address
+IDP_LISTEN ?= 127.0.0.1:8091
 run: build
 	DCC_DATA_DIR=$(DATA_DIR) ./bin/dccctl devsetup
-	DCC_DATA_DIR=$(DATA_DIR) ./bin/dccd
+	./bin/dccidp --listen $(IDP_LISTEN) & echo $$! > bin/dccidp.pid; \
+	trap 'kill $$(cat bin/dccidp.pid) 2>/dev/null' EXIT; \
+	echo "citizens' page: http://$${DCC_LISTEN:-127.0.0.1:8080}/ (sign in with the stand-in identity provider at http://$(IDP_LISTEN))"; \
+	DCC_DATA_DIR=$(DATA_DIR) DCC_OIDC_ISSUER=http://$(IDP_LISTEN) DCC_CITIZEN_SANDBOX=true ./bin/dccd
 
 ## run-standin: as `run`, but against the stand-in population register (faults switchable at run time)
 run-standin: build
 	DCC_DATA_DIR=$(DATA_DIR) ./bin/dccctl devsetup
 	./bin/dccregister --listen 127.0.0.1:8090 & echo $$! > bin/dccregister.pid; \
-	trap 'kill $$(cat bin/dccregister.pid) 2>/dev/null' EXIT; \
-	DCC_DATA_DIR=$(DATA_DIR) DCC_REGISTER_URL=http://127.0.0.1:8090 ./bin/dccd
+	./bin/dccidp --listen $(IDP_LISTEN) & echo $$! > bin/dccidp.pid; \
+	trap 'kill $$(cat bin/dccregister.pid) $$(cat bin/dccidp.pid) 2>/dev/null' EXIT; \
+	echo "citizens' page: http://$${DCC_LISTEN:-127.0.0.1:8080}/"; \
+	DCC_DATA_DIR=$(DATA_DIR) DCC_REGISTER_URL=http://127.0.0.1:8090 DCC_OIDC_ISSUER=http://$(IDP_LISTEN) DCC_CITIZEN_SANDBOX=true ./bin/dccd
 
 build:
 	$(GO) build -o bin/ ./cmd/...

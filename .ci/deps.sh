@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 need_apt=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
 command -v node >/dev/null || need_apt+=(nodejs npm)
-# Headless browser for the support page's browser test (driven by chromedp).
+# Browser tests (chromedp) drive Debian's headless Chromium; a font so that pages render text.
 command -v chromium >/dev/null || need_apt+=(chromium)
+[ -d /usr/share/fonts/truetype/dejavu ] || need_apt+=(fonts-dejavu-core)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "deps: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

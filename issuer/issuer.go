@@ -65,6 +65,13 @@ type Config struct {
 	// expired or the key fails (default 5 min); before a DSC's NotBefore it is the time left.
 	SigningRetryAfter time.Duration
 
+	// CitizenService says that citizens can sign in and fetch their certificates, so that
+	// certificates of persons with a number are delivered there (see Delivery).
+	CitizenService bool
+	// CitizenSandbox says that the citizen service also shows sandbox certificates (a
+	// development or test set-up; see CitizenView), so that they too are delivered there.
+	CitizenSandbox bool
+
 	// TestIdentities are personnummer (12 digits) or prefixes of them that are known test
 	// identities: refused in production with test-data-in-production.
 	TestIdentities []string

@@ -40,10 +40,15 @@ const (
 type Delivery string
 
 const (
-	// DeliveryMailbox: sent to the citizen's digital mailbox and fetchable by the citizen.
-	DeliveryMailbox Delivery = "digital-mailbox"
-	// DeliveryHandout: the provider hands the certificate out directly (fallback, no personnummer).
+	// DeliveryCitizen: the citizen fetches it from the citizen service (API and web page),
+	// signed in with their e-ID. Only when the service serves citizens and the person has a number.
+	DeliveryCitizen Delivery = "citizen-service"
+	// DeliveryHandout: the provider hands the certificate out directly: the person has no
+	// personnummer, or the citizen service is not served.
 	DeliveryHandout Delivery = "provider-handout"
+	// DeliveryMailbox is found only on certificates recorded by earlier versions, which claimed a
+	// digital mailbox delivery that never happened; it is answered as a hand-out.
+	DeliveryMailbox Delivery = "digital-mailbox"
 )
 
 // Role is what an authenticated party may do.

@@ -26,6 +26,7 @@ import (
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/admission"
 	"github.com/sedcc/dcc/issuer/httpapi"
+	"github.com/sedcc/dcc/issuer/idtoken"
 	"github.com/sedcc/dcc/issuer/metrics"
 	"github.com/sedcc/dcc/issuer/status"
 	"github.com/sedcc/dcc/registry"
@@ -112,15 +113,23 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	if err != nil {
 		return fmt.Errorf("DCC_ISSUE_*: %w", err)
 	}
-	if err := m.WatchLimiters(limiter); err != nil {
-		return err
-	}
 	values, err := valueset.Load()
 	if err != nil {
 		return err
 	}
 	svc, err := setup.Issuer(cfg, st, signers, reg, sandboxReg, subjectKey, values, log, time.Now, m)
 	if err != nil {
+		return err
+	}
+	citizens, citizenLimiter, err := citizenRoutes(cfg, subjectKey, issuer.NewCitizenView(st, svc, cfg.CitizenSandbox))
+	if err != nil {
+		return err
+	}
+	limiters := []*admission.Limiter{limiter}
+	if citizenLimiter != nil {
+		limiters = append(limiters, citizenLimiter)
+	}
+	if err := m.WatchLimiters(limiters...); err != nil {
 		return err
 	}
 	// The monitor stops before the store closes (defers run last in, first out).
@@ -168,6 +177,7 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 		Metrics:            m,
 		AuditQueue:         refusals,
 		Status:             monitor,
+		Citizens:           citizens,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -195,6 +205,13 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 		log.Info("signing key", "environment", env, "kid", fmt.Sprintf("%x", s.KID()))
 	}
 	log.Info("dccd serving", "addr", ln.Addr().String(), "store", store, "register", register, "version", version)
+	if citizens != nil {
+		page := cfg.PublicURL
+		if page == "" {
+			page = "http://" + ln.Addr().String()
+		}
+		log.Info("citizen page", "url", page+"/", "identity_provider", cfg.OIDCIssuer)
+	}
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -245,4 +262,36 @@ func statusMonitor(cfg setup.Config, st issuer.Store, svc *issuer.Service,
 		return nil, fmt.Errorf("status monitor: %w", err)
 	}
 	return m, nil
+}
+
+// citizenRoutes builds the citizens' API and web page: the token verifier for the identity
+// provider, the citizens' own admission budget, the sign-in. nil when DCC_CITIZEN_SERVICE=false.
+func citizenRoutes(cfg setup.Config, subjectKey []byte, view *issuer.CitizenView) (*httpapi.Citizens, *admission.Limiter, error) {
+	if !cfg.CitizenService {
+		return nil, nil, nil
+	}
+	verifier, err := idtoken.New(idtoken.Options{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, ClientID: cfg.OIDCClientID,
+		JWKSURL: cfg.OIDCJWKSURL, PNRClaim: cfg.OIDCPNRClaim})
+	if err != nil {
+		return nil, nil, fmt.Errorf("DCC_OIDC_*: %w", err)
+	}
+	limiter, err := admission.New(admission.Config{Name: "citizen", Limit: cfg.CitizenConcurrency, Queue: cfg.CitizenQueue,
+		Wait: cfg.CitizenWait, MaxRetryAfter: cfg.IssueRetryAfterMax})
+	if err != nil {
+		return nil, nil, fmt.Errorf("DCC_CITIZEN_*: %w", err)
+	}
+	// The session cookies are sealed with a key derived from the subject key (the web page
+	// derives its own from it), so replicas sharing the data agree and nothing new is kept.
+	c, err := httpapi.NewCitizens(httpapi.CitizenOptions{
+		Verifier:   verifier,
+		View:       view,
+		Admission:  limiter,
+		CacheBytes: int64(cfg.CitizenCacheBytes),
+		Web: &httpapi.WebOptions{Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, SessionKey: subjectKey,
+			SessionTTL: cfg.SessionTTL, PublicURL: cfg.PublicURL},
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("citizen routes: %w", err)
+	}
+	return c, limiter, nil
 }

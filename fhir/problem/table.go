@@ -91,6 +91,8 @@ const (
 	CodeNameNotTransliterable = "name-not-transliterable"
 	// CodeCertificateInvalid: the certificate built from the request would break the DCC schema.
 	CodeCertificateInvalid = "certificate-invalid"
+	// CodeIdPUnavailable: the citizens' identity provider's keys cannot be had to check a token.
+	CodeIdPUnavailable = "idp-unavailable"
 
 	// Searches of the audit log.
 	CodeAuditFilterInvalid = "audit-filter-invalid" // a filter value the search cannot use
@@ -225,6 +227,7 @@ var codeTable = map[string]codeInfo{
 	CodeMethodNotAllowed:      {ClassMethodNotAllowed, "", "This path does not accept that method (see the Allow header and /openapi.yaml).", OriginService},
 	CodeBadRequest:            {ClassMalformed, "", "The request could not be read as HTTP. Check its headers.", OriginService},
 	CodeInternal:              {ClassInternal, "", internalText, OriginService},
+	CodeIdPUnavailable:        {ClassUnavailable, "", "The identity provider cannot be reached to check the token. Send the same request again after the time in Retry-After.", OriginService},
 	CodeAuditFilterInvalid:    {ClassInvalid, "value", "Send the search's filters as docs/audit-search.md describes them.", OriginService},
 	CodeCursorInvalid:         {ClassMalformed, "value", "Send the cursor exactly as the previous page's next gave it, or leave it out for the first page.", OriginService},
 	CodeReasonRequired:        {ClassInvalid, "required", "Say why you search this person (1 to 300 characters, e.g. the ticket number).", OriginService},

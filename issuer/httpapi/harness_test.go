@@ -22,6 +22,8 @@ import (
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/admission"
 	"github.com/sedcc/dcc/issuer/httpapi"
+	"github.com/sedcc/dcc/issuer/idp"
+	"github.com/sedcc/dcc/issuer/idtoken"
 	"github.com/sedcc/dcc/issuer/metrics"
 	"github.com/sedcc/dcc/issuer/requestid"
 	"github.com/sedcc/dcc/issuer/store/embedded"
@@ -58,6 +60,8 @@ type testEnv struct {
 	testOnly string // key of a sandbox provider that may only issue tests
 	support  string // key of a support staff member
 	queue    *issuer.AuditQueue
+	// idp is the stand-in identity provider when the env serves citizens.
+	idp *idp.Server
 }
 
 type envOptions struct {
@@ -72,6 +76,13 @@ type envOptions struct {
 	slotsPerCred    int                      // admission slots one credential may hold (zero: no cap)
 	store           issuer.Store             // used instead of opening one of the stores
 	admit           *admission.Limiter
+	// citizens serves the citizens' API and web page, with a stand-in identity provider.
+	citizens bool
+	// citizenAdmit is the citizens' budget.
+	citizenAdmit *admission.Limiter
+	// productionOnly: citizens see production certificates only, as in production (by default
+	// the tests' citizens also see the sandbox certificates the sandbox providers issue).
+	productionOnly bool
 }
 
 type syncBuffer struct {
@@ -161,6 +172,7 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 	}
 	log := slog.New(requestid.Handler(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	svc, err := issuer.New(issuer.Options{
+		Config:          issuer.Config{CitizenService: o.citizens, CitizenSandbox: o.citizens && !o.productionOnly},
 		Store:           st,
 		Audit:           st,
 		Signers:         signers,
@@ -190,10 +202,14 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 			t.Fatal(err)
 		}
 	}
+	var cit *httpapi.Citizens
+	if o.citizens {
+		cit = e.startIdP(clock, o.citizenAdmit, !o.productionOnly)
+	}
 	srv := httpapi.New(httpapi.Options{Issuer: svc, Credentials: e.creds, Values: values, Log: log,
 		Clock: clock, OpenAPI: docs.OpenAPI, Version: "test", ProviderRate: o.rate, AuthFailures: o.authFails, Admission: o.admit,
 		BodyTimeout: o.bodyTimeout, SlotsPerCredential: o.slotsPerCred,
-		Metrics: m, AuditQueue: e.queue})
+		Metrics: m, AuditQueue: e.queue, Citizens: cit})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	e.url = ts.URL
@@ -305,6 +321,30 @@ func (e *testEnv) trustList(envs ...issuer.Environment) *trust.List {
 		l.Add(e.dscs[env], string(env))
 	}
 	return l
+}
+
+// startIdP starts a stand-in identity provider on its own listener and builds the citizens'
+// routes against it, as dccd does.
+func (e *testEnv) startIdP(clock func() time.Time, admit *admission.Limiter, sandbox bool) *httpapi.Citizens {
+	e.t.Helper()
+	var h http.Handler
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	e.t.Cleanup(ts.Close)
+	p, err := idp.New(idp.Options{Issuer: ts.URL, Clock: clock})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	h, e.idp = p, p
+	v, err := idtoken.New(idtoken.Options{Issuer: ts.URL, Audience: p.Audience(), ClientID: p.ClientID(), Clock: clock})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cit, err := httpapi.NewCitizens(httpapi.CitizenOptions{Verifier: v, Admission: admit, View: issuer.NewCitizenView(e.store, e.svc, sandbox),
+		Web: &httpapi.WebOptions{Issuer: ts.URL, ClientID: p.ClientID(), SessionKey: bytes.Repeat([]byte{9}, 32)}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return cit
 }
 
 // failureLogs are the log lines at warning level or above about a request, other than its access

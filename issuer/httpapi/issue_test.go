@@ -145,7 +145,7 @@ func TestIssueEveryKind(t *testing.T) {
 			if tt.Type != fhirtest.TestTypeNAAT || tt.Result != fhirtest.NotDetected || tt.Centre != "Provtagningen Stockholm City" || tt.Name == "" || tt.Device != "" {
 				t.Errorf("NAAT entry %+v", tt)
 			}
-			if naat.source != "register" || naat.delivery != "digital-mailbox" {
+			if naat.source != "register" || naat.delivery != "provider-handout" {
 				t.Errorf("NAAT source %s delivery %s", naat.source, naat.delivery)
 			}
 

@@ -134,11 +134,10 @@ func (r submissionResponse) compat() submissionResponse {
 // derives from the stored certificate, so a replay answers with the same content.
 func (s *Server) render(out issuer.Issued) (submissionResponse, error) {
 	cert, pl := out.Certificate, out.Payload
-	docs, err := document.Render(s.printable(cert, pl))
+	png, w, h, pdf, err := s.renderDocuments(cert, pl)
 	if err != nil {
-		return submissionResponse{}, fmt.Errorf("render %s: %w", cert.UVCI, err)
+		return submissionResponse{}, err
 	}
-	png, w, h, pdf := docs.QR, docs.Width, docs.Height, docs.PDF
 	issuedBy, country := signedBy(pl)
 	p := &proof{
 		QRCode: qrCode{Mimetype: "image/png", Width: w, Height: h, Image: base64.StdEncoding.EncodeToString(png)},
@@ -153,17 +152,56 @@ func (s *Server) render(out issuer.Issued) (submissionResponse, error) {
 			Delivery:       string(cert.Delivery),
 			Environment:    string(cert.Environment),
 		},
-		Subject: subject{
-			Identity:        out.Identity,
-			GivenName:       pl.Name.GivenName,
-			FamilyName:      pl.Name.FamilyName,
-			BirthDateString: pl.DateOfBirth,
-		},
-	}
-	if len(pl.DateOfBirth) == 10 {
-		p.Subject.BirthDate = pl.DateOfBirth
+		Subject: subjectOf(pl, out.Identity),
 	}
 	resp := submissionResponse{IdentitySource: string(cert.IdentitySource)}
+	p.Test, p.Recovery, p.Vaccination = s.entryDetails(pl)
+	switch {
+	case p.Test != nil:
+		resp.TestProof = p
+	case p.Recovery != nil:
+		resp.RecoveryProof = p
+	case p.Vaccination != nil:
+		resp.VaccinationProof = p
+	default:
+		return submissionResponse{}, fmt.Errorf("certificate %s holds no single entry", cert.UVCI)
+	}
+	resp.ProofTypes = []proofType{{
+		Mimetype: "application/pdf",
+		Content:  base64.StdEncoding.EncodeToString(pdf),
+		FileName: fileName(cert),
+		Delivery: deliveryOf(cert.Delivery),
+	}}
+	return resp, nil
+}
+
+// renderDocuments makes the QR code and PDF of a certificate. With the citizens' routes on, they
+// are kept for the citizen's fetches (and a replay), so a certificate is rendered once.
+func (s *Server) renderDocuments(cert issuer.Certificate, pl dcc.Certificate) (png []byte, w, h int, pdf []byte, err error) {
+	if s.cit == nil || len(cert.SubjectKey) == 0 {
+		docs, err := document.Render(s.printable(cert, pl))
+		if err != nil {
+			return nil, 0, 0, nil, fmt.Errorf("render %s: %w", cert.UVCI, err)
+		}
+		return docs.QR, docs.Width, docs.Height, docs.PDF, nil
+	}
+	d, err := s.cit.docs.load(cert.UVCI, func() (*documents, error) { return s.makeDocuments(cert, pl, nil) })
+	if err != nil {
+		return nil, 0, 0, nil, err
+	}
+	return d.qr.body, d.qrWidth, d.qrHeight, d.pdf.body, nil
+}
+
+func subjectOf(pl dcc.Certificate, identity string) subject {
+	sub := subject{Identity: identity, GivenName: pl.Name.GivenName, FamilyName: pl.Name.FamilyName, BirthDateString: pl.DateOfBirth}
+	if len(pl.DateOfBirth) == 10 {
+		sub.BirthDate = pl.DateOfBirth
+	}
+	return sub
+}
+
+// entryDetails are the display details of the certificate's one entry.
+func (s *Server) entryDetails(pl dcc.Certificate) (*testDetails, *recoveryDetails, *vaccinationDetails) {
 	switch {
 	case len(pl.Test) == 1:
 		t := pl.Test[0]
@@ -182,15 +220,13 @@ func (s *Server) render(out issuer.Issued) (submissionResponse, error) {
 		if t.Centre != "" {
 			td.TestProvider = &coding{Display: t.Centre}
 		}
-		p.Test = td
-		resp.TestProof = p
+		return td, nil, nil
 	case len(pl.Recovery) == 1:
 		r := pl.Recovery[0]
-		p.Recovery = &recoveryDetails{PositiveTestResultDate: r.FirstPositive, ValidFrom: r.ValidFrom, ValidUntil: r.ValidUntil}
-		resp.RecoveryProof = p
+		return nil, &recoveryDetails{PositiveTestResultDate: r.FirstPositive, ValidFrom: r.ValidFrom, ValidUntil: r.ValidUntil}, nil
 	case len(pl.Vaccination) == 1:
 		v := pl.Vaccination[0]
-		p.Vaccination = &vaccinationDetails{
+		return nil, nil, &vaccinationDetails{
 			ID:                 v.ID,
 			TargetDisease:      s.coding(valueset.DiseaseAgent, v.Disease),
 			VaccineType:        s.coding(valueset.VaccineProphylaxis, v.Vaccine),
@@ -200,23 +236,14 @@ func (s *Server) render(out issuer.Issued) (submissionResponse, error) {
 			TotalSeriesOfDoses: v.TotalDoses,
 			DateOfVaccination:  v.Date,
 		}
-		resp.VaccinationProof = p
-	default:
-		return submissionResponse{}, fmt.Errorf("certificate %s holds no single entry", cert.UVCI)
 	}
-	resp.ProofTypes = []proofType{{
-		Mimetype: "application/pdf",
-		Content:  base64.StdEncoding.EncodeToString(pdf),
-		FileName: fileName(cert),
-		Delivery: deliveryOf(cert.Delivery),
-	}}
-	return resp, nil
+	return nil, nil, nil
 }
 
 func deliveryOf(d issuer.Delivery) delivery {
-	if d == issuer.DeliveryMailbox {
+	if d == issuer.DeliveryCitizen {
 		return delivery{ServiceSupplier: "citizen-service", Delivered: true,
-			Message: "The certificate is available to the holder in the citizen service."}
+			Message: "The holder can fetch the certificate in the citizen service, signed in with their e-ID. Hand it out as well if they ask."}
 	}
 	return delivery{ServiceSupplier: "provider", Delivered: false,
 		Message: "Hand the printed certificate to the person directly; it is not delivered digitally."}

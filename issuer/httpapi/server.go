@@ -67,6 +67,9 @@ type Options struct {
 	AuthFailures AuthFailureLimit
 	// Status is what /status and /status/feed.xml show (a *status.Monitor); nil answers 404.
 	Status StatusSource
+	// Citizens, when set, serves the citizens' API under /api/v1/me and, when built with web
+	// options, the web page at / (see NewCitizens).
+	Citizens *Citizens
 }
 
 // Server holds the routes and their dependencies.
@@ -92,6 +95,7 @@ type Server struct {
 	status      StatusSource
 	// zone is where answers show dates: the issuance policy's.
 	zone *time.Location
+	cit  *Citizens
 }
 
 // Route is one served route and the roles that may call it (see docs/roles.md).
@@ -132,6 +136,7 @@ func New(o Options) *Server {
 	s.status = o.Status
 	s.admit, s.metrics, s.refusals = o.Admission, o.Metrics, o.AuditQueue
 	s.pace = newPacer(o.OverloadPace, o.Clock)
+	s.cit = o.Citizens
 	if len(o.TrustedProxies) > 0 {
 		opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
 		for _, n := range o.TrustedProxies {
@@ -186,6 +191,7 @@ func (s *Server) routes() {
 	}
 	s.statusRoutes()
 	s.supportRoutes()
+	s.citizenRoutes()
 }
 
 const headerRequestID = "X-Request-ID"

@@ -232,6 +232,8 @@ func Issuer(c Config, st issuer.Store, signers map[issuer.Environment]*hcert.Sig
 			RecoveryValidity:    c.RecValidity,
 			VaccinationValidity: c.VacValidity,
 			TestIdentities:      c.TestIdentities,
+			CitizenService:      c.CitizenService,
+			CitizenSandbox:      c.CitizenSandbox,
 		},
 		Store:           st,
 		Audit:           st,

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
@@ -106,6 +107,37 @@ type Config struct {
 	// is the operator's legal decision, not the software's.
 	AuditRetention time.Duration
 
+	// Citizens (docs/citizens.md): the API under /api/v1/me and the web page at /, served unless
+	// CitizenService is false (DCC_CITIZEN_SERVICE=false; then providers hand certificates out).
+	CitizenService bool
+	// CitizenSandbox also shows citizens the certificates issued to their number with sandbox
+	// credentials (DCC_CITIZEN_SANDBOX, false; make run turns it on, since development providers
+	// are sandbox providers). Never in production.
+	CitizenSandbox bool
+	// The citizens' identity provider: issuer (DCC_OIDC_ISSUER, the development stand-in at
+	// http://127.0.0.1:8091), access-token audience (DCC_OIDC_AUDIENCE, dcc-citizen), JWKS
+	// (DCC_OIDC_JWKS_URL, the issuer's /jwks), personnummer claim (DCC_OIDC_PNR_CLAIM) and the
+	// web page's client id there (DCC_OIDC_CLIENT_ID, dcc-web).
+	OIDCIssuer   string
+	OIDCAudience string
+	OIDCJWKSURL  string
+	OIDCPNRClaim string
+	OIDCClientID string
+	// PublicURL is the web page's address as citizens reach it (DCC_PUBLIC_URL); empty: each
+	// request's own. An https address makes the session cookie Secure.
+	PublicURL string
+	// SessionTTL is how long a web session lasts (DCC_SESSION_TTL, 30m).
+	SessionTTL time.Duration
+	// The citizens' admission budget, apart from the providers': CitizenConcurrency requests at
+	// once (DCC_CITIZEN_CONCURRENCY, 4 x CPUs), CitizenQueue waiting (DCC_CITIZEN_QUEUE, 4 x
+	// that) up to CitizenWait (DCC_CITIZEN_WAIT, 100ms).
+	CitizenConcurrency int
+	CitizenQueue       int
+	CitizenWait        time.Duration
+	// CitizenCacheBytes bounds the rendered documents kept in memory (DCC_CITIZEN_CACHE_BYTES,
+	// 67108864 = 64 MiB).
+	CitizenCacheBytes int
+
 	// StatusInterval is the time between two checks of the dependencies (/status);
 	// IncidentThreshold how long one must be red before an incident is opened.
 	StatusInterval    time.Duration // DCC_STATUS_INTERVAL, 10s
@@ -142,6 +174,16 @@ func Defaults() Config {
 		LogLevel:           "info",
 		ShutdownTimeout:    20 * time.Second,
 		RequestRetention:   30 * 24 * time.Hour,
+
+		CitizenService:     true,
+		OIDCIssuer:         "http://127.0.0.1:8091",
+		OIDCAudience:       "dcc-citizen",
+		OIDCPNRClaim:       "https://id.oidc.se/claim/personalIdentityNumber",
+		OIDCClientID:       "dcc-web",
+		SessionTTL:         30 * time.Minute,
+		CitizenConcurrency: 4 * runtime.GOMAXPROCS(0),
+		CitizenWait:        100 * time.Millisecond,
+		CitizenCacheBytes:  64 << 20,
 
 		StatusInterval:    10 * time.Second,
 		IncidentThreshold: 60 * time.Second,
@@ -264,6 +306,36 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			c.ProviderBurst = n
 		}
 	}
+	if v := getenv("DCC_CITIZEN_SERVICE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("DCC_CITIZEN_SERVICE=%q: want true or false", v))
+		} else {
+			c.CitizenService = b
+		}
+	}
+	if v := getenv("DCC_CITIZEN_SANDBOX"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("DCC_CITIZEN_SANDBOX=%q: want true or false", v))
+		} else {
+			c.CitizenSandbox = b
+		}
+	}
+	str("DCC_OIDC_ISSUER", &c.OIDCIssuer)
+	str("DCC_OIDC_AUDIENCE", &c.OIDCAudience)
+	str("DCC_OIDC_JWKS_URL", &c.OIDCJWKSURL)
+	str("DCC_OIDC_PNR_CLAIM", &c.OIDCPNRClaim)
+	str("DCC_OIDC_CLIENT_ID", &c.OIDCClientID)
+	str("DCC_PUBLIC_URL", &c.PublicURL)
+	dur("DCC_SESSION_TTL", &c.SessionTTL)
+	intVar("DCC_CITIZEN_CONCURRENCY", &c.CitizenConcurrency, 1)
+	intVar("DCC_CITIZEN_QUEUE", &c.CitizenQueue, 0)
+	dur("DCC_CITIZEN_WAIT", &c.CitizenWait)
+	intVar("DCC_CITIZEN_CACHE_BYTES", &c.CitizenCacheBytes, 1<<20)
+	if c.CitizenQueue == 0 && getenv("DCC_CITIZEN_QUEUE") == "" {
+		c.CitizenQueue = 4 * c.CitizenConcurrency
+	}
 	if v := getenv("DCC_AUTH_FAILURE_RATE"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f < 0 {
@@ -333,6 +405,22 @@ func (c Config) Validate() []error {
 	}
 	if c.StatusInterval < time.Second {
 		errs = append(errs, fmt.Errorf("DCC_STATUS_INTERVAL=%s: want at least 1s", c.StatusInterval))
+	}
+	if c.CitizenService {
+		for name, v := range map[string]string{"DCC_OIDC_ISSUER": c.OIDCIssuer, "DCC_OIDC_JWKS_URL": c.OIDCJWKSURL, "DCC_PUBLIC_URL": c.PublicURL} {
+			if v == "" && name != "DCC_OIDC_ISSUER" {
+				continue
+			}
+			if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				errs = append(errs, fmt.Errorf("%s=%q: want an http(s) URL", name, v))
+			}
+		}
+		if c.OIDCAudience == "" || c.OIDCClientID == "" || c.OIDCPNRClaim == "" {
+			errs = append(errs, errors.New("DCC_OIDC_AUDIENCE, DCC_OIDC_CLIENT_ID and DCC_OIDC_PNR_CLAIM must not be empty"))
+		}
+		if c.SessionTTL < time.Minute {
+			errs = append(errs, fmt.Errorf("DCC_SESSION_TTL=%s: want at least 1m", c.SessionTTL))
+		}
 	}
 	if c.IncidentThreshold <= 0 {
 		errs = append(errs, fmt.Errorf("DCC_INCIDENT_THRESHOLD=%s: want a positive duration such as 60s", c.IncidentThreshold))
