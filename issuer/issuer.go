@@ -131,8 +131,11 @@ type Parser interface {
 
 // Options are the issuer's dependencies.
 type Options struct {
-	Config  Config
-	Store   IssuanceStore
+	Config Config
+	Store  IssuanceStore
+	// Audit serves searches of the audit log (SearchAudit); without it they answer
+	// internal-error. Wiring passes the same store as Store.
+	Audit   AuditReader
 	Signers map[Environment]Signer
 	UVCIs   UVCIs
 	// Register resolves production requests: the population register.
@@ -162,6 +165,7 @@ type Metrics interface {
 type Service struct {
 	cfg        Config
 	store      IssuanceStore
+	auditLog   AuditReader
 	signers    map[Environment]Signer
 	uvcis      UVCIs
 	register   registry.Register
@@ -212,6 +216,7 @@ func New(o Options) (*Service, error) {
 	return &Service{
 		cfg:        cfg,
 		store:      o.Store,
+		auditLog:   o.Audit,
 		signers:    o.Signers,
 		uvcis:      o.UVCIs,
 		register:   o.Register,

@@ -15,6 +15,8 @@ var (
 	ErrRequestIDTaken = errors.New("request id already used by this principal")
 	// ErrStoreUnavailable wraps failures to reach the store (connection refused, timeouts).
 	ErrStoreUnavailable = errors.New("store unavailable")
+	// ErrInvalidCursor: SearchAudit was given a cursor that no store produced.
+	ErrInvalidCursor = errors.New("invalid audit cursor")
 	// ErrIncidentOpen: an incident for the same dependency is still open; nothing was written.
 	ErrIncidentOpen = errors.New("an incident is already open for this dependency")
 )
@@ -44,6 +46,9 @@ type IssuanceStore interface {
 	// PurgeRequests deletes request records created before the time, returning how many: a
 	// request id is remembered for replay for a retention period, not forever.
 	PurgeRequests(ctx context.Context, before time.Time) (int64, error)
+	// PurgeAudit deletes audit events recorded before the time, in batches so that issuance
+	// writes run between them, returning how many (the audit retention).
+	PurgeAudit(ctx context.Context, before time.Time) (int64, error)
 	// Ping checks that the store can serve.
 	Ping(ctx context.Context) error
 }

@@ -257,7 +257,7 @@ func (s *Service) event(sub Submission, d decision) AuditEvent {
 	ev.Latency = ev.At.Sub(sub.Received)
 	if d.err != nil {
 		p, _ := problem.As(d.err)
-		ev.Status, ev.Codes = p.Status(), p.Codes()
+		ev.Status, ev.Codes, ev.Problems = p.Status(), p.Codes(), p
 		if ev.Outcome == "" {
 			ev.Outcome = OutcomeRejected
 		}

@@ -3,6 +3,7 @@ package issuer
 import (
 	"time"
 
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/signing/dcc"
 )
 
@@ -82,6 +83,7 @@ const (
 	OutcomeReplayed Outcome = "replayed" // an earlier answer was returned again (same Identifier or X-Request-ID)
 	OutcomeRejected Outcome = "rejected" // the request was refused (4xx)
 	OutcomeFailed   Outcome = "failed"   // the service or a dependency failed (5xx)
+	OutcomeRead     Outcome = "read"     // a search of the audit log (support staff or a provider)
 )
 
 // Certificate is one issued certificate as the store keeps it. The personnummer is never stored:
@@ -122,6 +124,10 @@ type AuditEvent struct {
 	SubjectKey     []byte // keyed hash of the personnummer, for support look-ups by person
 	Latency        time.Duration
 	Notes          []string // operator-facing remarks free of personal data, e.g. "register-name-mismatch"
+	// Problems are what a refused or failed request was answered with (codes, FHIRPaths, texts),
+	// so that support staff see the answer exactly as the caller got it. The texts are the
+	// service's own sentences; they never quote personal data.
+	Problems problem.List
 }
 
 // RequestRecord remembers a client-given X-Request-ID so that a replay gets the original answer
@@ -159,15 +165,22 @@ type APIKey struct {
 
 // AuditQuery filters the audit log. Zero fields do not filter.
 type AuditQuery struct {
-	RequestID   string
-	UVCI        string
-	PrincipalID string
-	Outcome     Outcome
-	SubjectKey  []byte
-	From, To    time.Time // From inclusive, To exclusive
-	Cursor      string    // opaque; from AuditPage.Next
-	Limit       int       // at most 500; 0 means 50
+	RequestID      string
+	UVCI           string
+	PrincipalID    string
+	Outcome        Outcome
+	Code           string // one of the event's problem codes
+	IdentitySource IdentitySource
+	Kind           Kind
+	Environment    Environment
+	SubjectKey     []byte
+	From, To       time.Time // From inclusive, To exclusive
+	Cursor         string    // opaque; from AuditPage.Next
+	Limit          int       // at most 500; 0 means 50
 }
+
+// MaxAuditPage is the most events one audit search returns (AuditQuery.Limit above it means it).
+const MaxAuditPage = 500
 
 // AuditPage is one page of audit events, newest first.
 type AuditPage struct {

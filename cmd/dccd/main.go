@@ -160,7 +160,7 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	if err != nil {
 		return err
 	}
-	citizens, citizenLimiter, err := citizenRoutes(cfg, subjectKey, issuer.NewCitizenView(st, svc, cfg.CitizenSandbox))
+	citizens, citizenLimiter, err := citizenRoutes(cfg, subjectKey, issuer.NewCitizenView(reads, svc, cfg.CitizenSandbox))
 	if err != nil {
 		return err
 	}
@@ -186,6 +186,7 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	// The trust list names every DSC the service has signed with, retired ones included: the
 	// current ones are remembered as soon as the store answers (it may still be starting).
 	background.Go(func() { revs.RunRecordSigningCertificates(bgCtx, 5*time.Second) })
+	background.Go(func() { svc.RunAuditRetention(bgCtx, time.Hour, cfg.AuditRetention) })
 	defer func() {
 		stopBackground()
 		background.Wait()

@@ -100,6 +100,11 @@ const (
 	CodeCertificateInvalid = "certificate-invalid"
 	// CodeIdPUnavailable: the citizens' identity provider's keys cannot be had to check a token.
 	CodeIdPUnavailable = "idp-unavailable"
+
+	// Searches of the audit log.
+	CodeAuditFilterInvalid = "audit-filter-invalid" // a filter value the search cannot use
+	CodeCursorInvalid      = "cursor-invalid"       // a cursor no page gave
+	CodeReasonRequired     = "reason-required"      // a search by personnummer without a reason
 )
 
 // Origin says who raises a code: the reading of the request content (the fhir package) or the
@@ -233,6 +238,9 @@ var codeTable = map[string]codeInfo{
 	CodeBadRequest:              {ClassMalformed, "", "The request could not be read as HTTP. Check its headers.", OriginService},
 	CodeInternal:                {ClassInternal, "", internalText, OriginService},
 	CodeIdPUnavailable:          {ClassUnavailable, "", "The identity provider cannot be reached to check the token. Send the same request again after the time in Retry-After.", OriginService},
+	CodeAuditFilterInvalid:      {ClassInvalid, "value", "Send the search's filters as docs/audit-search.md describes them.", OriginService},
+	CodeCursorInvalid:           {ClassMalformed, "value", "Send the cursor exactly as the previous page's next gave it, or leave it out for the first page.", OriginService},
+	CodeReasonRequired:          {ClassInvalid, "required", "Say why you search this person (1 to 300 characters, e.g. the ticket number).", OriginService},
 }
 
 // Lookup returns the table's row for code. A code missing from the table is a defect of the

@@ -182,6 +182,7 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 	svc, err := issuer.New(issuer.Options{
 		Config:          issuer.Config{CitizenService: o.citizens, CitizenSandbox: o.citizens && !o.productionOnly},
 		Store:           st,
+		Audit:           st,
 		Signers:         signers,
 		UVCIs:           uvci.Generator{Country: "SE", Prefix: "DCC"},
 		Register:        reg,

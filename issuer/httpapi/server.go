@@ -194,6 +194,8 @@ func (s *Server) routes() {
 		s.add(http.MethodPost, prefix+"/immunization", s.issue(issuer.KindVaccination), string(issuer.RoleProvider))
 		s.add(http.MethodGet, prefix+"/ping", s.ping, "public")
 	}
+	s.add(http.MethodGet, "/api/v1/audit", s.auditSearch,
+		string(issuer.RoleProvider), string(issuer.RoleSupport), string(issuer.RoleSupportAdmin))
 	s.add(http.MethodGet, "/openapi.yaml", s.openAPI, "public")
 	s.add(http.MethodGet, "/healthz", s.healthz, "public")
 	s.add(http.MethodGet, "/readyz", s.readyz, "public")
@@ -204,6 +206,7 @@ func (s *Server) routes() {
 	if s.revs != nil {
 		s.revocationRoutes()
 	}
+	s.supportRoutes()
 	s.citizenRoutes()
 }
 

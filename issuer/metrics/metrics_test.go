@@ -379,6 +379,7 @@ type nopStore struct{}
 
 func (nopStore) Record(context.Context, issuer.Record) error             { return nil }
 func (nopStore) PurgeRequests(context.Context, time.Time) (int64, error) { return 0, nil }
+func (nopStore) PurgeAudit(context.Context, time.Time) (int64, error)    { return 0, nil }
 func (nopStore) RecordAudit(context.Context, []issuer.AuditEvent) error  { return nil }
 func (nopStore) CertificateByIdentifier(context.Context, string, string) (issuer.Certificate, error) {
 	return issuer.Certificate{}, nil

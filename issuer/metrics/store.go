@@ -87,6 +87,10 @@ func (t *timedStore) PurgeRequests(ctx context.Context, before time.Time) (int64
 	return timed(t, "PurgeRequests", func() (int64, error) { return t.s.PurgeRequests(ctx, before) })
 }
 
+func (t *timedStore) PurgeAudit(ctx context.Context, before time.Time) (int64, error) {
+	return timed(t, "PurgeAudit", func() (int64, error) { return t.s.PurgeAudit(ctx, before) })
+}
+
 func (t *timedStore) Request(ctx context.Context, principalID, requestID string) (issuer.RequestRecord, error) {
 	return timed(t, "Request", func() (issuer.RequestRecord, error) { return t.s.Request(ctx, principalID, requestID) })
 }

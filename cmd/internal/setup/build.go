@@ -263,6 +263,7 @@ func Issuer(c Config, st issuer.Store, signers map[issuer.Environment]*rotation.
 			CitizenSandbox:      c.CitizenSandbox,
 		},
 		Store:           st,
+		Audit:           st,
 		Signers:         ss,
 		UVCIs:           uvci.Generator{Country: c.Country, Prefix: c.UVCIPrefix},
 		Register:        reg,

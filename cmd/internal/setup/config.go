@@ -117,6 +117,10 @@ type Config struct {
 	// RequestRetention is how long a client's X-Request-ID is remembered for replay
 	// (DCC_REQUEST_RETENTION, 720h = 30 days).
 	RequestRetention time.Duration
+	// AuditRetention is how long audit events are kept (DCC_AUDIT_RETENTION); older ones are
+	// purged hourly in batches. 0, the default, keeps them: how long an issuance log must be kept
+	// is the operator's legal decision, not the software's.
+	AuditRetention time.Duration
 
 	// Citizens (docs/citizens.md): the API under /api/v1/me and the web page at /, served unless
 	// CitizenService is false (DCC_CITIZEN_SERVICE=false; then providers hand certificates out).
@@ -260,6 +264,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	dur("DCC_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	dur("DCC_STORE_TIMEOUT", &c.StoreTimeout)
 	dur("DCC_REQUEST_RETENTION", &c.RequestRetention)
+	dur("DCC_AUDIT_RETENTION", &c.AuditRetention)
 	dur("DCC_STATUS_INTERVAL", &c.StatusInterval)
 	dur("DCC_INCIDENT_THRESHOLD", &c.IncidentThreshold)
 	if v := getenv("DCC_TEST_IDENTITIES"); v != "" {
@@ -406,6 +411,9 @@ func (c Config) Validate() []error {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s=%s: must be longer than zero", name, d))
 		}
+	}
+	if c.AuditRetention < 0 || c.AuditRetention > 0 && c.AuditRetention < c.RequestRetention {
+		errs = append(errs, fmt.Errorf("DCC_AUDIT_RETENTION=%s: 0 (keep) or at least DCC_REQUEST_RETENTION (%s), so that a replayed request's original event is still there", c.AuditRetention, c.RequestRetention))
 	}
 	if (c.ProductionKeyFile == "") != (c.ProductionCertFile == "") {
 		errs = append(errs, errors.New("DCC_PRODUCTION_KEY_FILE and DCC_PRODUCTION_CERT_FILE must be set together"))

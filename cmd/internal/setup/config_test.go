@@ -66,6 +66,22 @@ func TestDatabaseReadURL(t *testing.T) {
 	}
 }
 
+func TestAuditRetention(t *testing.T) {
+	c, err := FromEnv(env(nil))
+	if err != nil || c.AuditRetention != 0 {
+		t.Fatalf("default audit retention %s, %v; want 0 (keep)", c.AuditRetention, err)
+	}
+	c, err = FromEnv(env(map[string]string{"DCC_AUDIT_RETENTION": "17520h"}))
+	if err != nil || c.AuditRetention != 2*365*24*time.Hour {
+		t.Errorf("DCC_AUDIT_RETENTION=17520h: %s, %v", c.AuditRetention, err)
+	}
+	for _, bad := range []string{"-1h", "24h", "two years"} {
+		if _, err := FromEnv(env(map[string]string{"DCC_AUDIT_RETENTION": bad})); err == nil || !strings.Contains(err.Error(), "DCC_AUDIT_RETENTION") {
+			t.Errorf("DCC_AUDIT_RETENTION=%s: %v", bad, err)
+		}
+	}
+}
+
 func TestCitizenSettings(t *testing.T) {
 	c, err := FromEnv(env(nil))
 	if err != nil {

@@ -50,3 +50,25 @@ func TestDecodeRejects(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecode: a cursor comes from outside (a query parameter). Decode never panics, and what it
+// accepts encodes back to a cursor that decodes to the same position.
+func FuzzDecode(f *testing.F) {
+	f.Add(Encode(Position{At: time.Date(2026, 11, 27, 8, 0, 0, 123000, time.UTC), ID: "01a21bdf-7cc1-77d8"}))
+	f.Add("djE6MTIzOmU")
+	f.Add("")
+	f.Add("!!")
+	f.Fuzz(func(t *testing.T, cursor string) {
+		pos, err := Decode(cursor)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidCursor) {
+				t.Fatalf("Decode(%q): %v is not ErrInvalidCursor", cursor, err)
+			}
+			return
+		}
+		again, err := Decode(Encode(pos))
+		if err != nil || !again.At.Equal(pos.At) || again.ID != pos.ID {
+			t.Fatalf("Decode(%q) = %+v; re-encoded it decodes to %+v, %v", cursor, pos, again, err)
+		}
+	})
+}

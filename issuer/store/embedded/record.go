@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -114,6 +115,7 @@ func recordIn(ctx context.Context, tx *sql.Tx, r issuer.Record, a auditRow) erro
 type auditRow struct {
 	ev           issuer.AuditEvent
 	codes, notes string
+	problems     any // JSON text, or nil (NULL) when the event has none
 }
 
 // prepareAudit gives an event without an ID a UUIDv7 and encodes its lists.
@@ -133,21 +135,36 @@ func prepareAudit(a issuer.AuditEvent) (auditRow, error) {
 	if err != nil {
 		return auditRow{}, fmt.Errorf("record audit event %s: notes: %w", a.ID, err)
 	}
-	return auditRow{ev: a, codes: codes, notes: notes}, nil
+	row := auditRow{ev: a, codes: codes, notes: notes}
+	if len(a.Problems) > 0 {
+		b, err := json.Marshal(a.Problems)
+		if err != nil {
+			return auditRow{}, fmt.Errorf("record audit event %s: problems: %w", a.ID, err)
+		}
+		row.problems = string(b)
+	}
+	return row, nil
 }
 
 const insertAuditSQL = `INSERT INTO audit_events (id, at, request_id, principal_id, role, route,
 	status, outcome, codes, kind, environment, identity_source, uvci, subject_masked, subject_key,
-	latency_ns, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	latency_ns, notes, problems) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 func insertAudit(ctx context.Context, tx *sql.Tx, r auditRow) error {
 	a := r.ev
 	_, err := tx.ExecContext(ctx, insertAuditSQL,
 		a.ID, micros(a.At), a.RequestID, a.PrincipalID, string(a.Role), a.Route, a.Status, string(a.Outcome),
 		r.codes, string(a.Kind), string(a.Environment), string(a.IdentitySource), a.UVCI, a.SubjectMasked,
-		blob(a.SubjectKey), int64(a.Latency), r.notes)
+		blob(a.SubjectKey), int64(a.Latency), r.notes, r.problems)
 	if err != nil {
 		return fmt.Errorf("record audit event %s: %w", a.ID, classify(err))
+	}
+	for _, code := range a.Codes {
+		_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO audit_event_codes (code, at, event_id) VALUES (?, ?, ?)`,
+			code, micros(a.At), a.ID)
+		if err != nil {
+			return fmt.Errorf("record audit event %s: code %s: %w", a.ID, code, classify(err))
+		}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -23,8 +24,12 @@ const (
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (principal_id, request_id) DO NOTHING`
 	insertAudit = `INSERT INTO audit_events (id, at, request_id, principal_id, role, route, status, outcome,
-		codes, kind, environment, identity_source, uvci, subject_masked, subject_key, latency_ns, notes)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
+		codes, kind, environment, identity_source, uvci, subject_masked, subject_key, latency_ns, notes, problems)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
+
+	// insertAuditCodes indexes an event's problem codes, one row each, for searches by code.
+	insertAuditCodes = `INSERT INTO audit_event_codes (event_id, code, principal_id, at)
+		SELECT $1, c, $2, $3 FROM unnest($4::text[]) AS c ON CONFLICT DO NOTHING`
 
 	certificateColumns = `uvci, provider_id, identifier, kind, environment, content_hash, subject_key,
 		hc1, kid, identity_source, delivery, request_id, issued_at, expires_at`
@@ -109,7 +114,9 @@ func (s *Store) commitRecords(rs []issuer.Record) []error {
 func (s *Store) tryBatch(ctx context.Context, rs []issuer.Record, active []int) (conflict int, err error) {
 	batch := &pgx.Batch{}
 	for _, i := range active {
-		queueRecord(batch, rs[i])
+		if err := queueRecord(batch, rs[i]); err != nil {
+			return -1, err
+		}
 	}
 	conflict = -1
 	var conflictErr error
@@ -145,7 +152,7 @@ func (s *Store) tryBatch(ctx context.Context, rs []issuer.Record, active []int) 
 // errRetry rolls back a group commit that met a taken key.
 var errRetry = errors.New("a record met a taken key")
 
-func queueRecord(batch *pgx.Batch, r issuer.Record) {
+func queueRecord(batch *pgx.Batch, r issuer.Record) error {
 	if c := r.Certificate; c != nil {
 		batch.Queue(insertCertificate, c.UVCI, c.ProviderID, c.Identifier, string(c.Kind), string(c.Environment),
 			c.ContentHash, c.SubjectKey, c.HC1, c.KID, string(c.IdentitySource), string(c.Delivery), c.RequestID,
@@ -155,15 +162,25 @@ func queueRecord(batch *pgx.Batch, r issuer.Record) {
 		batch.Queue(insertRequest, q.PrincipalID, q.RequestID, q.BodyHash, q.Status, q.UVCI, q.Body, q.CreatedAt)
 	}
 	a := r.Audit
+	problems, err := auditProblems(a)
+	if err != nil {
+		return err
+	}
 	batch.Queue(insertAudit, a.ID, a.At, a.RequestID, a.PrincipalID, string(a.Role), a.Route, a.Status,
 		string(a.Outcome), nonNil(a.Codes), string(a.Kind), string(a.Environment), string(a.IdentitySource),
-		a.UVCI, a.SubjectMasked, a.SubjectKey, int64(a.Latency), nonNil(a.Notes))
+		a.UVCI, a.SubjectMasked, a.SubjectKey, int64(a.Latency), nonNil(a.Notes), problems)
+	if len(a.Codes) > 0 {
+		batch.Queue(insertAuditCodes, a.ID, a.PrincipalID, a.At, a.Codes)
+	}
+	return nil
 }
 
 // recordOne writes one Record in a transaction of its own.
 func (s *Store) recordOne(ctx context.Context, r issuer.Record) error {
 	batch := &pgx.Batch{}
-	queueRecord(batch, r)
+	if err := queueRecord(batch, r); err != nil {
+		return err
+	}
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		results := tx.SendBatch(ctx, batch)
 		if err := checkBatch(results, r); err != nil {
@@ -194,9 +211,16 @@ func (s *Store) RecordAudit(ctx context.Context, events []issuer.AuditEvent) err
 			}
 			a.ID = id.String()
 		}
+		problems, err := auditProblems(a)
+		if err != nil {
+			return err
+		}
 		batch.Queue(insertAudit, a.ID, a.At, a.RequestID, a.PrincipalID, string(a.Role), a.Route, a.Status,
 			string(a.Outcome), nonNil(a.Codes), string(a.Kind), string(a.Environment), string(a.IdentitySource),
-			a.UVCI, a.SubjectMasked, a.SubjectKey, int64(a.Latency), nonNil(a.Notes))
+			a.UVCI, a.SubjectMasked, a.SubjectKey, int64(a.Latency), nonNil(a.Notes), problems)
+		if len(a.Codes) > 0 {
+			batch.Queue(insertAuditCodes, a.ID, a.PrincipalID, a.At, a.Codes)
+		}
 	}
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		return tx.SendBatch(ctx, batch).Close()
@@ -344,6 +368,18 @@ func nilIfEmpty(b []byte) []byte {
 		return nil
 	}
 	return b
+}
+
+// auditProblems encodes an event's problems for the jsonb column; nil (NULL) when there are none.
+func auditProblems(a issuer.AuditEvent) (any, error) {
+	if len(a.Problems) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(a.Problems)
+	if err != nil {
+		return nil, fmt.Errorf("record audit event %s: problems: %w", a.ID, err)
+	}
+	return string(b), nil
 }
 
 func nonNil(s []string) []string {

@@ -48,9 +48,18 @@ func (s *Store) Revoke(ctx context.Context, r issuer.Revocation, audit issuer.Au
 		if !created {
 			a.Outcome, a.Notes = issuer.OutcomeReplayed, append(slices.Clone(a.Notes), issuer.NoteAlreadyRevoked)
 		}
-		_, err = tx.Exec(ctx, insertAudit, a.ID, a.At, a.RequestID, a.PrincipalID, string(a.Role), a.Route, a.Status,
+		problems, err := auditProblems(a)
+		if err != nil {
+			return err
+		}
+		if _, err = tx.Exec(ctx, insertAudit, a.ID, a.At, a.RequestID, a.PrincipalID, string(a.Role), a.Route, a.Status,
 			string(a.Outcome), nonNil(a.Codes), string(a.Kind), string(a.Environment), string(a.IdentitySource),
-			a.UVCI, a.SubjectMasked, a.SubjectKey, int64(a.Latency), nonNil(a.Notes))
+			a.UVCI, a.SubjectMasked, a.SubjectKey, int64(a.Latency), nonNil(a.Notes), problems); err != nil {
+			return err
+		}
+		if len(a.Codes) > 0 {
+			_, err = tx.Exec(ctx, insertAuditCodes, a.ID, a.PrincipalID, a.At, a.Codes)
+		}
 		return err
 	})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/store/auditpage"
 )
@@ -27,6 +28,10 @@ func matches(q issuer.AuditQuery, e issuer.AuditEvent) bool {
 		(q.UVCI == "" || e.UVCI == q.UVCI) &&
 		(q.PrincipalID == "" || e.PrincipalID == q.PrincipalID) &&
 		(q.Outcome == "" || e.Outcome == q.Outcome) &&
+		(q.Code == "" || slices.Contains(e.Codes, q.Code)) &&
+		(q.IdentitySource == "" || e.IdentitySource == q.IdentitySource) &&
+		(q.Kind == "" || e.Kind == q.Kind) &&
+		(q.Environment == "" || e.Environment == q.Environment) &&
 		(len(q.SubjectKey) == 0 || bytes.Equal(e.SubjectKey, q.SubjectKey)) &&
 		(q.From.IsZero() || !e.At.Before(q.From)) &&
 		(q.To.IsZero() || e.At.Before(q.To))
@@ -61,10 +66,19 @@ func auditLog(t *testing.T, s issuer.Store, n int) []issuer.AuditEvent {
 			Outcome:     outcomes[i%4],
 			Kind:        issuer.KindTest,
 		}
+		e.Kind = []issuer.Kind{issuer.KindTest, issuer.KindRecovery, issuer.KindVaccination}[i%3]
+		e.Environment = []issuer.Environment{issuer.Sandbox, issuer.Production}[i/3%2]
 		if e.Outcome == issuer.OutcomeIssued || e.Outcome == issuer.OutcomeReplayed {
 			e.UVCI = fmt.Sprintf("URN:UVCI:01:SE:X%d#A", i%10)
+			e.IdentitySource = []issuer.IdentitySource{issuer.SourceRegister, issuer.SourceFallback, issuer.SourceProvided}[i%3]
 		} else {
 			e.Status, e.Codes = 422, []string{"valueset-unknown"}
+			e.Problems = problem.New(problem.CodeValueSetUnknown, "Observation.code.coding[0].code", "Send a code from the value set.")
+			if i%3 == 0 {
+				// Several problems in one answer: a search by either code finds the event.
+				e.Codes = append(e.Codes, "timezone-missing")
+				e.Problems = append(e.Problems, problem.Make(problem.CodeTimezoneMissing, "Observation.effectiveDateTime", "Send the time with its zone."))
+			}
 		}
 		if i%5 != 0 {
 			e.SubjectKey, e.SubjectMasked = subject(i%2), "19121212****"
@@ -92,6 +106,15 @@ func testAuditFilters(t *testing.T, open func(t *testing.T) issuer.Store) {
 		"principal and outcome":      {PrincipalID: "prov-1", Outcome: issuer.OutcomeIssued},
 		"principal, subject, range":  {PrincipalID: "prov-0", SubjectKey: subject(0), From: at(2), To: at(12)},
 		"request id and uvci":        {RequestID: "req-2", UVCI: "URN:UVCI:01:SE:X2#A"},
+		"code":                       {Code: "valueset-unknown"},
+		"second code":                {Code: "timezone-missing"},
+		"code and principal":         {Code: "timezone-missing", PrincipalID: "prov-1"},
+		"code and range":             {Code: "valueset-unknown", From: at(3), To: at(9)},
+		"unknown code":               {Code: "no-such-code"},
+		"identity source":            {IdentitySource: issuer.SourceFallback},
+		"kind":                       {Kind: issuer.KindVaccination},
+		"environment":                {Environment: issuer.Production},
+		"kind, environment, outcome": {Kind: issuer.KindRecovery, Environment: issuer.Sandbox, Outcome: issuer.OutcomeIssued},
 		"unknown request id":         {RequestID: "req-none"},
 		"empty range":                {From: at(4), To: at(4)},
 		"outcome and range, no hits": {Outcome: issuer.OutcomeFailed, From: at(100)},
@@ -144,6 +167,9 @@ func testAuditPaging(t *testing.T, open func(t *testing.T) issuer.Store) {
 		t.Fatalf("paging by 7 returned %d events, want %d in order;\n got  %v\n want %v", len(got), len(want), ids(got), want)
 	}
 
+	if auditpage.MaxLimit != issuer.MaxAuditPage {
+		t.Fatalf("auditpage.MaxLimit %d, issuer.MaxAuditPage %d: one page size", auditpage.MaxLimit, issuer.MaxAuditPage)
+	}
 	// Limit 0 means 50; limits above 500 mean 500.
 	for limit, size := range map[int]int{0: 50, -3: 50, 1000: 500, 500: 500} {
 		page, err := s.SearchAudit(ctx(t), issuer.AuditQuery{Limit: limit})
@@ -188,8 +214,67 @@ func testAuditPaging(t *testing.T, open func(t *testing.T) issuer.Store) {
 
 	for _, bad := range []string{"not a cursor", "djI6MTIzOmU", "!!"} {
 		_, err := s.SearchAudit(ctx(t), issuer.AuditQuery{Cursor: bad})
-		if !errors.Is(err, auditpage.ErrInvalidCursor) {
+		if !errors.Is(err, auditpage.ErrInvalidCursor) || !errors.Is(err, issuer.ErrInvalidCursor) {
 			t.Errorf("cursor %q: error %v, want ErrInvalidCursor", bad, err)
 		}
+	}
+}
+
+func testPurgeAudit(t *testing.T, open func(t *testing.T) issuer.Store) {
+	s := open(t)
+	events := auditLog(t, s, 60) // at base() .. base()+14m
+	cut := base().Add(6 * time.Minute)
+	var older int64
+	for _, e := range events {
+		if e.At.Before(cut) {
+			older++
+		}
+	}
+	n, err := s.PurgeAudit(ctx(t), cut)
+	if err != nil {
+		t.Fatalf("PurgeAudit: %v", err)
+	}
+	if n != older || n == 0 {
+		t.Fatalf("purged %d, want %d", n, older)
+	}
+	// What is left is exactly the events at or after the cut, by every filter (the code index
+	// included: a purged event is not found by its code).
+	for _, q := range []issuer.AuditQuery{{}, {Code: "valueset-unknown"}, {Code: "timezone-missing"}, {PrincipalID: "prov-1"}} {
+		want := expected(events, issuer.AuditQuery{From: cut, Code: q.Code, PrincipalID: q.PrincipalID})
+		if got := ids(allEvents(t, s, q, 500)); !slices.Equal(got, want) {
+			t.Errorf("after the purge, %+v:\n got  %v\n want %v", q, got, want)
+		}
+	}
+	if n, err := s.PurgeAudit(ctx(t), cut); err != nil || n != 0 {
+		t.Errorf("second purge: %d, %v; want 0, nil", n, err)
+	}
+}
+
+// testPurgeAuditBatches: a purge larger than one batch deletes everything before the time and
+// keeps the rest.
+func testPurgeAuditBatches(t *testing.T, open func(t *testing.T) issuer.Store) {
+	s := open(t)
+	const n = 12000
+	events := make([]issuer.AuditEvent, 0, 1000)
+	for i := range n {
+		events = append(events, issuer.AuditEvent{ID: fmt.Sprintf("old-%05d", i), At: base().Add(time.Duration(i) * time.Millisecond),
+			RequestID: "bulk", Outcome: issuer.OutcomeRejected, Status: 422, Codes: []string{"valueset-unknown"}})
+		if len(events) == cap(events) {
+			if err := s.RecordAudit(ctx(t), events); err != nil {
+				t.Fatalf("RecordAudit: %v", err)
+			}
+			events = events[:0]
+		}
+	}
+	got, err := s.PurgeAudit(ctx(t), base().Add(11000*time.Millisecond))
+	if err != nil {
+		t.Fatalf("PurgeAudit: %v", err)
+	}
+	if got != 11000 {
+		t.Fatalf("purged %d, want 11000", got)
+	}
+	left := allEvents(t, s, issuer.AuditQuery{Code: "valueset-unknown"}, 500)
+	if len(left) != 1000 || left[len(left)-1].ID != "old-11000" {
+		t.Errorf("left %d events, oldest %v; want 1000 from old-11000", len(left), ids(left[len(left)-1:]))
 	}
 }

@@ -37,6 +37,8 @@ func Run(t *testing.T, open func(t *testing.T) issuer.Store) {
 		{"CertificatesBySubject", testCertificatesBySubject},
 		{"AuditFilters", testAuditFilters},
 		{"AuditPaging", testAuditPaging},
+		{"PurgeAudit", testPurgeAudit},
+		{"PurgeAuditBatches", testPurgeAuditBatches},
 		{"Principals", testPrincipals},
 		{"APIKeys", testAPIKeys},
 		{"Reopen", testReopen},
