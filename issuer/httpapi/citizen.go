@@ -171,7 +171,17 @@ func (s *Server) myCertificates(c echo.Context, n pnr.Number) error {
 	list := citizenList{Certificates: make([]citizenSummary, 0, len(certs))}
 	now := s.now()
 	for _, ct := range certs {
-		list.Certificates = append(list.Certificates, summaryOf(ct, now))
+		sum := summaryOf(ct, now)
+		if s.revs != nil {
+			revoked, err := s.revs.IsRevoked(c.Request().Context(), ct.UVCI)
+			if err != nil {
+				return err
+			}
+			if revoked {
+				sum.Revoked, sum.Status = true, "revoked"
+			}
+		}
+		list.Certificates = append(list.Certificates, sum)
 	}
 	var buf bytes.Buffer
 	if err := encodeJSON(&buf, list); err != nil {
@@ -187,13 +197,16 @@ type citizenLinks struct {
 }
 
 type citizenSummary struct {
-	UVCI        string       `json:"uvci"`
-	Kind        string       `json:"kind"`
-	Environment string       `json:"environment"`
-	IssuedAt    string       `json:"issuedAt"`
-	ValidUntil  string       `json:"validUntil"`
-	Status      string       `json:"status"`
-	Links       citizenLinks `json:"links"`
+	UVCI        string `json:"uvci"`
+	Kind        string `json:"kind"`
+	Environment string `json:"environment"`
+	IssuedAt    string `json:"issuedAt"`
+	ValidUntil  string `json:"validUntil"`
+	// Status is "valid", "expired" or "revoked"; Revoked says the issuer withdrew it (a
+	// verifier that follows the revocation list refuses it).
+	Status  string       `json:"status"`
+	Revoked bool         `json:"revoked"`
+	Links   citizenLinks `json:"links"`
 }
 
 type citizenList struct {

@@ -290,3 +290,34 @@ func TestCitizenProductionOnly(t *testing.T) {
 		t.Fatalf("the sandbox certificate: %d, want 404", a.status)
 	}
 }
+
+// TestCitizenSeesRevocation: a certificate its provider revoked shows as revoked in the
+// citizen's list.
+func TestCitizenSeesRevocation(t *testing.T) {
+	e := newEnv(t, "embedded", envOptions{citizens: true})
+	kept := e.issueFor(issuer.KindTest, tolvan, "rev-kept")
+	withdrawn := e.issueFor(issuer.KindTest, tolvan, "rev-withdrawn")
+	if a := e.post("/api/v1/certificates/"+url.PathEscape(withdrawn.uvci)+"/revoke", e.sandbox, []byte(`{"reason":"issued-in-error"}`)); a.status != http.StatusOK {
+		t.Fatalf("revoke: %d %s", a.status, a.body)
+	}
+	a := e.do(http.MethodGet, "/api/v1/me/certificates", e.token(idp.Token{PNR: tolvan}), nil)
+	var list struct {
+		Certificates []struct {
+			UVCI, Status string
+			Revoked      bool
+		}
+	}
+	if err := json.Unmarshal(a.body, &list); err != nil || a.status != http.StatusOK {
+		t.Fatalf("list: %d %v %s", a.status, err, a.body)
+	}
+	got := map[string]string{}
+	for _, c := range list.Certificates {
+		if c.Revoked != (c.Status == "revoked") {
+			t.Errorf("%s: revoked %v with status %s", c.UVCI, c.Revoked, c.Status)
+		}
+		got[c.UVCI] = c.Status
+	}
+	if got[kept.uvci] != "valid" || got[withdrawn.uvci] != "revoked" {
+		t.Fatalf("statuses %v", got)
+	}
+}
