@@ -192,10 +192,33 @@ func (s *Store) recordOne(ctx context.Context, r issuer.Record) error {
 	switch {
 	case errors.Is(err, issuer.ErrIdentifierTaken), errors.Is(err, issuer.ErrRequestIDTaken):
 		return err
+	case err != nil && r.Certificate != nil && uvciTaken(err):
+		// Two writers raced for one Identifier: its UVCI is derived from the provider and the
+		// Identifier, so the primary key may be the conflict PostgreSQL meets first, before the
+		// (provider_id, identifier) key that ON CONFLICT names. Ask which it was.
+		if s.identifierStored(ctx, r.Certificate) {
+			return fmt.Errorf("record certificate %s: provider %s identifier %q: %w",
+				r.Certificate.UVCI, r.Certificate.ProviderID, r.Certificate.Identifier, issuer.ErrIdentifierTaken)
+		}
+		return fmt.Errorf("record audit event %s: %w", r.Audit.ID, classify(err))
 	case err != nil:
 		return fmt.Errorf("record audit event %s: %w", r.Audit.ID, classify(err))
 	}
 	return nil
+}
+
+// uvciTaken reports a unique violation of the certificates' primary key.
+func uvciTaken(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "certificates_pkey"
+}
+
+// identifierStored reports whether a certificate of c's provider and Identifier is stored.
+func (s *Store) identifierStored(ctx context.Context, c *issuer.Certificate) bool {
+	var one int
+	err := s.pool.QueryRow(ctx, `SELECT 1 FROM certificates WHERE provider_id = $1 AND identifier = $2`,
+		c.ProviderID, c.Identifier).Scan(&one)
+	return err == nil
 }
 
 // RecordAudit writes events in one transaction. Events without an ID are given a UUIDv7.
