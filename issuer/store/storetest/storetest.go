@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) issuer.Store) {
 		{"AuditPaging", testAuditPaging},
 		{"Principals", testPrincipals},
 		{"APIKeys", testAPIKeys},
+		{"ClientCerts", testClientCerts},
 		{"Reopen", testReopen},
 		{"PingAndClose", testPingAndClose},
 		{"StatusEvents", testStatusEvents},
