@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"io"
@@ -58,6 +59,7 @@ type testEnv struct {
 	testOnly string // key of a sandbox provider that may only issue tests
 	support  string // key of a support staff member
 	queue    *issuer.AuditQueue
+	server   *httptest.Server
 }
 
 type envOptions struct {
@@ -72,6 +74,7 @@ type envOptions struct {
 	slotsPerCred    int                      // admission slots one credential may hold (zero: no cap)
 	store           issuer.Store             // used instead of opening one of the stores
 	admit           *admission.Limiter
+	tls             *tls.Config // serve TLS with this configuration (the test server's own certificate)
 }
 
 type syncBuffer struct {
@@ -193,9 +196,15 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 		Clock: clock, OpenAPI: docs.OpenAPI, Version: "test", ProviderRate: o.rate, AuthFailures: o.authFails, Admission: o.admit,
 		BodyTimeout: o.bodyTimeout, SlotsPerCredential: o.slotsPerCred,
 		Metrics: m, AuditQueue: e.queue})
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewUnstartedServer(srv.Handler())
+	if o.tls != nil {
+		ts.TLS = o.tls
+		ts.StartTLS()
+	} else {
+		ts.Start()
+	}
 	t.Cleanup(ts.Close)
-	e.url = ts.URL
+	e.url, e.server = ts.URL, ts
 
 	all := []issuer.Kind{issuer.KindTest, issuer.KindRecovery, issuer.KindVaccination}
 	add := func(name string, role issuer.Role, env issuer.Environment, kinds []issuer.Kind) string {
