@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -169,9 +170,16 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 		Status:             monitor,
 	})
 
+	tlsConf, err := setup.TLSConfig(cfg)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on DCC_LISTEN %s: %w", cfg.Listen, err)
+	}
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
 	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
@@ -193,7 +201,7 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	for env, s := range signers {
 		log.Info("signing key", "environment", env, "kid", fmt.Sprintf("%x", s.KID()))
 	}
-	log.Info("dccd serving", "addr", ln.Addr().String(), "store", store, "register", register, "version", version)
+	log.Info("dccd serving", "addr", ln.Addr().String(), "tls", tlsConf != nil, "client_certificates", cfg.TLSClientCAFile != "", "store", store, "register", register, "version", version)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
