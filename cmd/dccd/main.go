@@ -168,7 +168,9 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 		Metrics:            m,
 		AuditQueue:         refusals,
 		Status:             monitor,
+		Changes:            httpapi.ScheduledChanges(),
 	})
+	go publishChanges(ctx, st, httpapi.ScheduledChanges(), log)
 
 	tlsConf, err := setup.TLSConfig(cfg)
 	if err != nil {
@@ -252,4 +254,24 @@ func statusMonitor(cfg setup.Config, st issuer.Store, svc *issuer.Service,
 		return nil, fmt.Errorf("status monitor: %w", err)
 	}
 	return m, nil
+}
+
+// publishChanges posts the status notices of the announced API changes, retrying while the store
+// is unavailable (dccd starts during a database outage).
+func publishChanges(ctx context.Context, st issuer.StatusStore, changes []httpapi.APIChange, log *slog.Logger) {
+	for wait := time.Second; ; wait = min(2*wait, time.Minute) {
+		n, err := httpapi.PublishChanges(ctx, st, changes, time.Now())
+		if err == nil {
+			if n > 0 {
+				log.Info("API change notices published", "count", n)
+			}
+			return
+		}
+		log.Warn("API change notices not published yet", "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
 }

@@ -74,6 +74,7 @@ type envOptions struct {
 	slotsPerCred    int                      // admission slots one credential may hold (zero: no cap)
 	store           issuer.Store             // used instead of opening one of the stores
 	admit           *admission.Limiter
+	changes         []httpapi.APIChange
 	tls             *tls.Config // serve TLS with this configuration (the test server's own certificate)
 }
 
@@ -194,7 +195,7 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 	}
 	srv := httpapi.New(httpapi.Options{Issuer: svc, Credentials: e.creds, Values: values, Log: log,
 		Clock: clock, OpenAPI: docs.OpenAPI, Version: "test", ProviderRate: o.rate, AuthFailures: o.authFails, Admission: o.admit,
-		BodyTimeout: o.bodyTimeout, SlotsPerCredential: o.slotsPerCred,
+		BodyTimeout: o.bodyTimeout, SlotsPerCredential: o.slotsPerCred, Changes: o.changes,
 		Metrics: m, AuditQueue: e.queue})
 	ts := httptest.NewUnstartedServer(srv.Handler())
 	if o.tls != nil {
