@@ -53,7 +53,7 @@ func (s *Service) resolve(ctx context.Context, env Environment, subj fhir.Subjec
 		if err != nil {
 			return identity{}, err
 		}
-		id := identity{name: n, birthDate: person.BirthDate, source: SourceRegister, delivery: DeliveryMailbox}
+		id := identity{name: n, birthDate: person.BirthDate, source: SourceRegister, delivery: s.numberDelivery(env)}
 		if subj.FamilyName != "" && !sameName(subj.FamilyName, person.FamilyName) || subj.GivenName != "" && !sameName(subj.GivenName, person.GivenName) {
 			id.notes = append(id.notes, "register-name-mismatch")
 		}
@@ -72,7 +72,11 @@ func (s *Service) resolve(ctx context.Context, env Environment, subj fhir.Subjec
 		// The caller has gone: no fallback, and nothing wrong with the register.
 		return identity{}, fmt.Errorf("look up person: %w", ctx.Err())
 	case registry.Outage(err):
-		return s.fallback(ctx, subj, err)
+		id, err := s.fallback(ctx, subj, err)
+		if err == nil {
+			id.delivery = s.numberDelivery(env)
+		}
+		return id, err
 	default:
 		// The register answered in a way the service cannot use (refused the service's
 		// credentials, a malformed answer): a fault to fix, which the fallback must not hide by
@@ -118,4 +122,14 @@ func newName(family, given string) (dcc.Name, error) {
 
 func sameName(a, b string) bool {
 	return strings.EqualFold(strings.Join(strings.Fields(a), " "), strings.Join(strings.Fields(b), " "))
+}
+
+// numberDelivery is how a person with a personnummer gets a certificate of the environment:
+// from the citizen service when it is served and shows that environment's certificates
+// (production always; sandbox only where CitizenSandbox says so), else from the provider's hands.
+func (s *Service) numberDelivery(env Environment) Delivery {
+	if s.cfg.CitizenService && (env == Production || s.cfg.CitizenSandbox) {
+		return DeliveryCitizen
+	}
+	return DeliveryHandout
 }

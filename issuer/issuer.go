@@ -9,6 +9,7 @@ package issuer
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,14 @@ type Signer interface {
 	// end, as verifiers reject anything else.
 	Sign(payload dcc.Certificate, issuedAt, expires time.Time) (hc1 string, err error)
 	KID() []byte
+	// Allows reports whether the signing certificate may sign kind k: a DSC with DCC extended
+	// key usages signs only the kinds they name.
+	Allows(k Kind) bool
+	// Certificate is the DSC.
+	Certificate() *x509.Certificate
+	// SignDetached signs a published document (trust list, revocation list): a COSE_Sign1 with
+	// a detached payload, verifiable against the DSC (hcert.VerifyDetached).
+	SignDetached(content []byte) ([]byte, error)
 	// Validity is the DSC's validity period.
 	Validity() (notBefore, notAfter time.Time)
 	// Check signs a probe to prove the key is usable (an HSM may be unreachable).
@@ -64,6 +73,13 @@ type Config struct {
 	// SigningRetryAfter is the Retry-After sent with signing-unavailable when the DSC has
 	// expired or the key fails (default 5 min); before a DSC's NotBefore it is the time left.
 	SigningRetryAfter time.Duration
+
+	// CitizenService says that citizens can sign in and fetch their certificates, so that
+	// certificates of persons with a number are delivered there (see Delivery).
+	CitizenService bool
+	// CitizenSandbox says that the citizen service also shows sandbox certificates (a
+	// development or test set-up; see CitizenView), so that they too are delivered there.
+	CitizenSandbox bool
 
 	// TestIdentities are personnummer (12 digits) or prefixes of them that are known test
 	// identities: refused in production with test-data-in-production.
@@ -157,9 +173,8 @@ type Service struct {
 	log        *slog.Logger
 	metrics    Metrics
 	newID      func() string
-
-	locksMu sync.Mutex
-	locks   map[string]*keyLock
+	locksMu    sync.Mutex
+	locks      map[string]*keyLock
 }
 
 // New checks the options and builds the service.

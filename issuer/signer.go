@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"time"
@@ -30,6 +31,17 @@ func (h HCertSigner) Check() error {
 		return fmt.Errorf("probe signature: %w", err)
 	}
 	return nil
+}
+
+// Allows implements Signer: the DSC's DCC extended key usages name the kind (or it has none).
+func (h HCertSigner) Allows(k Kind) bool { return h.Signer.Allows(k.DCC()) }
+
+// Certificate implements Signer.
+func (h HCertSigner) Certificate() *x509.Certificate { return h.Signer.Certificate() }
+
+// SignDetached implements Signer.
+func (h HCertSigner) SignDetached(content []byte) ([]byte, error) {
+	return h.Signer.SignDetached(content)
 }
 
 // Validity implements Signer: the DSC's NotBefore and NotAfter.

@@ -110,6 +110,34 @@ type StatusStore interface {
 	StatusEvents(ctx context.Context, since time.Time, limit int) ([]StatusEvent, error)
 }
 
+// RevocationStore is what revocation, the published trust and revocation lists and verification
+// use (Revocations).
+type RevocationStore interface {
+	CertificateByUVCI(ctx context.Context, uvci string) (Certificate, error)
+	// RecordAudit records refused revocations (see AuditWriter).
+	RecordAudit(ctx context.Context, events []AuditEvent) error
+	// Revoke writes the revocation and its audit event in one durable transaction. When the
+	// UVCI is revoked already it writes only the audit event, as OutcomeReplayed with the note
+	// NoteAlreadyRevoked, and returns the revocation that exists with created false. A UVCI
+	// without a certificate is ErrNotFound, nothing written.
+	Revoke(ctx context.Context, r Revocation, audit AuditEvent) (stored Revocation, created bool, err error)
+	// Revocation returns the revocation of a UVCI, or ErrNotFound.
+	Revocation(ctx context.Context, uvci string) (Revocation, error)
+	// IsRevoked reports whether the certificate with the UVCI is revoked (for a citizen's list).
+	IsRevoked(ctx context.Context, uvci string) (bool, error)
+	// Revocations lists the revocations of certificates that expire after the time, oldest
+	// revocation first by (RevokedAt, UVCI).
+	Revocations(ctx context.Context, expiringAfter time.Time) ([]Revocation, error)
+	// RecordSigningCertificate remembers a DSC the service signs with; recording a known one
+	// (same DER) changes nothing.
+	RecordSigningCertificate(ctx context.Context, c SigningCertificate) error
+	// SigningCertificates lists the remembered DSCs, first used first.
+	SigningCertificates(ctx context.Context) ([]SigningCertificate, error)
+}
+
+// NoteAlreadyRevoked marks the audit event of a revocation that repeated an earlier one.
+const NoteAlreadyRevoked = "already-revoked"
+
 // Store is every role together: what an implementation provides and wiring opens. Two
 // implementations pass one contract suite: PostgreSQL (production) and an embedded pure-Go
 // store (development, zero set-up).
@@ -120,6 +148,7 @@ type Store interface {
 	CitizenReader
 	CredentialStore
 	StatusStore
+	RevocationStore
 	Close() error
 }
 

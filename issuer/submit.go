@@ -96,6 +96,12 @@ func (s *Service) decide(ctx context.Context, sub Submission, req *RequestRecord
 		return s.refuse(req, problem.New(problem.CodeKindNotGranted, "",
 			fmt.Sprintf("This credential may not issue %s certificates. Ask the service desk to grant the kind, or use the credential that has it.", sub.Kind))), noLock
 	}
+
+	if sg := s.signers[sub.Principal.Environment]; sg != nil && !sg.Allows(sub.Kind) {
+		return s.refuse(req, problem.New(problem.CodeKindNotSignable, "",
+			fmt.Sprintf("This service's signing certificate for %s may not sign %s certificates (its extended key usages do not name the kind). The service desk must install a signing certificate that does.", sub.Principal.Environment, sub.Kind))), noLock
+	}
+
 	dr, err := s.parse(sub)
 	if err != nil {
 		return s.refuse(req, s.withEnvironmentRules(sub.Principal, dr, err)), noLock
@@ -280,7 +286,14 @@ func (s *Service) finish(ctx context.Context, sub Submission, d decision, again 
 		}
 		return s.withIdentity(sub, d), nil
 	case again && errors.Is(err, ErrIdentifierTaken) && d.draft != nil:
-		// Another process issued for this Identifier between our check and our write.
+		// Another process issued for this Identifier between our check and our write. When it
+		// was this same request (another replica, the same X-Request-ID), it took the request id
+		// too: answer as it was answered.
+		if d.request != nil {
+			if next, ok := s.replayRequest(ctx, sub, d.request); ok {
+				return s.finish(ctx, sub, next, false)
+			}
+		}
 		next, ok := s.replayIdentifier(ctx, sub, *d.draft, d.request.withoutAnswer())
 		if !ok {
 			next = s.failed(fmt.Errorf("identifier taken but not found: %w", err))

@@ -1,6 +1,10 @@
 package issuer
 
-import "time"
+import (
+	"time"
+
+	"github.com/sedcc/dcc/signing/dcc"
+)
 
 // Kind is the kind of certificate.
 type Kind string
@@ -10,6 +14,19 @@ const (
 	KindRecovery    Kind = "recovery"
 	KindVaccination Kind = "vaccination"
 )
+
+// DCC is the payload group the kind stands for.
+func (k Kind) DCC() dcc.Kind {
+	switch k {
+	case KindTest:
+		return dcc.KindTest
+	case KindRecovery:
+		return dcc.KindRecovery
+	case KindVaccination:
+		return dcc.KindVaccination
+	}
+	return dcc.KindUnknown
+}
 
 // Environment separates sandbox traffic from production traffic. Each credential belongs to one.
 type Environment string
@@ -36,10 +53,15 @@ const (
 type Delivery string
 
 const (
-	// DeliveryMailbox: sent to the citizen's digital mailbox and fetchable by the citizen.
-	DeliveryMailbox Delivery = "digital-mailbox"
-	// DeliveryHandout: the provider hands the certificate out directly (fallback, no personnummer).
+	// DeliveryCitizen: the citizen fetches it from the citizen service (API and web page),
+	// signed in with their e-ID. Only when the service serves citizens and the person has a number.
+	DeliveryCitizen Delivery = "citizen-service"
+	// DeliveryHandout: the provider hands the certificate out directly: the person has no
+	// personnummer, or the citizen service is not served.
 	DeliveryHandout Delivery = "provider-handout"
+	// DeliveryMailbox is found only on certificates recorded by earlier versions, which claimed a
+	// digital mailbox delivery that never happened; it is answered as a hand-out.
+	DeliveryMailbox Delivery = "digital-mailbox"
 )
 
 // Role is what an authenticated party may do.
@@ -190,4 +212,45 @@ type StatusEvent struct {
 	ClosedAt  *time.Time
 	// Until is the announced end of a notice's window; nil for incidents and open-ended notices.
 	Until *time.Time
+}
+
+// OutcomeRevoked: the request revoked a certificate (a repeat of a revocation is
+// OutcomeReplayed).
+const OutcomeRevoked Outcome = "revoked"
+
+// RevocationReason says why a certificate was revoked.
+type RevocationReason string
+
+// The revocation reasons. They are codes, never free text, so that nothing personal reaches the
+// store or the audit log through them.
+const (
+	ReasonIssuedInError RevocationReason = "issued-in-error" // wrong person, wrong result, wrong data
+	ReasonFraud         RevocationReason = "fraud"           // obtained or issued fraudulently
+	ReasonSuperseded    RevocationReason = "superseded"      // replaced by a corrected certificate
+	ReasonKeyCompromise RevocationReason = "key-compromise"  // the signing key can no longer be trusted
+)
+
+// RevocationReasons lists the accepted reasons.
+var RevocationReasons = []RevocationReason{ReasonIssuedInError, ReasonFraud, ReasonSuperseded, ReasonKeyCompromise}
+
+// Revocation records that a certificate was revoked, with the three EU DCC revocation hashes
+// (signing/revocation) under which verifiers find it.
+type Revocation struct {
+	UVCI        string
+	Reason      RevocationReason
+	RevokedAt   time.Time
+	RevokedBy   string // principal id of the provider or support administrator
+	KID         []byte // kid of the DSC that signed the certificate
+	Environment Environment
+	ExpiresAt   time.Time // the certificate's expiry: after it the revocation need not be published
+	// UCIHash, CountryCodeUCIHash and SignatureHash are 16 bytes each.
+	UCIHash, CountryCodeUCIHash, SignatureHash []byte
+}
+
+// SigningCertificate is a DSC the service has signed with, remembered so that the trust list
+// keeps naming it after the key is retired.
+type SigningCertificate struct {
+	Environment Environment
+	Certificate []byte // DER
+	FirstUsedAt time.Time
 }

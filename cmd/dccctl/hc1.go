@@ -154,10 +154,39 @@ type decodedJSON struct {
 	Payload     json.RawMessage `json:"payload"`
 }
 
+// claimsJSON holds the CWT claims: iat and exp as the numbers encoded, and beside them the
+// dates they stand for (absent when the number names no date in the years 1 to 9999).
 type claimsJSON struct {
-	Issuer   string `json:"iss"`
-	IssuedAt string `json:"iat,omitempty"`
-	Expiry   string `json:"exp,omitempty"`
+	Issuer       string      `json:"iss"`
+	IssuedAt     json.Number `json:"iat,omitempty"`
+	IssuedAtDate string      `json:"iatDate,omitempty"`
+	Expiry       json.Number `json:"exp,omitempty"`
+	ExpiryDate   string      `json:"expDate,omitempty"`
+	Problems     []string    `json:"problems,omitempty"`
+}
+
+func numericClaims(d *hcert.Decoded) claimsJSON {
+	out := claimsJSON{Issuer: d.Claims.Issuer}
+	for _, c := range []struct {
+		name   string
+		claim  *hcert.NumericDate
+		number *json.Number
+		date   *string
+	}{
+		{"iat", d.IssuedAtClaim, &out.IssuedAt, &out.IssuedAtDate},
+		{"exp", d.ExpiryClaim, &out.Expiry, &out.ExpiryDate},
+	} {
+		if c.claim == nil {
+			continue
+		}
+		*c.number = c.claim.Number
+		if c.claim.InRange() {
+			*c.date = c.claim.Time.Format(time.RFC3339Nano)
+		} else {
+			out.Problems = append(out.Problems, fmt.Sprintf("%s %s is not a date in the years 1 to 9999", c.name, c.claim.Number))
+		}
+	}
+	return out
 }
 
 func algorithmName(alg int64) string {
@@ -170,13 +199,6 @@ func algorithmName(alg int64) string {
 	return fmt.Sprint(alg)
 }
 
-func rfc3339(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
 func describe(d *hcert.Decoded) (decodedJSON, error) {
 	payload, err := d.PayloadJSON()
 	if err != nil {
@@ -186,7 +208,7 @@ func describe(d *hcert.Decoded) (decodedJSON, error) {
 		Protected:   hcert.JSONValue(d.Protected).(map[string]any),
 		Unprotected: hcert.JSONValue(d.Unprotected).(map[string]any),
 		Algorithm:   algorithmName(d.Algorithm),
-		Claims:      claimsJSON{Issuer: d.Claims.Issuer, IssuedAt: rfc3339(d.Claims.IssuedAt), Expiry: rfc3339(d.Claims.Expiry)},
+		Claims:      numericClaims(d),
 		Kind:        d.Kind().String(),
 		Payload:     payload,
 	}

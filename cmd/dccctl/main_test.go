@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/sedcc/dcc/signing/hcert"
 	"github.com/sedcc/dcc/signing/keys"
 	"github.com/sedcc/dcc/signing/trust"
 )
@@ -66,9 +70,12 @@ func TestKeygenSignDecodeVerify(t *testing.T) {
 	}
 	var dec struct {
 		Algorithm string `json:"algorithm"`
-		Claims    struct{ Iss, Iat, Exp string }
-		Kind      string
-		Payload   struct {
+		Claims    struct {
+			Iss, IatDate, ExpDate string
+			Iat, Exp              int64
+		}
+		Kind    string
+		Payload struct {
 			Nam struct{ Fnt, Gnt string }
 		}
 	}
@@ -76,7 +83,8 @@ func TestKeygenSignDecodeVerify(t *testing.T) {
 		t.Fatalf("decode output: %v\n%s", err, r.stdout)
 	}
 	if dec.Algorithm != "ES256" || dec.Claims.Iss != "SE" || dec.Kind != "vaccination" ||
-		dec.Claims.Iat != "2026-03-01T12:00:00Z" || dec.Claims.Exp != "2026-03-31T12:00:00Z" {
+		dec.Claims.IatDate != "2026-03-01T12:00:00Z" || dec.Claims.ExpDate != "2026-03-31T12:00:00Z" ||
+		dec.Claims.Iat != 1772366400 || dec.Claims.Exp != 1774958400 {
 		t.Errorf("decode: %+v", dec)
 	}
 	if dec.Payload.Nam.Fnt != "LOEVSTROEM" || dec.Payload.Nam.Gnt != "AASA<MAERTA" {
@@ -146,6 +154,72 @@ func TestVerifyTrustList(t *testing.T) {
 		if r := runCLI(t, hc1, nil, "verify", "--trust-list", src); r.code != 0 {
 			t.Errorf("verify --trust-list %s: %d %s", src, r.code, r.stderr)
 		}
+	}
+
+	// A list whose body does not match its Content-Digest is not used.
+	altered := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set(trust.DigestHeader, trust.Digest([]byte(`{"certificates":[]}`)))
+		w.Write(doc)
+	}))
+	defer altered.Close()
+	if r := runCLI(t, hc1, nil, "verify", "--trust-list", altered.URL); r.code != exitFailure || !strings.Contains(r.stderr, "Content-Digest") {
+		t.Errorf("verify against a list that fails its digest: %d %s", r.code, r.stderr)
+	}
+}
+
+// decode prints iat and exp as the numbers encoded and the dates they name; an exp no calendar
+// date stands for is printed as its number, with a problem, and no date.
+func TestDecodeHostileExpiry(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "k")
+	if r := runCLI(t, "", nil, "keygen", "--out", dir); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	key, cert, err := keys.Load(filepath.Join(dir, keys.KeyFile), filepath.Join(dir, keys.CertFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := hcert.NewSigner(key, cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p map[string]any
+	if err := json.Unmarshal([]byte(payloadJSON), &p); err != nil {
+		t.Fatal(err)
+	}
+	cwt, err := cbor.Marshal(map[int]any{1: "SE", 6: clock.Unix(), 4: int64(1<<63 - 1), -260: map[int]any{1: p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := s.SignCWT(cwt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc1, err := s.Encode(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, "", nil, "decode", hc1)
+	if r.code != 0 {
+		t.Fatalf("decode: %d %s", r.code, r.stderr)
+	}
+	var out struct {
+		Claims map[string]any `json:"claims"`
+	}
+	dec := json.NewDecoder(strings.NewReader(r.stdout))
+	dec.UseNumber()
+	if err := dec.Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	c := out.Claims
+	if c["exp"] != json.Number("9223372036854775807") || c["expDate"] != nil || c["iat"] != json.Number("1772366400") ||
+		c["iatDate"] != "2026-03-01T12:00:00Z" || !strings.Contains(fmt.Sprint(c["problems"]), "exp 9223372036854775807") {
+		t.Errorf("claims %v", c)
+	}
+	if strings.Contains(r.stdout, "292277026596") {
+		t.Errorf("decode printed the year 292277026596:\n%s", r.stdout)
+	}
+	if r := runCLI(t, "", nil, "verify", "--cert", filepath.Join(dir, keys.CertFile), hc1); r.code != exitFailure || !strings.Contains(r.stderr, "malformed") {
+		t.Errorf("verify of a hostile exp: %d %s", r.code, r.stderr)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -26,7 +27,9 @@ import (
 	"github.com/sedcc/dcc/docs"
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/admission"
+	"github.com/sedcc/dcc/issuer/auditspool"
 	"github.com/sedcc/dcc/issuer/httpapi"
+	"github.com/sedcc/dcc/issuer/idtoken"
 	"github.com/sedcc/dcc/issuer/metrics"
 	"github.com/sedcc/dcc/issuer/status"
 	"github.com/sedcc/dcc/registry"
@@ -86,7 +89,35 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	if err != nil {
 		return err
 	}
-	st := m.InstrumentStore(raw)
+	// Audit events the store cannot take during an outage wait in a local spool, replayed in order.
+	spoolDir := cfg.AuditSpoolDir
+	if spoolDir == "" {
+		spoolDir = filepath.Join(cfg.DataDir, "audit-spool")
+	}
+	spool, err := auditspool.Open(spoolDir, int64(cfg.AuditSpoolMax))
+	if err != nil {
+		return fmt.Errorf("DCC_AUDIT_SPOOL_DIR: %w", err)
+	}
+	defer func() {
+		if err := spool.Close(); err != nil {
+			log.Warn("close audit spool", "err", err)
+		}
+	}()
+	if err := m.WatchAuditSpool(spool.Stats); err != nil {
+		return err
+	}
+	spooled := auditspool.Wrap(m.InstrumentStore(raw), spool, auditspool.Options{Log: log, Clock: time.Now, NewID: setup.NewEventID})
+	var st issuer.Store = spooled
+	// The read pool (DATABASE_READ_URL) for reads that may be stale; without it they go to st.
+	reads, err := setup.OpenReads(ctx, cfg, st)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := reads.Close(); err != nil {
+			log.Warn("close read pool", "err", err)
+		}
+	}()
 	signers, err := setup.Signers(cfg)
 	if err != nil {
 		return err
@@ -113,9 +144,6 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	if err != nil {
 		return fmt.Errorf("DCC_ISSUE_*: %w", err)
 	}
-	if err := m.WatchLimiters(limiter); err != nil {
-		return err
-	}
 	values, err := valueset.Load()
 	if err != nil {
 		return err
@@ -124,8 +152,23 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	if err != nil {
 		return err
 	}
+	revs, err := setup.Revocations(cfg, st, signers, values, log, time.Now)
+	if err != nil {
+		return err
+	}
+	citizens, citizenLimiter, err := citizenRoutes(cfg, subjectKey, issuer.NewCitizenView(st, svc, cfg.CitizenSandbox))
+	if err != nil {
+		return err
+	}
+	limiters := []*admission.Limiter{limiter}
+	if citizenLimiter != nil {
+		limiters = append(limiters, citizenLimiter)
+	}
+	if err := m.WatchLimiters(limiters...); err != nil {
+		return err
+	}
 	// The monitor stops before the store closes (defers run last in, first out).
-	monitor, err := statusMonitor(cfg, st, svc, reg, log)
+	monitor, err := statusMonitor(cfg, st, reads, svc, reg, spool, log)
 	if err != nil {
 		return err
 	}
@@ -135,6 +178,10 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	var background sync.WaitGroup
 	background.Go(func() { monitor.Run(bgCtx) })
 	background.Go(func() { svc.RunRetention(bgCtx, time.Hour, cfg.RequestRetention) })
+	background.Go(func() { spooled.Run(bgCtx, time.Second) })
+	// The trust list names every DSC the service has signed with, retired ones included: the
+	// current ones are remembered as soon as the store answers (it may still be starting).
+	background.Go(func() { revs.RunRecordSigningCertificates(bgCtx, 5*time.Second) })
 	defer func() {
 		stopBackground()
 		background.Wait()
@@ -153,6 +200,7 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 
 	srv := httpapi.New(httpapi.Options{
 		Issuer:             svc,
+		Revocations:        revs,
 		Credentials:        issuer.NewCredentials(st, time.Now, cfg.KeyCacheTTL),
 		Values:             values,
 		Log:                log,
@@ -169,6 +217,7 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 		AuditQueue:         refusals,
 		Status:             monitor,
 		Changes:            httpapi.ScheduledChanges(),
+		Citizens:           citizens,
 	})
 	go publishChanges(ctx, st, httpapi.ScheduledChanges(), log)
 
@@ -195,6 +244,9 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	store := "embedded (" + cfg.DataDir + ")"
 	if cfg.DatabaseURL != "" {
 		store = "postgresql"
+		if cfg.DatabaseReadURL != "" {
+			store = "postgresql, read pool on DATABASE_READ_URL"
+		}
 	}
 	register := "file"
 	if cfg.RegisterURL != "" {
@@ -204,6 +256,16 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 		log.Info("signing key", "environment", env, "kid", fmt.Sprintf("%x", s.KID()))
 	}
 	log.Info("dccd serving", "addr", ln.Addr().String(), "tls", tlsConf != nil, "client_certificates", cfg.TLSClientCAFile != "", "store", store, "register", register, "version", version)
+	if citizens != nil {
+		page := cfg.PublicURL
+		if page == "" {
+			page = "http://" + ln.Addr().String()
+			if tlsConf != nil {
+				page = "https://" + ln.Addr().String()
+			}
+		}
+		log.Info("citizen page", "url", page+"/", "identity_provider", cfg.OIDCIssuer)
+	}
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -230,16 +292,24 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 
 // statusMonitor watches the store and the signing keys (critical: without them nothing is
 // issued) and the population register when it reports its state (not critical: the birth-date
-// fallback keeps issuance going), for /status. Signing is read from the issuer, which readiness
-// and issuance read too; the register is probed, so its light does not wait for a failing request.
-func statusMonitor(cfg setup.Config, st issuer.Store, svc *issuer.Service,
-	reg registry.Register, log *slog.Logger) (*status.Monitor, error) {
+// fallback keeps issuance going), the local audit spool (not critical either: it yellows while it
+// keeps audit events for the store) and the read pool (DATABASE_READ_URL) when there is one (not
+// critical: issuance does not use it), for /status. Signing is read from the issuer, which
+// readiness and issuance read too; the register is probed, so its light does not wait for a
+// failing request.
+func statusMonitor(cfg setup.Config, st issuer.Store, reads setup.Reads, svc *issuer.Service,
+	reg registry.Register, spool *auditspool.Spool, log *slog.Logger) (*status.Monitor, error) {
 	deps := []status.Dependency{
 		{Name: status.DependencyStore, Title: "Certificate store", Probe: status.StoreProbe(st), Critical: true},
 		{Name: status.DependencySigning, Title: "Signing", Probe: status.SigningProbe(svc, time.Now, 0), Critical: true},
 	}
+	deps = append(deps, status.Dependency{Name: auditspool.DependencyName, Title: "Audit spool", Probe: spool.Probe()})
 	if r, ok := reg.(registry.Reporter); ok {
 		deps = append(deps, status.Dependency{Name: status.DependencyRegister, Title: "Population register", Probe: status.RegisterProbe(r)})
+	}
+	if cfg.DatabaseReadURL != "" {
+		// Not critical: issuance does not use the read pool.
+		deps = append(deps, status.Dependency{Name: "store-read", Title: "Certificate store, read pool", Probe: readPoolProbe(reads)})
 	}
 	m, err := status.New(status.Options{
 		Events:       st,
@@ -274,4 +344,46 @@ func publishChanges(ctx context.Context, st issuer.StatusStore, changes []httpap
 		case <-time.After(wait):
 		}
 	}
+}
+
+// readPoolProbe is green while the read pool (DATABASE_READ_URL) answers a ping.
+func readPoolProbe(p status.Pinger) status.Probe {
+	return func(ctx context.Context) (status.Light, string) {
+		if err := p.Ping(ctx); err != nil {
+			return status.Red, "The read pool of the certificate store does not answer: issuance goes on; reads that use it fail."
+		}
+		return status.Green, "The read pool of the certificate store answers."
+	}
+}
+
+// citizenRoutes builds the citizens' API and web page: the token verifier for the identity
+// provider, the citizens' own admission budget, the sign-in. nil when DCC_CITIZEN_SERVICE=false.
+func citizenRoutes(cfg setup.Config, subjectKey []byte, view *issuer.CitizenView) (*httpapi.Citizens, *admission.Limiter, error) {
+	if !cfg.CitizenService {
+		return nil, nil, nil
+	}
+	verifier, err := idtoken.New(idtoken.Options{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, ClientID: cfg.OIDCClientID,
+		JWKSURL: cfg.OIDCJWKSURL, PNRClaim: cfg.OIDCPNRClaim})
+	if err != nil {
+		return nil, nil, fmt.Errorf("DCC_OIDC_*: %w", err)
+	}
+	limiter, err := admission.New(admission.Config{Name: "citizen", Limit: cfg.CitizenConcurrency, Queue: cfg.CitizenQueue,
+		Wait: cfg.CitizenWait, MaxRetryAfter: cfg.IssueRetryAfterMax})
+	if err != nil {
+		return nil, nil, fmt.Errorf("DCC_CITIZEN_*: %w", err)
+	}
+	// The session cookies are sealed with a key derived from the subject key (the web page
+	// derives its own from it), so replicas sharing the data agree and nothing new is kept.
+	c, err := httpapi.NewCitizens(httpapi.CitizenOptions{
+		Verifier:   verifier,
+		View:       view,
+		Admission:  limiter,
+		CacheBytes: int64(cfg.CitizenCacheBytes),
+		Web: &httpapi.WebOptions{Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, SessionKey: subjectKey,
+			SessionTTL: cfg.SessionTTL, PublicURL: cfg.PublicURL},
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("citizen routes: %w", err)
+	}
+	return c, limiter, nil
 }

@@ -46,7 +46,14 @@ const observationTemplate = `{"resourceType":"Observation",` +
 
 // observation returns the next request body.
 func (b *bodies) observation() []byte {
-	id := "LOAD-" + b.run + "-" + strconv.FormatUint(b.next.Add(1), 10)
+	_, body := b.nextObservation()
+	return body
+}
+
+// nextObservation returns the next request body and its Identifier, which is also a valid
+// X-Request-ID.
+func (b *bodies) nextObservation() (id string, body []byte) {
+	id = "LOAD-" + b.run + "-" + strconv.FormatUint(b.next.Add(1), 10)
 	sampled := b.now().Add(-time.Hour).UTC().Format(time.RFC3339)
-	return fmt.Appendf(nil, observationTemplate, b.pnr, id, sampled)
+	return id, fmt.Appendf(nil, observationTemplate, b.pnr, id, sampled)
 }

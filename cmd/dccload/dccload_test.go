@@ -6,7 +6,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -61,6 +64,10 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"--rush", "2h"}, "at most 1h"},
 		{[]string{"--clients", "0", "--rush-clients", "5"}, "at least 1"},
 		{[]string{"--path", "observation"}, "start with /"},
+		{[]string{"--target", "http://127.0.0.1:1,http://127.0.0.1:2", "--key", "k"}, "need --record"},
+		{[]string{"--target", "http://127.0.0.1:1,http://10.0.0.1:2", "--key", "k", "--record", "f"}, "only 127.0.0.0/8"},
+		{[]string{"--target", "http://127.0.0.1:1,http://127.0.0.1:2", "--key", "k", "--record", "f"}, ""},
+		{[]string{"--record", "f"}, "--record needs --target"},
 	} {
 		o, err := parseFlags(tc.args, io.Discard)
 		switch {
@@ -217,5 +224,69 @@ func TestLoadStopsAtDeadline(t *testing.T) {
 	// Without the deadline this would send 2^40 requests and never return.
 	if r := l.run(context.Background()); r.requests == 0 {
 		t.Fatal("no requests sent")
+	}
+}
+
+// A request that one replica does not answer and another refuses with 503 is sent again with the
+// same X-Request-ID until it is answered 200, and every 200 lands in the record.
+func TestRecordRetriesOnTheNextTargetAndRecordsEvery200(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{} // X-Request-ID -> attempts that reached the server
+	live := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-ID")
+		mu.Lock()
+		seen[id]++
+		n := seen[id]
+		mu.Unlock()
+		if n == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"transient","details":{"coding":[{"code":"store-unavailable"}]}}]}`)
+			return
+		}
+		io.WriteString(w, `{"testProof":{"metadata":{"uvci":"URN:UVCI:01:SE:`+id+`","hc1":"HC1:x"}}}`)
+	}))
+	defer live.Close()
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close() // connection refused from now on
+
+	rec := filepath.Join(t.TempDir(), "acks.jsonl")
+	var out strings.Builder
+	code := run(context.Background(), []string{"--target", deadURL + "," + live.URL, "--key", "k", "--record", rec,
+		"--path", "/api/v1/observation", "--clients", "2", "--max-requests", "6", "--measure", "20s", "--retry-pause", "1ms"}, &out, &out)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out.String())
+	}
+	raw, err := os.ReadFile(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	if len(lines) != 6 {
+		t.Fatalf("record has %d lines, want 6:\n%s\n%s", len(lines), raw, out.String())
+	}
+	for _, l := range lines {
+		var a Acknowledged
+		if err := json.Unmarshal([]byte(l), &a); err != nil {
+			t.Fatal(err)
+		}
+		if a.UVCI != "URN:UVCI:01:SE:"+a.RequestID || a.Identifier != a.RequestID || a.HC1 != "HC1:x" || a.Target != live.URL+"/api/v1/observation" {
+			t.Errorf("record line %+v", a)
+		}
+		if a.Attempts < 2 || seen[a.RequestID] != 2 {
+			t.Errorf("%s: %d attempts, %d reached the live server; want the 503 then the 200 on it", a.RequestID, a.Attempts, seen[a.RequestID])
+		}
+	}
+}
+
+func TestLongestGap(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	acks := []time.Time{t0.Add(3 * time.Second), t0, t0.Add(time.Second), t0.Add(8 * time.Second)}
+	if gap, at := longestGap(acks); gap != 5*time.Second || !at.Equal(t0.Add(3*time.Second)) {
+		t.Errorf("longestGap = %s at %s, want 5s at +3s", gap, at)
+	}
+	if gap, _ := longestGap(acks[:1]); gap != 0 {
+		t.Errorf("one acknowledgement: gap %s", gap)
 	}
 }

@@ -11,6 +11,12 @@
 //	go run ./cmd/dccload                       # build, start, measure 20 s with 32 clients, rush 60 s with 320
 //	go run ./cmd/dccload --measure 5s --rush 10s
 //	go run ./cmd/dccload --target http://127.0.0.1:8080 --key KEY [--pid PID]
+//	go run ./cmd/dccload --target http://127.0.0.1:8081,http://127.0.0.1:8082 --key KEY \
+//	    --path /api/v1/observation --record acks.jsonl --measure 60s --clients 8
+//
+// The last form (record mode) is the load of the failover proof (cmd/dccha): continuous issuance
+// round robin over several replicas, each 200 written to a file so that none can go missing
+// unnoticed; see record.go.
 //
 // The server it starts inherits the environment, so DCC_ISSUE_CONCURRENCY=64 go run
 // ./cmd/dccload tries another setting; the per-credential rate limit is off
@@ -50,6 +56,11 @@ type options struct {
 	timeout         time.Duration
 	honorRetryAfter bool
 	keep            bool
+	compare         bool
+	peer            string
+	record          string
+	retryPause      time.Duration
+	targets         []string
 }
 
 func main() {
@@ -76,6 +87,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "client timeout of one request")
 	fs.BoolVar(&o.honorRetryAfter, "honor-retry-after", false, "clients wait the Retry-After of a rejection (default: they retry at once, the worst case)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (data, server log)")
+	fs.BoolVar(&o.compare, "compare", false, "side by side: the peer, dccd on the embedded store and dccd on PostgreSQL, each for --measure with --clients, then each dccd at 80% of its peak")
+	fs.StringVar(&o.peer, "peer", "../shared/peers/hcert/hcert", "the peer's hcert binary for --compare (relative to --repo)")
+	fs.StringVar(&o.record, "record", "", "record mode: issue continuously round robin over the --target list for --measure (or until interrupted), "+
+		"send a request that is not answered or refused with 503/429 again to the next target with the same X-Request-ID, and write every 200 to this file (JSON lines)")
+	fs.DurationVar(&o.retryPause, "retry-pause", 100*time.Millisecond, "record mode: pause before sending a refused or unanswered request again")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -99,12 +115,25 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		errs = append(errs, errors.New("--path must start with /"))
 	}
 	if o.target != "" {
-		if err := checkLoopback(o.target); err != nil {
-			errs = append(errs, err)
+		for _, t := range strings.Split(o.target, ",") {
+			t = strings.TrimRight(strings.TrimSpace(t), "/")
+			if err := checkLoopback(t); err != nil {
+				errs = append(errs, err)
+			}
+			o.targets = append(o.targets, t)
 		}
 		if o.key == "" {
 			errs = append(errs, errors.New("--target needs --key"))
 		}
+		if len(o.targets) > 1 && o.record == "" {
+			errs = append(errs, errors.New("several --target URLs need --record"))
+		}
+	}
+	if o.record != "" && o.target == "" {
+		errs = append(errs, errors.New("--record needs --target (one URL or several, comma-separated) and --key"))
+	}
+	if o.retryPause < 0 {
+		errs = append(errs, errors.New("--retry-pause must be at least 0"))
 	}
 	return o, errors.Join(errs...)
 }
@@ -117,6 +146,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "dccload: %v\n", err)
 		return 2
+	}
+	if o.compare {
+		return compareMode(ctx, o, stdout, stderr)
+	}
+	if o.record != "" {
+		return recordRun(ctx, o, o.targets, o.key, stdout, stderr)
 	}
 	target, key, pid := strings.TrimRight(o.target, "/"), o.key, o.pid
 	if target == "" {

@@ -28,6 +28,12 @@ type load struct {
 	duration        time.Duration
 	max             uint64
 	honorRetryAfter bool
+	// makeRequest, when set, makes each request instead of a provider observation with the key
+	// (the compare mode's peer).
+	makeRequest func() (*http.Request, error)
+	// rate, when above zero, paces the clients together to that many requests a second (an open
+	// loop), instead of each sending as soon as its last answer came.
+	rate float64
 }
 
 // tally is what one client goroutine saw; tallies are merged after the phase.
@@ -88,11 +94,23 @@ func (l *load) run(ctx context.Context) result {
 	var sent atomic.Uint64
 	tallies := make([]*tally, l.clients)
 	var wg sync.WaitGroup
+	var tokens chan struct{}
+	if l.rate > 0 {
+		tokens = make(chan struct{}, l.clients)
+		stop := make(chan struct{})
+		defer close(stop)
+		go pace(tokens, stop, l.rate, deadline)
+	}
 	for i := range l.clients {
 		t := newTally()
 		tallies[i] = t
 		wg.Go(func() {
 			for ctx.Err() == nil && time.Now().Before(deadline) && sent.Add(1) <= l.max {
+				if tokens != nil {
+					if _, ok := <-tokens; !ok {
+						return
+					}
+				}
 				if wait := l.once(ctx, t); wait > 0 {
 					sleep(ctx, min(wait, time.Until(deadline)))
 				}
@@ -105,6 +123,34 @@ func (l *load) run(ctx context.Context) result {
 		total.merge(t)
 	}
 	return result{tally: total, clients: l.clients, elapsed: time.Since(start)}
+}
+
+// pace sends rate tokens a second until the deadline, then closes the channel. Tokens the
+// clients cannot take at once are dropped (they count as not offered), so a server slower than
+// the rate is not flooded afterwards.
+func pace(tokens chan<- struct{}, stop <-chan struct{}, rate float64, deadline time.Time) {
+	defer close(tokens)
+	start := time.Now()
+	tk := time.NewTicker(time.Millisecond)
+	defer tk.Stop()
+	issued := 0
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-tk.C:
+			if now.After(deadline) {
+				return
+			}
+			due := int(now.Sub(start).Seconds() * rate)
+			for ; issued < due; issued++ {
+				select {
+				case tokens <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) {
@@ -122,14 +168,22 @@ func sleep(ctx context.Context, d time.Duration) {
 // once sends one request and records its answer. It returns how long to wait before the next
 // one: the Retry-After of a rejection when the phase honours it, else zero.
 func (l *load) once(ctx context.Context, t *tally) time.Duration {
-	req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodPost, l.url, bytes.NewReader(l.bodies.observation()))
+	var req *http.Request
+	var err error
+	if l.makeRequest != nil {
+		req, err = l.makeRequest()
+	} else {
+		req, err = http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodPost, l.url, bytes.NewReader(l.bodies.observation()))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/fhir+json")
+			req.Header.Set("Authorization", "Bearer "+l.key)
+		}
+	}
 	if err != nil {
 		t.transportErrors["request"]++
 		t.errorExample = err.Error()
 		return 0
 	}
-	req.Header.Set("Content-Type", "application/fhir+json")
-	req.Header.Set("Authorization", "Bearer "+l.key)
 	start := time.Now()
 	resp, err := l.client.Do(req)
 	if err != nil {

@@ -27,23 +27,30 @@ type server struct {
 }
 
 // serverEnv is the tool's environment with the data directory and the listen address replaced,
-// so settings such as DCC_ISSUE_CONCURRENCY reach the server. The per-credential rate limit is
-// switched off unless the environment sets it: the tool's one credential stands for the many
-// providers of a real rush, and the rush is meant to meet admission control.
-func serverEnv(dataDir, listen string) []string {
+// so settings such as DCC_ISSUE_CONCURRENCY reach the server. The per-credential rate limit and
+// the per-credential share of admission slots are switched off unless the environment sets them:
+// the tool's one credential stands for the many providers of a real rush, and the rush is meant
+// to meet admission control.
+func serverEnv(dataDir, listen string, extra ...string) []string {
 	var env []string
-	rateSet := false
+	rateSet, slotsSet := false, false
 	for _, kv := range os.Environ() {
 		if strings.HasPrefix(kv, "DCC_DATA_DIR=") || strings.HasPrefix(kv, "DCC_LISTEN=") {
 			continue
 		}
 		rateSet = rateSet || strings.HasPrefix(kv, "DCC_PROVIDER_RATE=")
+		slotsSet = slotsSet || strings.HasPrefix(kv, "DCC_ISSUE_PER_CREDENTIAL=")
 		env = append(env, kv)
 	}
 	if !rateSet {
 		env = append(env, "DCC_PROVIDER_RATE=0")
 	}
+	if !slotsSet {
+		// Nor is one credential held to its share of the admission slots: it stands for many.
+		env = append(env, "DCC_ISSUE_PER_CREDENTIAL=4096")
+	}
 	env = append(env, "DCC_DATA_DIR="+dataDir)
+	env = append(env, extra...)
 	if listen != "" {
 		env = append(env, "DCC_LISTEN="+listen)
 	}
@@ -76,7 +83,7 @@ func freeLoopbackAddr() (string, error) {
 
 // startServer runs bin on a free loopback port with dataDir and waits until /healthz answers.
 // Its output goes to dccd.log beside the data directory.
-func startServer(ctx context.Context, bin, dataDir string) (*server, error) {
+func startServer(ctx context.Context, bin, dataDir string, extra ...string) (*server, error) {
 	addr, err := freeLoopbackAddr()
 	if err != nil {
 		return nil, err
@@ -87,7 +94,7 @@ func startServer(ctx context.Context, bin, dataDir string) (*server, error) {
 		return nil, fmt.Errorf("server log: %w", err)
 	}
 	cmd := exec.Command(bin)
-	cmd.Env = serverEnv(dataDir, addr)
+	cmd.Env = serverEnv(dataDir, addr, extra...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -150,11 +157,11 @@ func (s *server) stop() error {
 
 // addProvider creates a sandbox provider in dataDir with dccctl and returns its API key, the
 // last line dccctl prints.
-func addProvider(ctx context.Context, repo, dataDir string) (string, error) {
+func addProvider(ctx context.Context, repo, dataDir string, extra ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "go", "run", "./cmd/dccctl", "provider", "add",
 		"--name", "load", "--env", "sandbox", "--kinds", "test,recovery,vaccination")
 	cmd.Dir = repo
-	cmd.Env = serverEnv(dataDir, "")
+	cmd.Env = serverEnv(dataDir, "", extra...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -68,22 +68,29 @@ const (
 
 // Codes the service itself raises (the issuer's rules, authentication, limits, outages).
 const (
-	CodeRequestIDReused       = "request-id-reused"
-	CodeRequestIDInvalid      = "request-id-invalid"
-	CodeIdentifierConflict    = "identifier-conflict"
-	CodePersonNotFound        = "person-not-found"
-	CodePersonDeceased        = "person-deceased"
-	CodePersonnummerRejected  = "personnummer-rejected"
-	CodeRegisterUnavailable   = "register-unavailable"
-	CodeBirthDateMismatch     = "birthdate-mismatch"
-	CodeTestDataInProduction  = "test-data-in-production"
-	CodeOverloaded            = "overloaded"
-	CodeRateLimited           = "rate-limited"
-	CodeStoreUnavailable      = "store-unavailable"
-	CodeSigningUnavailable    = "signing-unavailable"
-	CodeUnauthenticated       = "unauthenticated"
-	CodeForbidden             = "forbidden"
-	CodeKindNotGranted        = "kind-not-granted"
+	CodeRequestIDReused      = "request-id-reused"
+	CodeRequestIDInvalid     = "request-id-invalid"
+	CodeIdentifierConflict   = "identifier-conflict"
+	CodePersonNotFound       = "person-not-found"
+	CodePersonDeceased       = "person-deceased"
+	CodePersonnummerRejected = "personnummer-rejected"
+	CodeRegisterUnavailable  = "register-unavailable"
+	CodeBirthDateMismatch    = "birthdate-mismatch"
+	CodeTestDataInProduction = "test-data-in-production"
+	CodeOverloaded           = "overloaded"
+	CodeRateLimited          = "rate-limited"
+	CodeStoreUnavailable     = "store-unavailable"
+	CodeSigningUnavailable   = "signing-unavailable"
+	CodeUnauthenticated      = "unauthenticated"
+	CodeForbidden            = "forbidden"
+	CodeKindNotGranted       = "kind-not-granted"
+	// CodeKindNotSignable: the environment's DSC carries DCC extended key usages that do not
+	// name the kind, so the service may not sign it.
+	CodeKindNotSignable = "kind-not-signable"
+	// CodeRevocationReasonUnknown: a revocation's reason is not one of the documented codes.
+	CodeRevocationReasonUnknown = "revocation-reason-unknown"
+	// CodeHC1Missing: a verification request without an HC1 string.
+	CodeHC1Missing            = "hc1-missing"
 	CodeNotFound              = "not-found"
 	CodeMethodNotAllowed      = "method-not-allowed"
 	CodeInternal              = "internal-error"
@@ -91,6 +98,8 @@ const (
 	CodeNameNotTransliterable = "name-not-transliterable"
 	// CodeCertificateInvalid: the certificate built from the request would break the DCC schema.
 	CodeCertificateInvalid = "certificate-invalid"
+	// CodeIdPUnavailable: the citizens' identity provider's keys cannot be had to check a token.
+	CodeIdPUnavailable = "idp-unavailable"
 )
 
 // Origin says who raises a code: the reading of the request content (the fhir package) or the
@@ -198,28 +207,32 @@ var codeTable = map[string]codeInfo{
 	CodeDoseOutOfRange:            {ClassInvalid, "value", "Send dose numbers from 1 to 9.", OriginContent},
 	CodeVaccinationBeforeApproval: {ClassInvalid, "business-rule", "Check the date of vaccination and the product: it is before the product's EU authorisation.", OriginContent},
 
-	CodeRequestIDInvalid:      {ClassMalformed, "", "Send at most one X-Request-ID of 1 to 128 characters A-Z, a-z, 0-9, '.', '_', ':' or '-' (a UUID fits), or leave it out and the service generates one.", OriginService},
-	CodeRequestIDReused:       {ClassConflict, "", "This X-Request-ID was already used for a different request. Send a new, unique X-Request-ID for every new request; reuse it only to retry the identical request.", OriginService},
-	CodeIdentifierConflict:    {ClassConflict, "", "This Identifier was already used for a certificate with different content. Every new result needs its own unique Identifier; resend the original content to get the original certificate again.", OriginService},
-	CodeKindNotGranted:        {ClassForbidden, "", "This credential may not issue this kind of certificate. Ask the service desk to grant the kind, or use the credential that has it.", OriginService},
-	CodeForbidden:             {ClassForbidden, "", "This credential may not call this route.", OriginService},
-	CodeUnauthenticated:       {ClassUnauthenticated, "", "Send a valid credential as 'Authorization: Bearer <key>'.", OriginService},
-	CodePersonNotFound:        {ClassInvalid, "", "The population register has no person with this personnummer. Check the number; for a person without a Swedish personnummer send name and birthDate instead of an identifier.", OriginService},
-	CodePersonnummerRejected:  {ClassInvalid, "", "The population register does not accept this number. Check the personnummer or samordningsnummer; for a person without one send name and birthDate instead of an identifier.", OriginService},
-	CodePersonDeceased:        {ClassInvalid, "", "The population register records this person as deceased; no certificate can be issued. Check the personnummer.", OriginService},
-	CodeBirthDateMismatch:     {ClassInvalid, "", "The birthDate does not match the date of birth in the personnummer. Send the birth date the personnummer encodes (YYYY-MM-DD).", OriginService},
-	CodeNameNotTransliterable: {ClassInvalid, "", "The name contains characters that cannot be written in the machine-readable form (ICAO 9303). Check the spelling of the name.", OriginService},
-	CodeRegisterUnavailable:   {ClassUnavailable, "", "The population register is unavailable. Retry after the time in Retry-After, or send the patient's name and birthDate with the personnummer so the certificate can be issued on the birth date.", OriginService},
-	CodeTestDataInProduction:  {ClassInvalid, "", "This request carries test data and was sent with a production credential. Send test data with your sandbox credential.", OriginService},
-	CodeCertificateInvalid:    {ClassInvalid, "", "The certificate built from this request would not be valid. Check the request's elements.", OriginService},
-	CodeRateLimited:           {ClassRateLimited, "", "This credential sent more requests than its agreed rate. Wait for the time in Retry-After, then send again; spread requests evenly.", OriginService},
-	CodeOverloaded:            {ClassUnavailable, "", "The service is handling as many requests as it can. Send the same request again after the time in Retry-After; it has not been processed.", OriginService},
-	CodeStoreUnavailable:      {ClassUnavailable, "", "The service's store is temporarily unavailable. Retry the same request after the time in Retry-After; it is safe to retry.", OriginService},
-	CodeSigningUnavailable:    {ClassUnavailable, "", "The service cannot sign certificates right now. Send the same request again after the time in Retry-After; it has not been processed.", OriginService},
-	CodeNotFound:              {ClassNotFound, "", "There is no such resource. Check the path against /openapi.yaml.", OriginService},
-	CodeMethodNotAllowed:      {ClassMethodNotAllowed, "", "This path does not accept that method (see the Allow header and /openapi.yaml).", OriginService},
-	CodeBadRequest:            {ClassMalformed, "", "The request could not be read as HTTP. Check its headers.", OriginService},
-	CodeInternal:              {ClassInternal, "", internalText, OriginService},
+	CodeRequestIDInvalid:        {ClassMalformed, "", "Send at most one X-Request-ID of 1 to 128 characters A-Z, a-z, 0-9, '.', '_', ':' or '-' (a UUID fits), or leave it out and the service generates one.", OriginService},
+	CodeRequestIDReused:         {ClassConflict, "", "This X-Request-ID was already used for a different request. Send a new, unique X-Request-ID for every new request; reuse it only to retry the identical request.", OriginService},
+	CodeIdentifierConflict:      {ClassConflict, "", "This Identifier was already used for a certificate with different content. Every new result needs its own unique Identifier; resend the original content to get the original certificate again.", OriginService},
+	CodeKindNotGranted:          {ClassForbidden, "", "This credential may not issue this kind of certificate. Ask the service desk to grant the kind, or use the credential that has it.", OriginService},
+	CodeKindNotSignable:         {ClassForbidden, "", "The service's signing certificate for this environment may not sign this kind of certificate. The service desk must install one whose extended key usages name it.", OriginService},
+	CodeRevocationReasonUnknown: {ClassInvalid, "value", "Give the reason as one of issued-in-error, fraud, superseded, key-compromise.", OriginService},
+	CodeHC1Missing:              {ClassInvalid, "required", "Send the certificate's HC1 string (starting HC1:) as hc1.", OriginService},
+	CodeForbidden:               {ClassForbidden, "", "This credential may not call this route.", OriginService},
+	CodeUnauthenticated:         {ClassUnauthenticated, "", "Send a valid credential as 'Authorization: Bearer <key>'.", OriginService},
+	CodePersonNotFound:          {ClassInvalid, "", "The population register has no person with this personnummer. Check the number; for a person without a Swedish personnummer send name and birthDate instead of an identifier.", OriginService},
+	CodePersonnummerRejected:    {ClassInvalid, "", "The population register does not accept this number. Check the personnummer or samordningsnummer; for a person without one send name and birthDate instead of an identifier.", OriginService},
+	CodePersonDeceased:          {ClassInvalid, "", "The population register records this person as deceased; no certificate can be issued. Check the personnummer.", OriginService},
+	CodeBirthDateMismatch:       {ClassInvalid, "", "The birthDate does not match the date of birth in the personnummer. Send the birth date the personnummer encodes (YYYY-MM-DD).", OriginService},
+	CodeNameNotTransliterable:   {ClassInvalid, "", "The name contains characters that cannot be written in the machine-readable form (ICAO 9303). Check the spelling of the name.", OriginService},
+	CodeRegisterUnavailable:     {ClassUnavailable, "", "The population register is unavailable. Retry after the time in Retry-After, or send the patient's name and birthDate with the personnummer so the certificate can be issued on the birth date.", OriginService},
+	CodeTestDataInProduction:    {ClassInvalid, "", "This request carries test data and was sent with a production credential. Send test data with your sandbox credential.", OriginService},
+	CodeCertificateInvalid:      {ClassInvalid, "", "The certificate built from this request would not be valid. Check the request's elements.", OriginService},
+	CodeRateLimited:             {ClassRateLimited, "", "This credential sent more requests than its agreed rate. Wait for the time in Retry-After, then send again; spread requests evenly.", OriginService},
+	CodeOverloaded:              {ClassUnavailable, "", "The service is handling as many requests as it can. Send the same request again after the time in Retry-After; it has not been processed.", OriginService},
+	CodeStoreUnavailable:        {ClassUnavailable, "", "The service's store is temporarily unavailable. Retry the same request after the time in Retry-After; it is safe to retry.", OriginService},
+	CodeSigningUnavailable:      {ClassUnavailable, "", "The service cannot sign certificates right now. Send the same request again after the time in Retry-After; it has not been processed.", OriginService},
+	CodeNotFound:                {ClassNotFound, "", "There is no such resource. Check the path against /openapi.yaml.", OriginService},
+	CodeMethodNotAllowed:        {ClassMethodNotAllowed, "", "This path does not accept that method (see the Allow header and /openapi.yaml).", OriginService},
+	CodeBadRequest:              {ClassMalformed, "", "The request could not be read as HTTP. Check its headers.", OriginService},
+	CodeInternal:                {ClassInternal, "", internalText, OriginService},
+	CodeIdPUnavailable:          {ClassUnavailable, "", "The identity provider cannot be reached to check the token. Send the same request again after the time in Retry-After.", OriginService},
 }
 
 // Lookup returns the table's row for code. A code missing from the table is a defect of the

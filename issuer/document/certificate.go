@@ -66,6 +66,9 @@ type Certificate struct {
 	// Fields are the kind's own rows, in order; TestFields, RecoveryFields and
 	// VaccinationFields build them.
 	Fields []Field
+	// Sandbox marks a certificate issued in the sandbox environment: its PDF
+	// carries "SANDBOX - NOT VALID / INTE GILTIGT" on every page.
+	Sandbox bool
 }
 
 // Field is one labelled row of a printed certificate.
@@ -110,15 +113,24 @@ const (
 	dateTimeLayout = "2006-01-02 15:04 Z07:00"
 )
 
-// TestFields returns the rows of a test certificate, leaving out empty values.
-// The sample time is printed with its UTC offset, in its own location.
+// sampleTimeLabelEN labels the sample time of a test, from which the
+// certificate's validity counts.
+const sampleTimeLabelEN = "Date and time of sample collection"
+
+// TestFields returns the rows of a test certificate, leaving out empty values
+// and a manufacturer that only repeats the test name (a NAAT's name often is
+// its manufacturer's product line). The sample time is printed with its UTC
+// offset, in its own location.
 func TestFields(d TestDetails) []Field {
+	if d.Manufacturer == d.TestName {
+		d.Manufacturer = ""
+	}
 	return nonEmpty([]Field{
 		{"Sjukdom eller agens", "Disease or agent targeted", d.Disease},
 		{"Typ av test", "Type of test", d.TestType},
 		{"Testets namn", "Test name", d.TestName},
 		{"Testtillverkare", "Test manufacturer", d.Manufacturer},
-		{"Tid för provtagning", "Date and time of sample collection", formatTime(d.SampleTime, dateTimeLayout)},
+		{"Tid för provtagning", sampleTimeLabelEN, formatTime(d.SampleTime, dateTimeLayout)},
 		{"Testresultat", "Test result", d.Result},
 		{"Testcenter eller inrättning", "Testing centre or facility", d.Facility},
 		{"Land där testet utfördes", "Member State of test", d.Country},

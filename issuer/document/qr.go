@@ -3,14 +3,8 @@
 package document
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
-
-	qrcode "github.com/skip2/go-qrcode"
 )
 
 // DefaultModulePixels is the side of one QR module in pixels when QROptions
@@ -39,59 +33,37 @@ type QROptions struct {
 // the PNG image (black modules on white, two-colour palette) and its size in
 // pixels.
 //
-// The encoder splits the content into numeric, alphanumeric and byte
-// segments by character class; an HC1 string uses only the Base45 alphabet
-// and ':', all of which belong to the QR alphanumeric set, so it is encoded
-// entirely in alphanumeric mode (5.5 bits per character instead of 8 in byte
-// mode), which keeps the symbol several versions smaller.
+// Content made only of characters of the QR alphanumeric set is encoded as
+// one alphanumeric segment, anything else as one byte segment. An HC1 string
+// uses only the Base45 alphabet and ':', all of which belong to that set, so
+// it is encoded in alphanumeric mode (5.5 bits per character instead of 8 in
+// byte mode), which keeps the symbol several versions smaller. The mask is
+// chosen by the penalty rules of ISO/IEC 18004, and the PNG is a 1-bit
+// greyscale image (dark modules black).
 //
 // The output depends only on hc1 and opts.
 func QR(hc1 string, opts QROptions) (pngData []byte, width, height int, err error) {
+	img, err := renderQR(defaultLayouts(), hc1, opts)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return img.data, img.width, img.width, nil
+}
+
+func renderQR(ls *layouts, hc1 string, opts QROptions) (qrPNG, error) {
 	if hc1 == "" {
-		return nil, 0, 0, errors.New("qr code: empty content")
+		return qrPNG{}, errors.New("qr code: empty content")
 	}
 	px := opts.ModulePixels
 	if px == 0 {
 		px = DefaultModulePixels
 	}
 	if px < 1 || px > MaxModulePixels {
-		return nil, 0, 0, fmt.Errorf("qr code: module size %d pixels is outside 1 to %d", px, MaxModulePixels)
+		return qrPNG{}, fmt.Errorf("qr code: module size %d pixels is outside 1 to %d", px, MaxModulePixels)
 	}
-	code, err := qrcode.New(hc1, qrcode.High) // High is level Q, about 25 % recovery
+	sym, err := encodeSymbol(ls, hc1)
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("qr code: encode %d characters at level Q: %w", len(hc1), err)
+		return qrPNG{}, fmt.Errorf("qr code: encode %d characters at level Q: %w", len(hc1), err)
 	}
-	img := moduleImage(code.Bitmap(), px)
-	var buf bytes.Buffer
-	enc := png.Encoder{CompressionLevel: png.BestCompression}
-	err = enc.Encode(&buf, img)
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("qr code: encode png: %w", err)
-	}
-	b := img.Bounds()
-	return buf.Bytes(), b.Dx(), b.Dy(), nil
-}
-
-// moduleImage draws bitmap (rows of modules, quiet zone included, true for
-// dark) with px by px pixels per module. The library's own scaler maps pixels
-// to modules through a floating-point ratio that misplaces module edges when
-// px is not a power of two, so the image is drawn here with exact integer
-// steps.
-func moduleImage(bitmap [][]bool, px int) *image.Paletted {
-	n := len(bitmap)
-	img := image.NewPaletted(image.Rect(0, 0, n*px, n*px), color.Palette{color.White, color.Black})
-	for my, row := range bitmap {
-		for mx, dark := range row {
-			if !dark {
-				continue
-			}
-			for y := my * px; y < (my+1)*px; y++ {
-				off := img.PixOffset(mx*px, y)
-				for i := range px {
-					img.Pix[off+i] = 1
-				}
-			}
-		}
-	}
-	return img
+	return writePNG(sym, px), nil
 }

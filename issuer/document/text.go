@@ -1,53 +1,64 @@
 package document
 
 import (
-	"strings"
 	"unicode"
 
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/unicode/norm"
 )
 
-// The PDF uses the standard Helvetica and Courier fonts, which every PDF
-// reader has and which need no embedding; their text is encoded in
-// Windows-1252 (cp1252), which covers Swedish (Å Ä Ö) and the other Western
-// European languages. The encoder from golang.org/x/text reports each rune it
-// cannot encode, where the translator shipped with fpdf silently prints a dot
-// instead, so a name can be checked before it is printed.
+// The PDF sets text in Windows-1252 (cp1252), which covers Swedish (Å Ä Ö)
+// and the other Western European languages, in the standard Helvetica fonts,
+// which every PDF reader has and which need no embedding. The encoder from
+// golang.org/x/text reports each rune it cannot encode, so text outside it can
+// go to an embedded font instead.
 
 // cp1252 encodes s for the standard fonts and reports whether every rune
 // could be encoded exactly.
 func cp1252(s string) (string, bool) {
-	var b strings.Builder
-	b.Grow(len(s))
-	exact := true
-	for _, r := range s {
-		c, ok := charmap.Windows1252.EncodeRune(r)
-		if !ok {
-			exact = false
-			continue
+	return string(appendCP1252Folded(nil, s)), isCP1252(s)
+}
+
+// isCP1252 reports whether every rune of s has a Windows-1252 code.
+func isCP1252(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			for _, r := range s[i:] {
+				if _, ok := charmap.Windows1252.EncodeRune(r); !ok {
+					return false
+				}
+			}
+			return true
 		}
-		b.WriteByte(c)
 	}
-	return b.String(), exact
+	return true
 }
 
 // cp1252Folded encodes s for the standard fonts, first stripping accents
 // from letters that have no cp1252 form of their own (ő becomes o, č becomes
 // c) and then printing any rune still left over as '?'. It serves the
-// descriptive rows (facility, manufacturer), where a letter printed without
-// its accent is better than no certificate; names are never folded.
+// descriptive rows (facility, manufacturer) when no embedded font prints them,
+// where a letter printed without its accent is better than no certificate;
+// names are never folded.
 func cp1252Folded(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
-	for _, r := range s {
-		if c, ok := charmap.Windows1252.EncodeRune(r); ok {
-			b.WriteByte(c)
-			continue
+	return string(appendCP1252Folded(nil, s))
+}
+
+func appendCP1252Folded(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			b = append(b, s[:i]...)
+			for _, r := range s[i:] {
+				if c, ok := charmap.Windows1252.EncodeRune(r); ok {
+					b = append(b, c)
+					continue
+				}
+				b = append(b, foldRune(r))
+			}
+			return b
 		}
-		b.WriteByte(foldRune(r))
 	}
-	return b.String()
+	return append(b, s...)
 }
 
 // foldRune returns the cp1252 form of r's base letter, or '?'.

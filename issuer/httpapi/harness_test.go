@@ -23,6 +23,8 @@ import (
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/admission"
 	"github.com/sedcc/dcc/issuer/httpapi"
+	"github.com/sedcc/dcc/issuer/idp"
+	"github.com/sedcc/dcc/issuer/idtoken"
 	"github.com/sedcc/dcc/issuer/metrics"
 	"github.com/sedcc/dcc/issuer/requestid"
 	"github.com/sedcc/dcc/issuer/store/embedded"
@@ -30,6 +32,7 @@ import (
 	"github.com/sedcc/dcc/issuer/store/postgres"
 	"github.com/sedcc/dcc/registry"
 	"github.com/sedcc/dcc/registry/fileregister"
+	"github.com/sedcc/dcc/signing/dcc"
 	"github.com/sedcc/dcc/signing/hcert"
 	"github.com/sedcc/dcc/signing/keys"
 	"github.com/sedcc/dcc/signing/trust"
@@ -49,6 +52,7 @@ type testEnv struct {
 	url      string
 	store    issuer.Store
 	svc      *issuer.Service
+	revs     *issuer.Revocations
 	creds    *issuer.Credentials
 	now      time.Time
 	dscs     map[issuer.Environment]*x509.Certificate
@@ -60,6 +64,8 @@ type testEnv struct {
 	support  string // key of a support staff member
 	queue    *issuer.AuditQueue
 	server   *httptest.Server
+	// idp is the stand-in identity provider when the env serves citizens.
+	idp *idp.Server
 }
 
 type envOptions struct {
@@ -76,6 +82,15 @@ type envOptions struct {
 	admit           *admission.Limiter
 	changes         []httpapi.APIChange
 	tls             *tls.Config // serve TLS with this configuration (the test server's own certificate)
+	// sandboxKinds, when set, are the only kinds the sandbox DSC's extended key usages name.
+	sandboxKinds []dcc.Kind
+	// citizens serves the citizens' API and web page, with a stand-in identity provider.
+	citizens bool
+	// citizenAdmit is the citizens' budget.
+	citizenAdmit *admission.Limiter
+	// productionOnly: citizens see production certificates only, as in production (by default
+	// the tests' citizens also see the sandbox certificates the sandbox providers issue).
+	productionOnly bool
 }
 
 type syncBuffer struct {
@@ -140,7 +155,11 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 
 	signers := map[issuer.Environment]issuer.Signer{}
 	for _, env := range []issuer.Environment{issuer.Sandbox, issuer.Production} {
-		key, cert, err := keys.Generate(t.TempDir(), keys.Options{CommonName: "test " + string(env), Now: now.Add(-time.Hour)})
+		ko := keys.Options{CommonName: "test " + string(env), Now: now.Add(-time.Hour)}
+		if env == issuer.Sandbox {
+			ko.Kinds = o.sandboxKinds
+		}
+		key, cert, err := keys.Generate(t.TempDir(), ko)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,6 +184,7 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 	}
 	log := slog.New(requestid.Handler(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	svc, err := issuer.New(issuer.Options{
+		Config:          issuer.Config{CitizenService: o.citizens, CitizenSandbox: o.citizens && !o.productionOnly},
 		Store:           st,
 		Signers:         signers,
 		UVCIs:           uvci.Generator{Country: "SE", Prefix: "DCC"},
@@ -181,6 +201,14 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 		t.Fatal(err)
 	}
 	e.svc = svc
+	e.revs, err = issuer.NewRevocations(issuer.RevocationsOptions{Store: st, Signers: signers, Country: "SE",
+		Values: values, Clock: clock, Log: log, NewID: newID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.revs.RecordSigningCertificates(ctx); err != nil {
+		t.Fatal(err)
+	}
 	e.creds = issuer.NewCredentials(st, clock, time.Minute)
 	e.queue = issuer.NewAuditQueue(st, log, newID, clock, issuer.AuditQueueOptions{Size: 1000})
 	t.Cleanup(func() { _ = e.queue.Close(context.Background()) })
@@ -193,10 +221,14 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 			t.Fatal(err)
 		}
 	}
-	srv := httpapi.New(httpapi.Options{Issuer: svc, Credentials: e.creds, Values: values, Log: log,
+	var cit *httpapi.Citizens
+	if o.citizens {
+		cit = e.startIdP(clock, o.citizenAdmit, !o.productionOnly)
+	}
+	srv := httpapi.New(httpapi.Options{Issuer: svc, Revocations: e.revs, Credentials: e.creds, Values: values, Log: log,
 		Clock: clock, OpenAPI: docs.OpenAPI, Version: "test", ProviderRate: o.rate, AuthFailures: o.authFails, Admission: o.admit,
 		BodyTimeout: o.bodyTimeout, SlotsPerCredential: o.slotsPerCred, Changes: o.changes,
-		Metrics: m, AuditQueue: e.queue})
+		Metrics: m, AuditQueue: e.queue, Citizens: cit})
 	ts := httptest.NewUnstartedServer(srv.Handler())
 	if o.tls != nil {
 		ts.TLS = o.tls
@@ -314,6 +346,30 @@ func (e *testEnv) trustList(envs ...issuer.Environment) *trust.List {
 		l.Add(e.dscs[env], string(env))
 	}
 	return l
+}
+
+// startIdP starts a stand-in identity provider on its own listener and builds the citizens'
+// routes against it, as dccd does.
+func (e *testEnv) startIdP(clock func() time.Time, admit *admission.Limiter, sandbox bool) *httpapi.Citizens {
+	e.t.Helper()
+	var h http.Handler
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	e.t.Cleanup(ts.Close)
+	p, err := idp.New(idp.Options{Issuer: ts.URL, Clock: clock})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	h, e.idp = p, p
+	v, err := idtoken.New(idtoken.Options{Issuer: ts.URL, Audience: p.Audience(), ClientID: p.ClientID(), Clock: clock})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cit, err := httpapi.NewCitizens(httpapi.CitizenOptions{Verifier: v, Admission: admit, View: issuer.NewCitizenView(e.store, e.svc, sandbox),
+		Web: &httpapi.WebOptions{Issuer: ts.URL, ClientID: p.ClientID(), SessionKey: bytes.Repeat([]byte{9}, 32)}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return cit
 }
 
 // failureLogs are the log lines at warning level or above about a request, other than its access

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	ledongpdf "github.com/ledongthuc/pdf"
+
 	"github.com/sedcc/dcc/fhir"
 	"github.com/sedcc/dcc/fhir/fhirtest"
 	"github.com/sedcc/dcc/issuer"
@@ -110,6 +112,16 @@ func (e *testEnv) mustIssue(kind issuer.Kind, env issuer.Environment, a answer) 
 	if !bytes.HasPrefix(pdf, []byte("%PDF-")) {
 		e.t.Fatalf("proofTypes[0] is not a PDF")
 	}
+	text := pdfPlainText(e.t, pdf)
+	if got, want := strings.Contains(text, "SANDBOX - NOT VALID / INTE GILTIGT"), env == issuer.Sandbox; got != want {
+		e.t.Errorf("%s certificate's PDF carries the sandbox mark: %v", env, got)
+	}
+	if !strings.Contains(text, out.uvci) {
+		e.t.Errorf("PDF text lacks the UVCI %s", out.uvci)
+	}
+	if kind == issuer.KindTest && !strings.Contains(text, "Ej påvisad / Not detected") {
+		e.t.Errorf("test certificate's result is not in Swedish and English: %s", text)
+	}
 	return out
 }
 
@@ -145,7 +157,7 @@ func TestIssueEveryKind(t *testing.T) {
 			if tt.Type != fhirtest.TestTypeNAAT || tt.Result != fhirtest.NotDetected || tt.Centre != "Provtagningen Stockholm City" || tt.Name == "" || tt.Device != "" {
 				t.Errorf("NAAT entry %+v", tt)
 			}
-			if naat.source != "register" || naat.delivery != "digital-mailbox" {
+			if naat.source != "register" || naat.delivery != "provider-handout" {
 				t.Errorf("NAAT source %s delivery %s", naat.source, naat.delivery)
 			}
 
@@ -587,4 +599,26 @@ func TestProtectedIdentity(t *testing.T) {
 	if err != nil || len(page.Events) != 1 || !slices.Contains(page.Events[0].Notes, "protected-identity") {
 		t.Fatalf("audit %v %+v", err, page.Events)
 	}
+}
+
+// pdfPlainText returns the text of a PDF's pages with runs of white space as one space.
+func pdfPlainText(t testing.TB, doc []byte) string {
+	t.Helper()
+	r, err := ledongpdf.NewReader(bytes.NewReader(doc), int64(len(doc)))
+	if err != nil {
+		t.Fatalf("read PDF: %v", err)
+	}
+	var all []string
+	for i := 1; i <= r.NumPage(); i++ {
+		rows, err := r.Page(i).GetTextByRow()
+		if err != nil {
+			t.Fatalf("PDF text: %v", err)
+		}
+		for _, row := range rows {
+			for _, w := range row.Content {
+				all = append(all, w.S)
+			}
+		}
+	}
+	return strings.Join(strings.Fields(strings.Join(all, " ")), " ")
 }

@@ -134,11 +134,10 @@ func (r submissionResponse) compat() submissionResponse {
 // derives from the stored certificate, so a replay answers with the same content.
 func (s *Server) render(out issuer.Issued) (submissionResponse, error) {
 	cert, pl := out.Certificate, out.Payload
-	docs, err := document.Render(s.printable(cert, pl))
+	png, w, h, pdf, err := s.renderDocuments(cert, pl)
 	if err != nil {
-		return submissionResponse{}, fmt.Errorf("render %s: %w", cert.UVCI, err)
+		return submissionResponse{}, err
 	}
-	png, w, h, pdf := docs.QR, docs.Width, docs.Height, docs.PDF
 	issuedBy, country := signedBy(pl)
 	p := &proof{
 		QRCode: qrCode{Mimetype: "image/png", Width: w, Height: h, Image: base64.StdEncoding.EncodeToString(png)},
@@ -153,17 +152,56 @@ func (s *Server) render(out issuer.Issued) (submissionResponse, error) {
 			Delivery:       string(cert.Delivery),
 			Environment:    string(cert.Environment),
 		},
-		Subject: subject{
-			Identity:        out.Identity,
-			GivenName:       pl.Name.GivenName,
-			FamilyName:      pl.Name.FamilyName,
-			BirthDateString: pl.DateOfBirth,
-		},
-	}
-	if len(pl.DateOfBirth) == 10 {
-		p.Subject.BirthDate = pl.DateOfBirth
+		Subject: subjectOf(pl, out.Identity),
 	}
 	resp := submissionResponse{IdentitySource: string(cert.IdentitySource)}
+	p.Test, p.Recovery, p.Vaccination = s.entryDetails(pl)
+	switch {
+	case p.Test != nil:
+		resp.TestProof = p
+	case p.Recovery != nil:
+		resp.RecoveryProof = p
+	case p.Vaccination != nil:
+		resp.VaccinationProof = p
+	default:
+		return submissionResponse{}, fmt.Errorf("certificate %s holds no single entry", cert.UVCI)
+	}
+	resp.ProofTypes = []proofType{{
+		Mimetype: "application/pdf",
+		Content:  base64.StdEncoding.EncodeToString(pdf),
+		FileName: fileName(cert),
+		Delivery: deliveryOf(cert.Delivery),
+	}}
+	return resp, nil
+}
+
+// renderDocuments makes the QR code and PDF of a certificate. With the citizens' routes on, they
+// are kept for the citizen's fetches (and a replay), so a certificate is rendered once.
+func (s *Server) renderDocuments(cert issuer.Certificate, pl dcc.Certificate) (png []byte, w, h int, pdf []byte, err error) {
+	if s.cit == nil || len(cert.SubjectKey) == 0 {
+		docs, err := document.Render(s.printable(cert, pl))
+		if err != nil {
+			return nil, 0, 0, nil, fmt.Errorf("render %s: %w", cert.UVCI, err)
+		}
+		return docs.QR, docs.Width, docs.Height, docs.PDF, nil
+	}
+	d, err := s.cit.docs.load(cert.UVCI, func() (*documents, error) { return s.makeDocuments(cert, pl, nil) })
+	if err != nil {
+		return nil, 0, 0, nil, err
+	}
+	return d.qr.body, d.qrWidth, d.qrHeight, d.pdf.body, nil
+}
+
+func subjectOf(pl dcc.Certificate, identity string) subject {
+	sub := subject{Identity: identity, GivenName: pl.Name.GivenName, FamilyName: pl.Name.FamilyName, BirthDateString: pl.DateOfBirth}
+	if len(pl.DateOfBirth) == 10 {
+		sub.BirthDate = pl.DateOfBirth
+	}
+	return sub
+}
+
+// entryDetails are the display details of the certificate's one entry.
+func (s *Server) entryDetails(pl dcc.Certificate) (*testDetails, *recoveryDetails, *vaccinationDetails) {
 	switch {
 	case len(pl.Test) == 1:
 		t := pl.Test[0]
@@ -182,15 +220,13 @@ func (s *Server) render(out issuer.Issued) (submissionResponse, error) {
 		if t.Centre != "" {
 			td.TestProvider = &coding{Display: t.Centre}
 		}
-		p.Test = td
-		resp.TestProof = p
+		return td, nil, nil
 	case len(pl.Recovery) == 1:
 		r := pl.Recovery[0]
-		p.Recovery = &recoveryDetails{PositiveTestResultDate: r.FirstPositive, ValidFrom: r.ValidFrom, ValidUntil: r.ValidUntil}
-		resp.RecoveryProof = p
+		return nil, &recoveryDetails{PositiveTestResultDate: r.FirstPositive, ValidFrom: r.ValidFrom, ValidUntil: r.ValidUntil}, nil
 	case len(pl.Vaccination) == 1:
 		v := pl.Vaccination[0]
-		p.Vaccination = &vaccinationDetails{
+		return nil, nil, &vaccinationDetails{
 			ID:                 v.ID,
 			TargetDisease:      s.coding(valueset.DiseaseAgent, v.Disease),
 			VaccineType:        s.coding(valueset.VaccineProphylaxis, v.Vaccine),
@@ -200,23 +236,14 @@ func (s *Server) render(out issuer.Issued) (submissionResponse, error) {
 			TotalSeriesOfDoses: v.TotalDoses,
 			DateOfVaccination:  v.Date,
 		}
-		resp.VaccinationProof = p
-	default:
-		return submissionResponse{}, fmt.Errorf("certificate %s holds no single entry", cert.UVCI)
 	}
-	resp.ProofTypes = []proofType{{
-		Mimetype: "application/pdf",
-		Content:  base64.StdEncoding.EncodeToString(pdf),
-		FileName: fileName(cert),
-		Delivery: deliveryOf(cert.Delivery),
-	}}
-	return resp, nil
+	return nil, nil, nil
 }
 
 func deliveryOf(d issuer.Delivery) delivery {
-	if d == issuer.DeliveryMailbox {
+	if d == issuer.DeliveryCitizen {
 		return delivery{ServiceSupplier: "citizen-service", Delivered: true,
-			Message: "The certificate is available to the holder in the citizen service."}
+			Message: "The holder can fetch the certificate in the citizen service, signed in with their e-ID. Hand it out as well if they ask."}
 	}
 	return delivery{ServiceSupplier: "provider", Delivered: false,
 		Message: "Hand the printed certificate to the person directly; it is not delivered digitally."}
@@ -255,6 +282,32 @@ func (s *Server) coding(set, code string) coding {
 
 func (s *Server) display(set, code string) string { return s.coding(set, code).Display }
 
+// swedish holds the Swedish display texts of the value-set codes a printed
+// certificate describes in words (proper names, such as vaccine products and
+// manufacturers, read the same in both languages).
+var swedish = map[[2]string]string{
+	{valueset.DiseaseAgent, "840539006"}:            "Covid-19",
+	{valueset.TestType, "LP6464-4"}:                 "Nukleinsyraamplifiering (NAAT, t.ex. PCR)",
+	{valueset.TestType, "LP217198-3"}:               "Snabbtest för antigen",
+	{valueset.TestResult, "260415000"}:              "Ej påvisad",
+	{valueset.TestResult, "260373001"}:              "Påvisad",
+	{valueset.VaccineProphylaxis, "1119305005"}:     "SARS-CoV-2-antigenvaccin",
+	{valueset.VaccineProphylaxis, "1119349007"}:     "SARS-CoV-2-mRNA-vaccin",
+	{valueset.VaccineProphylaxis, "J07BX03"}:        "Covid-19-vaccin",
+	{valueset.VaccineProphylaxis, "29061000087103"}: "Covid-19-vaccin (annat)",
+}
+
+// bilingual is the display text of a code as "Swedish / English" on the
+// printed certificate, or the English text alone when no Swedish one is known
+// or both read the same.
+func (s *Server) bilingual(set, code string) string {
+	en := s.display(set, code)
+	if sv, ok := swedish[[2]string{set, code}]; ok && sv != en {
+		return sv + " / " + en
+	}
+	return en
+}
+
 // printable turns a certificate into the display values of its PDF.
 func (s *Server) printable(c issuer.Certificate, pl dcc.Certificate) document.Certificate {
 	issuedBy, country := signedBy(pl)
@@ -271,29 +324,30 @@ func (s *Server) printable(c issuer.Certificate, pl dcc.Certificate) document.Ce
 		ValidUntil:    c.ExpiresAt.In(s.zone),
 		Issuer:        issuedBy,
 		Country:       countryName(country),
+		Sandbox:       c.Environment == issuer.Sandbox,
 	}
 	switch {
 	case len(pl.Test) == 1:
 		t := pl.Test[0]
 		sc, _ := time.Parse(time.RFC3339, t.SampleCollected)
-		manuf := t.Name
+		manuf := ""
 		if t.Device != "" {
 			manuf = s.display(valueset.TestManufacturer, t.Device)
 		}
 		doc.Fields = document.TestFields(document.TestDetails{
-			Disease:      s.display(valueset.DiseaseAgent, t.Disease),
-			TestType:     s.display(valueset.TestType, t.Type),
+			Disease:      s.bilingual(valueset.DiseaseAgent, t.Disease),
+			TestType:     s.bilingual(valueset.TestType, t.Type),
 			TestName:     t.Name,
 			Manufacturer: manuf,
 			SampleTime:   sc.In(s.zone),
-			Result:       s.display(valueset.TestResult, t.Result),
+			Result:       s.bilingual(valueset.TestResult, t.Result),
 			Facility:     t.Centre,
 			Country:      countryName(t.Country),
 		})
 	case len(pl.Recovery) == 1:
 		r := pl.Recovery[0]
 		doc.Fields = document.RecoveryFields(document.RecoveryDetails{
-			Disease:       s.display(valueset.DiseaseAgent, r.Disease),
+			Disease:       s.bilingual(valueset.DiseaseAgent, r.Disease),
 			FirstPositive: day(r.FirstPositive),
 			ValidFrom:     day(r.ValidFrom),
 			ValidUntil:    day(r.ValidUntil),
@@ -302,8 +356,8 @@ func (s *Server) printable(c issuer.Certificate, pl dcc.Certificate) document.Ce
 	case len(pl.Vaccination) == 1:
 		v := pl.Vaccination[0]
 		doc.Fields = document.VaccinationFields(document.VaccinationDetails{
-			Disease:      s.display(valueset.DiseaseAgent, v.Disease),
-			VaccineType:  s.display(valueset.VaccineProphylaxis, v.Vaccine),
+			Disease:      s.bilingual(valueset.DiseaseAgent, v.Disease),
+			VaccineType:  s.bilingual(valueset.VaccineProphylaxis, v.Vaccine),
 			Product:      s.display(valueset.VaccineProduct, v.Product),
 			Manufacturer: s.display(valueset.VaccineManufacturer, v.Manufacturer),
 			Dose:         v.DoseNumber,

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
@@ -32,8 +33,8 @@ func servedRoutes(t *testing.T) (*httpapi.Server, map[string]bool) {
 		t.Fatal(err)
 	}
 	// Built as dccd builds it: every optional part present, so every route is registered.
-	srv := httpapi.New(httpapi.Options{Issuer: e.svc, Credentials: e.creds, Values: e.values,
-		OpenAPI: docs.OpenAPI, Metrics: m})
+	srv := httpapi.New(httpapi.Options{Issuer: e.svc, Revocations: e.revs, Credentials: e.creds, Values: e.values,
+		OpenAPI: docs.OpenAPI, Metrics: m, Citizens: e.startIdP(time.Now, nil, false)})
 	out := map[string]bool{}
 	for _, r := range srv.EchoRoutes() {
 		out[routeKey(r.Method, r.Path)] = true
@@ -129,7 +130,7 @@ func TestRoleTableCoversEveryRoute(t *testing.T) {
 
 	// Enforcement: each route called without a credential, and with each credential whose role
 	// it does not list.
-	e := newEnv(t, "embedded", envOptions{})
+	e := newEnv(t, "embedded", envOptions{citizens: true})
 	keys := map[string]string{"provider": e.sandbox, "support": e.support}
 	for r, roles := range declared {
 		method, path, _ := strings.Cut(r, " ")

@@ -63,6 +63,11 @@ type Options struct {
 	AuditQueue *issuer.AuditQueue
 	// ProviderRate limits each provider credential; a zero Rate disables the limit.
 	ProviderRate RateLimit
+	// Revocations serves revocation, the trust list, the revocation list and verification; nil
+	// leaves those routes out.
+	Revocations *issuer.Revocations
+	// VerifyRate limits POST /api/v1/verify per credential (default 2 a second, bursts of 20).
+	VerifyRate RateLimit
 	// AuthFailures limits failed authentications per client address; a zero Rate disables it.
 	AuthFailures AuthFailureLimit
 	// Changes are the announced API changes whose routes answer with Deprecation and Sunset
@@ -70,12 +75,16 @@ type Options struct {
 	Changes []APIChange
 	// Status is what /status and /status/feed.xml show (a *status.Monitor); nil answers 404.
 	Status StatusSource
+	// Citizens, when set, serves the citizens' API under /api/v1/me and, when built with web
+	// options, the web page at / (see NewCitizens).
+	Citizens *Citizens
 }
 
 // Server holds the routes and their dependencies.
 type Server struct {
 	echo        *echo.Echo
 	issuer      *issuer.Service
+	revs        *issuer.Revocations
 	creds       *issuer.Credentials
 	log         *slog.Logger
 	now         func() time.Time
@@ -95,6 +104,9 @@ type Server struct {
 	status      StatusSource
 	// zone is where answers show dates: the issuance policy's.
 	zone *time.Location
+	// verifyLimits paces POST /api/v1/verify per credential.
+	verifyLimits *rateLimiter
+	cit          *Citizens
 }
 
 // Route is one served route and the roles that may call it (see docs/roles.md).
@@ -126,6 +138,10 @@ func New(o Options) *Server {
 		s.zone = o.Issuer.Policy().Zone
 	}
 	s.limits = newRateLimiter(o.ProviderRate, o.Clock)
+	if o.VerifyRate.Rate <= 0 {
+		o.VerifyRate = defaultVerifyRate
+	}
+	s.verifyLimits = newRateLimiter(o.VerifyRate, o.Clock)
 	s.authFails = newAuthLimiter(o.AuthFailures, o.Clock)
 	s.shares = newShares(o.SlotsPerCredential)
 	s.bodyTimeout = o.BodyTimeout
@@ -133,8 +149,10 @@ func New(o Options) *Server {
 		s.bodyTimeout = 10 * time.Second
 	}
 	s.status = o.Status
+	s.revs = o.Revocations
 	s.admit, s.metrics, s.refusals = o.Admission, o.Metrics, o.AuditQueue
 	s.pace = newPacer(o.OverloadPace, o.Clock)
+	s.cit = o.Citizens
 	if len(o.TrustedProxies) > 0 {
 		opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
 		for _, n := range o.TrustedProxies {
@@ -189,6 +207,10 @@ func (s *Server) routes() {
 		s.add(http.MethodGet, "/metrics", echo.WrapHandler(s.metrics.Handler()), "public")
 	}
 	s.statusRoutes()
+	if s.revs != nil {
+		s.revocationRoutes()
+	}
+	s.citizenRoutes()
 }
 
 const headerRequestID = "X-Request-ID"

@@ -11,9 +11,9 @@ import (
 	"github.com/sedcc/dcc/issuer/status"
 )
 
-// TestExpiredDSC: once the signing certificate has expired, issuance answers 503
-// signing-unavailable with Retry-After (no certificate every verifier would reject) and
-// readiness fails, both from the issuer's one signing state.
+// TestExpiredDSC: once the signing certificate has expired, or before it is valid, issuance
+// answers 503 signing-unavailable with Retry-After (no certificate every verifier would reject)
+// and readiness fails, both from the issuer's one signing state.
 func TestExpiredDSC(t *testing.T) {
 	var at atomic.Int64
 	at.Store(time.Now().UnixNano())
@@ -35,5 +35,18 @@ func TestExpiredDSC(t *testing.T) {
 	// The status page's signing light reads the same state.
 	if l, msg := status.SigningProbe(e.svc, clock, 0)(t.Context()); l != status.Red {
 		t.Fatalf("status signing light %s %q, want red", l, msg)
+	}
+
+	// Before the DSC's NotBefore (a clock set back, a key installed early): the same answer,
+	// with the time left as Retry-After.
+	earlier := e.dscs[issuer.Sandbox].NotBefore.Add(-10 * time.Minute)
+	at.Store(earlier.UnixNano())
+	a = e.post("/api/v1/observation", e.sandbox, fhirtest.Observation(fhirtest.RAT, fhirtest.Now(earlier)))
+	if a.status != http.StatusServiceUnavailable || !a.has(t, "signing-unavailable") || a.header.Get("Retry-After") != "300" {
+		// Retry-After is the time left, at most the 5 minutes of SigningRetryAfter.
+		t.Fatalf("issuance before NotBefore: %d Retry-After %q %s", a.status, a.header.Get("Retry-After"), a.body)
+	}
+	if r := e.do(http.MethodGet, "/readyz", "", nil); r.status != http.StatusServiceUnavailable {
+		t.Fatalf("readyz before NotBefore: %d %s", r.status, r.body)
 	}
 }

@@ -427,3 +427,20 @@ func (nopStore) CloseStatusEvent(context.Context, string, time.Time) error { ret
 func (nopStore) StatusEvents(context.Context, time.Time, int) ([]issuer.StatusEvent, error) {
 	return nil, nil
 }
+
+func (nopStore) Revoke(context.Context, issuer.Revocation, issuer.AuditEvent) (issuer.Revocation, bool, error) {
+	return issuer.Revocation{}, false, nil
+}
+func (nopStore) Revocation(context.Context, string) (issuer.Revocation, error) {
+	return issuer.Revocation{}, nil
+}
+func (nopStore) IsRevoked(context.Context, string) (bool, error) { return false, nil }
+func (nopStore) Revocations(context.Context, time.Time) ([]issuer.Revocation, error) {
+	return nil, nil
+}
+func (nopStore) RecordSigningCertificate(context.Context, issuer.SigningCertificate) error {
+	return nil
+}
+func (nopStore) SigningCertificates(context.Context) ([]issuer.SigningCertificate, error) {
+	return nil, nil
+}

@@ -153,3 +153,36 @@ func (t *timedStore) Ping(ctx context.Context) error {
 
 // Close is not timed: it happens once, at shutdown.
 func (t *timedStore) Close() error { return t.s.Close() }
+
+type revokeResult struct {
+	r       issuer.Revocation
+	created bool
+}
+
+func (t *timedStore) Revoke(ctx context.Context, r issuer.Revocation, audit issuer.AuditEvent) (issuer.Revocation, bool, error) {
+	res, err := timed(t, "Revoke", func() (revokeResult, error) {
+		stored, created, err := t.s.Revoke(ctx, r, audit)
+		return revokeResult{stored, created}, err
+	})
+	return res.r, res.created, err
+}
+
+func (t *timedStore) Revocation(ctx context.Context, uvci string) (issuer.Revocation, error) {
+	return timed(t, "Revocation", func() (issuer.Revocation, error) { return t.s.Revocation(ctx, uvci) })
+}
+
+func (t *timedStore) IsRevoked(ctx context.Context, uvci string) (bool, error) {
+	return timed(t, "IsRevoked", func() (bool, error) { return t.s.IsRevoked(ctx, uvci) })
+}
+
+func (t *timedStore) Revocations(ctx context.Context, expiringAfter time.Time) ([]issuer.Revocation, error) {
+	return timed(t, "Revocations", func() ([]issuer.Revocation, error) { return t.s.Revocations(ctx, expiringAfter) })
+}
+
+func (t *timedStore) RecordSigningCertificate(ctx context.Context, c issuer.SigningCertificate) error {
+	return t.timedErr("RecordSigningCertificate", func() error { return t.s.RecordSigningCertificate(ctx, c) })
+}
+
+func (t *timedStore) SigningCertificates(ctx context.Context) ([]issuer.SigningCertificate, error) {
+	return timed(t, "SigningCertificates", func() ([]issuer.SigningCertificate, error) { return t.s.SigningCertificates(ctx) })
+}

@@ -770,3 +770,18 @@ func TestProbeMovesState(t *testing.T) {
 		t.Errorf("%d requests reached the register, want one per probe that passed the breaker", got)
 	}
 }
+
+// TestGarbledAnswerIsMalformed: the stand-in's garble fault (200 with a broken body) reaches the
+// client as a malformed response, not retried and not an outage.
+func TestGarbledAnswerIsMalformed(t *testing.T) {
+	f := newFixture(t, fast(), standin.Options{})
+	f.faults(t, standin.Faults{Garble: true})
+	_, err := f.client.Lookup(context.Background(), f.tolvan)
+	ue := unavailable(t, err)
+	if ue.Reason != ReasonMalformed || registry.Outage(err) {
+		t.Fatalf("reason %s outage %v: %v", ue.Reason, registry.Outage(err), err)
+	}
+	if got := f.standin.Stats(); got.Lookups != 1 || got.Errors != 1 {
+		t.Fatalf("stand-in stats %+v", got)
+	}
+}

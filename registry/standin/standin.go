@@ -40,7 +40,7 @@ const (
 )
 
 // Faults are the failures the stand-in injects into look-ups. The zero value injects none.
-// They apply in this order: Outage, Timeout, Latency, then ErrorRate, then NotFound.
+// They apply in this order: Outage, Timeout, Latency, then ErrorRate, then Garble, then NotFound.
 type Faults struct {
 	// Latency is added before every look-up is answered.
 	Latency time.Duration
@@ -54,6 +54,9 @@ type Faults struct {
 	Outage bool
 	// NotFound answers every look-up with the register's 404 "not-found".
 	NotFound bool
+	// Garble answers every look-up 200 with a body that is not the contract's JSON, as a broken
+	// proxy or a half-deployed register does.
+	Garble bool
 }
 
 // faultsJSON is the admin endpoint's body: Faults with the latency as a Go duration string.
@@ -64,11 +67,12 @@ type faultsJSON struct {
 	Timeout     bool    `json:"timeout,omitempty"`
 	Outage      bool    `json:"outage,omitempty"`
 	NotFound    bool    `json:"notFound,omitempty"`
+	Garble      bool    `json:"garble,omitempty"`
 }
 
 // MarshalJSON writes the admin endpoint's form, e.g. {"latency":"2s","errorRate":0.5}.
 func (f Faults) MarshalJSON() ([]byte, error) {
-	j := faultsJSON{ErrorRate: f.ErrorRate, ErrorStatus: f.ErrorStatus, Timeout: f.Timeout, Outage: f.Outage, NotFound: f.NotFound}
+	j := faultsJSON{ErrorRate: f.ErrorRate, ErrorStatus: f.ErrorStatus, Timeout: f.Timeout, Outage: f.Outage, NotFound: f.NotFound, Garble: f.Garble}
 	if f.Latency > 0 {
 		j.Latency = f.Latency.String()
 	}
@@ -92,7 +96,7 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 		}
 		lat = d
 	}
-	*f = Faults{Latency: lat, ErrorRate: j.ErrorRate, ErrorStatus: j.ErrorStatus, Timeout: j.Timeout, Outage: j.Outage, NotFound: j.NotFound}
+	*f = Faults{Latency: lat, ErrorRate: j.ErrorRate, ErrorStatus: j.ErrorStatus, Timeout: j.Timeout, Outage: j.Outage, NotFound: j.NotFound, Garble: j.Garble}
 	return nil
 }
 
@@ -120,7 +124,7 @@ type Stats struct {
 	// Found and NotFound count answers from the population (NotFound includes forced ones).
 	Found    int64 `json:"found"`
 	NotFound int64 `json:"notFound"`
-	// Errors counts injected error statuses; Dropped connections closed by an outage; Hung
+	// Errors counts injected error statuses and garbled answers; Dropped connections closed by an outage; Hung
 	// requests held by a timeout fault; Rejected bad requests and bad tokens.
 	Errors   int64 `json:"errors"`
 	Dropped  int64 `json:"dropped"`
@@ -313,6 +317,14 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.rejected.Add(1)
 		s.reply(w, http.StatusBadRequest, registerapi.ErrorResponse{Error: registerapi.CodeBadRequest, Detail: "personnummer: " + err.Error()}, "bad number")
+		return
+	}
+	if f.Garble {
+		s.errs.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, `{"personnummer":"\u0000","givenName":[1,2`)
+		s.log.Info("look-up", "outcome", "garbled")
 		return
 	}
 	if f.NotFound {

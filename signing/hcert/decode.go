@@ -3,10 +3,13 @@ package hcert
 import (
 	"bytes"
 	"compress/zlib"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"math/big"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,8 +39,11 @@ type Decoded struct {
 	// Protected and Unprotected are the header maps as decoded (labels are int64 or string).
 	Protected   map[any]any
 	Unprotected map[any]any
-	// Claims are the CWT claims with the decoded payload.
+	// Claims are the CWT claims with the decoded payload. IssuedAt and Expiry are zero when
+	// the claim is absent or its number lies outside the years 1 to 9999.
 	Claims Claims
+	// IssuedAtClaim and ExpiryClaim are the iat and exp claims as encoded; nil when absent.
+	IssuedAtClaim, ExpiryClaim *NumericDate
 	// RawPayload is the CBOR of the DCC payload (hcert key 1) exactly as signed.
 	RawPayload []byte
 	// COSE is the decompressed COSE_Sign1 message.
@@ -190,12 +196,13 @@ func (d *Decoded) parseClaims(c codec) error {
 		}
 	}
 	var err error
-	if d.Claims.IssuedAt, err = numericDate(c, claims, claimIssuedAt); err != nil {
+	if d.IssuedAtClaim, err = numericDate(c, claims, claimIssuedAt); err != nil {
 		return fmt.Errorf("%w: claim iat: %w", ErrMalformed, err)
 	}
-	if d.Claims.Expiry, err = numericDate(c, claims, claimExpiry); err != nil {
+	if d.ExpiryClaim, err = numericDate(c, claims, claimExpiry); err != nil {
 		return fmt.Errorf("%w: claim exp: %w", ErrMalformed, err)
 	}
+	d.Claims.IssuedAt, d.Claims.Expiry = d.IssuedAtClaim.instant(), d.ExpiryClaim.instant()
 	raw, ok := claims[claimHCert]
 	if !ok {
 		return fmt.Errorf("%w: no hcert claim (-260)", ErrMalformed)
@@ -208,39 +215,86 @@ func (d *Decoded) parseClaims(c codec) error {
 	if !ok {
 		return fmt.Errorf("%w: hcert claim without key 1", ErrMalformed)
 	}
-	if err := c.dec.Unmarshal(d.RawPayload, &d.Claims.Payload); err != nil {
-		return fmt.Errorf("%w: %w", ErrPayload, err)
+	if d.Claims.Payload, err = DecodePayload(d.RawPayload); err != nil {
+		return err
 	}
 	return nil
 }
 
-// numericDate reads a CWT NumericDate (integer or floating-point seconds); absent is zero.
-func numericDate(c codec, claims map[int64]cbor.RawMessage, key int64) (time.Time, error) {
+// NumericDate is a CWT NumericDate claim (RFC 8392) as encoded: seconds since the epoch, an
+// integer or a float.
+type NumericDate struct {
+	// Number is the value as encoded, in decimal ("1622577600", "1622577600.25").
+	Number json.Number
+	// Time is the instant, or zero when Number lies outside the years 1 to 9999 (a hostile
+	// value that no calendar date stands for).
+	Time time.Time
+}
+
+// The NumericDates that name an instant in the years 1 to 9999.
+const (
+	minNumericDate = -62135596800 // 0001-01-01T00:00:00Z
+	maxNumericDate = 253402300799 // 9999-12-31T23:59:59Z
+)
+
+// formatFloat writes a float in its shortest exact decimal form, in positional notation below
+// 1e21 (as JavaScript does), so a NumericDate such as 1622577600.25 reads as written.
+func formatFloat(f float64) string {
+	if math.Abs(f) < 1e21 {
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
+
+func (n *NumericDate) instant() time.Time {
+	if n == nil {
+		return time.Time{}
+	}
+	return n.Time
+}
+
+// InRange reports whether the claim names an instant in the years 1 to 9999.
+func (n *NumericDate) InRange() bool { return n != nil && !n.Time.IsZero() }
+
+// numericDate reads a CWT NumericDate (integer or floating-point seconds); absent is nil.
+func numericDate(c codec, claims map[int64]cbor.RawMessage, key int64) (*NumericDate, error) {
 	raw, ok := claims[key]
 	if !ok {
-		return time.Time{}, nil
+		return nil, nil
+	}
+	if len(raw) > 0 && raw[0]>>5 <= 1 { // an integer of either sign, whatever its size
+		var n big.Int
+		if err := c.dec.Unmarshal(raw, &n); err != nil {
+			return nil, err
+		}
+		out := &NumericDate{Number: json.Number(n.String())}
+		if n.IsInt64() && n.Int64() >= minNumericDate && n.Int64() <= maxNumericDate {
+			out.Time = time.Unix(n.Int64(), 0).UTC()
+		}
+		return out, nil
 	}
 	var v any
 	if err := c.dec.Unmarshal(raw, &v); err != nil {
-		return time.Time{}, err
+		return nil, err
 	}
 	switch n := v.(type) {
-	case int64:
-		return time.Unix(n, 0).UTC(), nil
-	case uint64:
-		if n > math.MaxInt64/2 {
-			return time.Time{}, fmt.Errorf("%d out of range", n)
-		}
-		return time.Unix(int64(n), 0).UTC(), nil
 	case float64:
-		if math.IsNaN(n) || math.IsInf(n, 0) || math.Abs(n) > 1<<40 {
-			return time.Time{}, fmt.Errorf("%v out of range", n)
+		if math.IsNaN(n) || math.IsInf(n, 0) {
+			return nil, fmt.Errorf("%v is not a date", n)
 		}
-		sec, frac := math.Modf(n)
-		return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
+		out := &NumericDate{Number: json.Number(formatFloat(n))}
+		if n >= minNumericDate && n <= maxNumericDate {
+			sec, frac := math.Modf(n)
+			out.Time = time.Unix(int64(sec), int64(frac*1e9)).UTC()
+		}
+		return out, nil
 	}
-	return time.Time{}, fmt.Errorf("%T is not a number", v)
+	return nil, fmt.Errorf("%T is not a number", v)
 }
+
+// Signature returns the COSE signature bytes (a copy): r||s for ES256, the RSASSA-PSS signature
+// for PS256.
+func (d *Decoded) Signature() []byte { return bytes.Clone(d.signature) }
 
 // Kind returns the kind of the decoded certificate.
 func (d *Decoded) Kind() dcc.Kind { return d.Claims.Payload.Kind() }

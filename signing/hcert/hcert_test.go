@@ -329,7 +329,20 @@ func TestVerifyErrors(t *testing.T) {
 		return s, cert
 	}
 	tos, toCert := testOnlyCert()
-	vaccByTestDSC, err := tos.Sign(Claims{Issuer: "SE", IssuedAt: issued, Expiry: expires, Payload: testPayload()})
+	// Sign refuses a vaccination for this DSC; a careless signer would write it as below.
+	if _, err := tos.Sign(Claims{Issuer: "SE", IssuedAt: issued, Expiry: expires, Payload: testPayload()}); !errors.Is(err, ErrKeyUsage) {
+		t.Fatalf("Sign of a vaccination with a test-only DSC: %v", err)
+	}
+	vp := testPayload()
+	cwt, err := tos.codec.enc.Marshal(cwtClaims{Issuer: "SE", IssuedAt: issued.Unix(), Expiry: expires.Unix(), HCert: hcertClaim{DCC: &vp}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := tos.SignCWT(cwt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vaccByTestDSC, err := tos.Encode(msg)
 	if err != nil {
 		t.Fatal(err)
 	}

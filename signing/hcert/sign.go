@@ -148,6 +148,9 @@ func (s *Signer) KID() []byte { return bytes.Clone(s.kid) }
 // Certificate returns the DSC.
 func (s *Signer) Certificate() *x509.Certificate { return s.dsc }
 
+// Allows reports whether the DSC may sign certificates of kind k (its DCC extended key usages).
+func (s *Signer) Allows(k dcc.Kind) bool { return keys.Allows(s.dsc, k) }
+
 // Algorithm returns the COSE algorithm identifier (-7 ES256 or -37 PS256).
 func (s *Signer) Algorithm() int64 { return int64(s.alg) }
 
@@ -172,7 +175,8 @@ func (s *Signer) Sign(c Claims) (string, error) {
 }
 
 // EncodeClaims validates the claims and encodes them as a CWT claims set in deterministic
-// (Core) CBOR: the first stage of Sign.
+// (Core) CBOR: the first stage of Sign. A DSC that carries DCC extended key usages signs only
+// the kinds they name; any other kind is refused with ErrKeyUsage.
 func (s *Signer) EncodeClaims(c Claims) ([]byte, error) {
 	if len(c.Issuer) != 2 || c.Issuer[0] < 'A' || c.Issuer[0] > 'Z' || c.Issuer[1] < 'A' || c.Issuer[1] > 'Z' {
 		return nil, fmt.Errorf("hcert: issuer %q is not a two-letter country code", c.Issuer)
@@ -192,6 +196,9 @@ func (s *Signer) EncodeClaims(c Claims) ([]byte, error) {
 	}
 	if err := c.Payload.Validate(); err != nil {
 		return nil, fmt.Errorf("hcert: %w", err)
+	}
+	if k := c.Payload.Kind(); !keys.Allows(s.dsc, k) {
+		return nil, fmt.Errorf("%w: the DSC's extended key usages do not name %s", ErrKeyUsage, k)
 	}
 	out, err := s.codec.enc.Marshal(cwtClaims{
 		Issuer:   c.Issuer,
@@ -227,6 +234,29 @@ func (s *Signer) SignCWT(cwt []byte) ([]byte, error) {
 	msg = appendBstr(msg, s.protected)
 	msg = append(msg, 0xa0) // unprotected: empty map
 	msg = appendBstr(msg, cwt)
+	msg = appendBstr(msg, sig)
+	return msg, nil
+}
+
+// SignDetached signs a document (a trust list, a revocation list) with the signer's key: a
+// tagged COSE_Sign1 whose protected header carries the algorithm and the kid, with a detached
+// payload (nil in the message; the Sig_structure covers content). VerifyDetached checks it.
+func (s *Signer) SignDetached(content []byte) ([]byte, error) {
+	tbs := make([]byte, 0, 32+len(s.protected)+len(content))
+	tbs = append(tbs, 0x84, 0x6a)
+	tbs = append(tbs, "Signature1"...)
+	tbs = appendBstr(tbs, s.protected)
+	tbs = append(tbs, 0x40)
+	tbs = appendBstr(tbs, content)
+	digest := sha256.Sum256(tbs)
+	sig, err := s.key.SignDigest(s.rand, digest[:])
+	if err != nil {
+		return nil, fmt.Errorf("hcert: sign: %w", err)
+	}
+	msg := make([]byte, 0, 16+len(s.protected)+len(sig))
+	msg = append(msg, 0xd2, 0x84)
+	msg = appendBstr(msg, s.protected)
+	msg = append(msg, 0xa0, 0xf6) // unprotected: empty map; payload: nil (detached)
 	msg = appendBstr(msg, sig)
 	return msg, nil
 }

@@ -128,9 +128,15 @@ func (d *Decoded) CheckKeyUsage(dsc *x509.Certificate) error {
 	return nil
 }
 
-// CheckTime reports ErrExpired when now is after exp (or exp is missing) and ErrNotYetValid
-// when now is before iat.
+// CheckTime reports ErrExpired when now is after exp (or exp is missing), ErrNotYetValid
+// when now is before iat, and ErrMalformed when either claim is a number no date stands for.
 func (d *Decoded) CheckTime(now time.Time) error {
+	if d.ExpiryClaim != nil && !d.ExpiryClaim.InRange() {
+		return fmt.Errorf("%w: claim exp %s is not a date in the years 1 to 9999", ErrMalformed, d.ExpiryClaim.Number)
+	}
+	if d.IssuedAtClaim != nil && !d.IssuedAtClaim.InRange() {
+		return fmt.Errorf("%w: claim iat %s is not a date in the years 1 to 9999", ErrMalformed, d.IssuedAtClaim.Number)
+	}
 	if d.Claims.Expiry.IsZero() {
 		return fmt.Errorf("%w: no expiry claim", ErrExpired)
 	}
@@ -141,4 +147,46 @@ func (d *Decoded) CheckTime(now time.Time) error {
 		return fmt.Errorf("%w: issued %s", ErrNotYetValid, d.Claims.IssuedAt.UTC().Format(time.RFC3339))
 	}
 	return nil
+}
+
+// VerifyDetached checks a COSE_Sign1 made by SignDetached over content: the algorithm, the kid
+// of its protected header against trust, and the signature. It returns the DSC that signed.
+func VerifyDetached(msg, content []byte, trust Trust) (*x509.Certificate, error) {
+	if len(msg) > MaxInflatedSize {
+		return nil, fmt.Errorf("%w: signature of %d bytes", ErrTooLarge, len(msg))
+	}
+	var m cose.Sign1Message
+	if err := m.UnmarshalCBOR(msg); err != nil {
+		return nil, coseError(err)
+	}
+	if m.Payload != nil {
+		return nil, fmt.Errorf("%w: the signature is not detached", ErrMalformed)
+	}
+	alg, ok := supported[headerAlgorithm(m.Headers.Protected)]
+	if !ok {
+		return nil, fmt.Errorf("%w: %d", ErrUnknownAlgorithm, headerAlgorithm(m.Headers.Protected))
+	}
+	kid, _ := m.Headers.Protected[cose.HeaderLabelKeyID].([]byte)
+	if len(kid) == 0 || trust == nil {
+		return nil, fmt.Errorf("%w: no kid in the protected header", ErrUnknownKID)
+	}
+	certs := trust.Lookup(kid)
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownKID, hex.EncodeToString(kid))
+	}
+	m.Payload = content
+	var errs []error
+	for _, c := range certs {
+		v, err := cose.NewVerifier(alg, c.PublicKey)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: DSC key does not fit %s: %w", ErrBadSignature, alg, err))
+			continue
+		}
+		if err := m.Verify(nil, v); err != nil {
+			errs = append(errs, fmt.Errorf("%w: %w", ErrBadSignature, err))
+			continue
+		}
+		return c, nil
+	}
+	return nil, errors.Join(errs...)
 }

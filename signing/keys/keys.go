@@ -96,6 +96,40 @@ type Options struct {
 	CommonName   string        // subject CN, default "DCC development DSC"
 	Now          time.Time     // start of validity
 	Validity     time.Duration // default 2 years
+	// Kinds are the certificate kinds the DSC (or CSR) names in its DCC extended key usages;
+	// empty: all three.
+	Kinds []dcc.Kind
+}
+
+// ExtKeyUsages returns the DCC extended key usage OIDs for kinds (all three when empty).
+func ExtKeyUsages(kinds ...dcc.Kind) []asn1.ObjectIdentifier {
+	if len(kinds) == 0 {
+		kinds = []dcc.Kind{dcc.KindTest, dcc.KindVaccination, dcc.KindRecovery}
+	}
+	var out []asn1.ObjectIdentifier
+	for _, k := range kinds {
+		switch k {
+		case dcc.KindTest:
+			out = append(out, OIDTest)
+		case dcc.KindVaccination:
+			out = append(out, OIDVaccination)
+		case dcc.KindRecovery:
+			out = append(out, OIDRecovery)
+		}
+	}
+	return out
+}
+
+// Kinds returns the kinds a DSC may sign, from its DCC extended key usages (either OID form);
+// all three when it carries none of them.
+func Kinds(cert *x509.Certificate) []dcc.Kind {
+	var out []dcc.Kind
+	for _, k := range []dcc.Kind{dcc.KindTest, dcc.KindVaccination, dcc.KindRecovery} {
+		if Allows(cert, k) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func (o Options) withDefaults() Options {
@@ -130,7 +164,8 @@ func NewKey() (*ecdsa.PrivateKey, error) {
 	return k, nil
 }
 
-// SelfSigned issues a self-signed DSC for key, with the three DCC extended key usages. It is
+// SelfSigned issues a self-signed DSC for key, with the DCC extended key usages of opts.Kinds
+// (all three by default). It is
 // meant for development: verifiers trust it only by its entry in the trust list.
 func SelfSigned(key crypto.Signer, opts Options) (*x509.Certificate, error) {
 	opts = opts.withDefaults()
@@ -144,7 +179,7 @@ func SelfSigned(key crypto.Signer, opts Options) (*x509.Certificate, error) {
 		NotBefore:          opts.Now.Add(-time.Minute).UTC(),
 		NotAfter:           opts.Now.Add(opts.Validity).UTC(),
 		KeyUsage:           x509.KeyUsageDigitalSignature,
-		UnknownExtKeyUsage: []asn1.ObjectIdentifier{OIDTest, OIDVaccination, OIDRecovery},
+		UnknownExtKeyUsage: ExtKeyUsages(opts.Kinds...),
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
@@ -157,11 +192,11 @@ func SelfSigned(key crypto.Signer, opts Options) (*x509.Certificate, error) {
 	return cert, nil
 }
 
-// CSR returns a PEM certificate signing request for key, asking for the three DCC extended
-// key usages, to send to the national CSCA.
+// CSR returns a PEM certificate signing request for key, asking for the DCC extended key usages
+// of opts.Kinds (all three by default), to send to the national CSCA.
 func CSR(key crypto.Signer, opts Options) ([]byte, error) {
 	opts = opts.withDefaults()
-	eku, err := asn1.Marshal([]asn1.ObjectIdentifier{OIDTest, OIDVaccination, OIDRecovery})
+	eku, err := asn1.Marshal(ExtKeyUsages(opts.Kinds...))
 	if err != nil {
 		return nil, fmt.Errorf("encode extended key usage: %w", err)
 	}

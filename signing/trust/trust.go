@@ -6,7 +6,9 @@ package trust
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -18,25 +20,55 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sedcc/dcc/signing/hcert"
 	"github.com/sedcc/dcc/signing/keys"
 )
 
 // MaxDocumentSize caps a trust list read from a file or URL.
 const MaxDocumentSize = 16 << 20
 
-// Entry is one trusted DSC. In JSON:
+// Entry is one trusted DSC. Its JSON form follows the DCC gateway's trust list entries (kid,
+// country, certificateType, thumbprint, rawData) and adds what a verifier of this service's
+// certificates needs (docs/trust-list.schema.json):
 //
-//	{"kid":"base64","country":"SE","certificate":"base64 DER","validFrom":"RFC 3339",
-//	 "validTo":"RFC 3339","environment":"production"}
+//	{"kid":"base64","country":"SE","certificateType":"DSC","thumbprint":"hex SHA-256 of the DER",
+//	 "rawData":"base64 DER","validFrom":"RFC 3339","validTo":"RFC 3339",
+//	 "kinds":["test","vaccination","recovery"],"environment":"production","status":"current"}
 type Entry struct {
-	KID         []byte    `json:"kid"`
-	Country     string    `json:"country"`
-	Certificate []byte    `json:"certificate"`
-	ValidFrom   time.Time `json:"validFrom"`
-	ValidTo     time.Time `json:"validTo"`
-	Environment string    `json:"environment,omitempty"`
+	KID             []byte    `json:"kid"`
+	Country         string    `json:"country"`
+	CertificateType string    `json:"certificateType"`
+	Thumbprint      string    `json:"thumbprint"`
+	Certificate     []byte    `json:"rawData"`
+	ValidFrom       time.Time `json:"validFrom"`
+	ValidTo         time.Time `json:"validTo"`
+	// Kinds are the certificate kinds the DSC may sign, from its DCC extended key usages.
+	Kinds       []string `json:"kinds"`
+	Environment string   `json:"environment,omitempty"`
+	// Status is StatusCurrent for a DSC the service signs with now, StatusRetired for one it
+	// signed with before; empty when the list's source does not say.
+	Status string `json:"status,omitempty"`
 
 	cert *x509.Certificate
+}
+
+// The statuses of an entry.
+const (
+	StatusCurrent = "current"
+	StatusRetired = "retired"
+)
+
+// CertificateTypeDSC is the certificateType of a Document Signer Certificate.
+const CertificateTypeDSC = "DSC"
+
+// entryJSON reads an entry; "certificate" is the name earlier versions of this document used
+// for rawData.
+type entryJSON struct {
+	KID         []byte `json:"kid"`
+	RawData     []byte `json:"rawData"`
+	Certificate []byte `json:"certificate"`
+	Environment string `json:"environment"`
+	Status      string `json:"status"`
 }
 
 // X509 returns the parsed certificate.
@@ -75,7 +107,18 @@ func (l *List) AddWithKID(kid []byte, cert *x509.Certificate, env string) {
 	l.add(kid, cert, env)
 }
 
+// AddStatus trusts cert under its computed kid with a status (StatusCurrent, StatusRetired).
+func (l *List) AddStatus(cert *x509.Certificate, env, status string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.addFull(keys.KID(cert), cert, env, status)
+}
+
 func (l *List) add(kid []byte, cert *x509.Certificate, env string) {
+	l.addFull(kid, cert, env, "")
+}
+
+func (l *List) addFull(kid []byte, cert *x509.Certificate, env, status string) {
 	if l.byKID == nil {
 		l.byKID = map[string][]int{}
 	}
@@ -89,9 +132,16 @@ func (l *List) add(kid []byte, cert *x509.Certificate, env string) {
 			return
 		}
 	}
+	kinds := []string{}
+	for _, k := range keys.Kinds(cert) {
+		kinds = append(kinds, k.String())
+	}
+	sum := sha256.Sum256(cert.Raw)
 	l.entries = append(l.entries, Entry{
-		KID: bytes.Clone(kid), Country: country, Certificate: cert.Raw,
-		ValidFrom: cert.NotBefore.UTC(), ValidTo: cert.NotAfter.UTC(), Environment: env, cert: cert,
+		KID: bytes.Clone(kid), Country: country, CertificateType: CertificateTypeDSC,
+		Thumbprint: hex.EncodeToString(sum[:]), Certificate: cert.Raw,
+		ValidFrom: cert.NotBefore.UTC(), ValidTo: cert.NotAfter.UTC(), Kinds: kinds,
+		Environment: env, Status: status, cert: cert,
 	})
 	l.byKID[k] = append(l.byKID[k], len(l.entries)-1)
 }
@@ -131,17 +181,28 @@ func (l *List) MarshalJSON() ([]byte, error) {
 	return json.Marshal(doc)
 }
 
-// UnmarshalJSON replaces the list's content with the decoded document. Every certificate must
-// parse; an entry without kid gets the computed one. The certificate is authoritative for
-// country and validity.
+// UnmarshalJSON replaces the list's content with the decoded document: this service's
+// {"certificates":[...]} or a DCC gateway trust list (a bare array of entries with rawData).
+// Every certificate must parse; an entry without kid gets the computed one. The certificate is
+// authoritative for country, validity, thumbprint and kinds.
 func (l *List) UnmarshalJSON(data []byte) error {
-	var doc document
-	if err := json.Unmarshal(data, &doc); err != nil {
+	var doc struct {
+		Certificates []entryJSON `json:"certificates"`
+	}
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+		if err := json.Unmarshal(data, &doc.Certificates); err != nil {
+			return fmt.Errorf("trust list: %w", err)
+		}
+	} else if err := json.Unmarshal(data, &doc); err != nil {
 		return fmt.Errorf("trust list: %w", err)
 	}
 	fresh := &List{byKID: map[string][]int{}}
 	for i, e := range doc.Certificates {
-		c, err := x509.ParseCertificate(e.Certificate)
+		der := e.RawData
+		if len(der) == 0 {
+			der = e.Certificate
+		}
+		c, err := x509.ParseCertificate(der)
 		if err != nil {
 			return fmt.Errorf("trust list entry %d: %w", i, err)
 		}
@@ -149,7 +210,7 @@ func (l *List) UnmarshalJSON(data []byte) error {
 		if len(kid) == 0 {
 			kid = keys.KID(c)
 		}
-		fresh.add(kid, c, e.Environment)
+		fresh.addFull(kid, c, e.Environment, e.Status)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -209,7 +270,57 @@ func LoadURL(ctx context.Context, client *http.Client, url string) (*List, error
 	if err != nil {
 		return nil, fmt.Errorf("trust list %s: %w", url, err)
 	}
-	return Parse(data)
+	if err := CheckDigest(resp.Header.Get(DigestHeader), data); err != nil {
+		return nil, fmt.Errorf("trust list %s: %w", url, err)
+	}
+	l, err := Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	if sig := resp.Header.Get(SignatureHeader); sig != "" {
+		raw, err := base64.StdEncoding.DecodeString(sig)
+		if err != nil {
+			return nil, fmt.Errorf("trust list %s: %s: %w", url, SignatureHeader, err)
+		}
+		if _, err := hcert.VerifyDetached(raw, data, l); err != nil {
+			return nil, fmt.Errorf("trust list %s: %s does not verify against the list's own DSCs: %w", url, SignatureHeader, err)
+		}
+	}
+	return l, nil
+}
+
+// The integrity headers of a published document (trust list, revocation list).
+const (
+	// DigestHeader carries the SHA-256 of the body (RFC 9530): sha-256=:base64:.
+	DigestHeader = "Content-Digest"
+	// SignatureHeader carries a detached COSE_Sign1 over the body (hcert.Signer.SignDetached),
+	// base64, made with the key of a DSC the trust list names.
+	SignatureHeader = "X-DCC-Signature"
+)
+
+// Digest is the Content-Digest value of body.
+func Digest(body []byte) string {
+	sum := sha256.Sum256(body)
+	return "sha-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"
+}
+
+// CheckDigest compares a Content-Digest header with body: its sha-256 member must match. An
+// empty header passes; one without a sha-256 member is an error.
+func CheckDigest(header string, body []byte) error {
+	if header == "" {
+		return nil
+	}
+	want := Digest(body)
+	for _, member := range strings.Split(header, ",") {
+		member = strings.TrimSpace(member)
+		if strings.HasPrefix(strings.ToLower(member), "sha-256=") {
+			if "sha-256="+member[len("sha-256="):] == want {
+				return nil
+			}
+			return fmt.Errorf("%s does not match the body", DigestHeader)
+		}
+	}
+	return fmt.Errorf("%s has no sha-256 member", DigestHeader)
 }
 
 // Load reads a trust list from an http(s) URL or else a file path.

@@ -3,14 +3,19 @@ package trust
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
+	"github.com/sedcc/dcc/signing/dcc"
 	"github.com/sedcc/dcc/signing/keys"
 )
 
@@ -48,7 +53,7 @@ func TestJSONRoundTrip(t *testing.T) {
 	if err := json.Unmarshal(doc, &shape); err != nil || len(shape.Certificates) != 2 {
 		t.Fatalf("document %s: %v", doc, err)
 	}
-	for _, field := range []string{"kid", "country", "certificate", "validFrom", "validTo", "environment"} {
+	for _, field := range []string{"kid", "country", "certificateType", "thumbprint", "rawData", "validFrom", "validTo", "kinds", "environment"} {
 		if _, ok := shape.Certificates[0][field]; !ok {
 			t.Errorf("entry lacks %q: %s", field, doc)
 		}
@@ -70,7 +75,7 @@ func TestJSONRoundTrip(t *testing.T) {
 }
 
 func TestParseErrors(t *testing.T) {
-	for _, doc := range []string{`{`, `{"certificates":[{"certificate":"AAAA"}]}`, `[]`} {
+	for _, doc := range []string{`{`, `{"certificates":[{"certificate":"AAAA"}]}`, `[1]`, `[{"rawData":"AAAA"}]`} {
 		if _, err := Parse([]byte(doc)); err == nil {
 			t.Errorf("Parse(%s) succeeded", doc)
 		}
@@ -116,5 +121,39 @@ func TestLoadFileURLAndPEM(t *testing.T) {
 	}
 	if _, err := Load(context.Background(), nil, filepath.Join(dir, "absent.json")); err == nil {
 		t.Error("Load of a missing file succeeded")
+	}
+}
+
+// A DCC gateway trust list (a bare array, rawData) and the earlier "certificate" name both read;
+// kinds come from the certificate's extended key usages, the status from the document.
+func TestGatewayFormKindsStatus(t *testing.T) {
+	key, err := keys.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := keys.SelfSigned(key, keys.Options{Kinds: []dcc.Kind{dcc.KindTest, dcc.KindRecovery}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &List{}
+	l.AddStatus(cert, "production", StatusRetired)
+	e := l.Entries()[0]
+	sum := sha256.Sum256(cert.Raw)
+	if !reflect.DeepEqual(e.Kinds, []string{"test", "recovery"}) || e.Status != StatusRetired ||
+		e.CertificateType != "DSC" || e.Thumbprint != hex.EncodeToString(sum[:]) {
+		t.Fatalf("entry %+v", e)
+	}
+	b64 := base64.StdEncoding.EncodeToString(cert.Raw)
+	for _, doc := range []string{
+		`[{"kid":"","country":"SE","certificateType":"DSC","rawData":"` + b64 + `"}]`,
+		`{"certificates":[{"certificate":"` + b64 + `","status":"current"}]}`,
+	} {
+		back, err := Parse([]byte(doc))
+		if err != nil {
+			t.Fatalf("%s: %v", doc, err)
+		}
+		if len(back.Lookup(keys.KID(cert))) != 1 || !reflect.DeepEqual(back.Entries()[0].Kinds, []string{"test", "recovery"}) {
+			t.Errorf("%s read as %+v", doc, back.Entries())
+		}
 	}
 }

@@ -232,6 +232,8 @@ func Issuer(c Config, st issuer.Store, signers map[issuer.Environment]*hcert.Sig
 			RecoveryValidity:    c.RecValidity,
 			VaccinationValidity: c.VacValidity,
 			TestIdentities:      c.TestIdentities,
+			CitizenService:      c.CitizenService,
+			CitizenSandbox:      c.CitizenSandbox,
 		},
 		Store:           st,
 		Signers:         ss,
@@ -245,6 +247,18 @@ func Issuer(c Config, st issuer.Store, signers map[issuer.Environment]*hcert.Sig
 		Log:             log,
 		Metrics:         metrics,
 		NewID:           NewEventID,
+	})
+}
+
+// Revocations builds revocation, the published lists and verification over the same signers.
+func Revocations(c Config, st issuer.RevocationStore, signers map[issuer.Environment]*hcert.Signer, values *valueset.Catalogue,
+	log *slog.Logger, clock func() time.Time) (*issuer.Revocations, error) {
+	ss := map[issuer.Environment]issuer.Signer{}
+	for env, s := range signers {
+		ss[env] = issuer.HCertSigner{Signer: s, Country: c.Country}
+	}
+	return issuer.NewRevocations(issuer.RevocationsOptions{
+		Store: st, Signers: ss, Country: c.Country, Values: values, Clock: clock, Log: log, NewID: NewEventID,
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
@@ -28,6 +29,10 @@ type Config struct {
 	TLSClientCertRequired bool   // DCC_TLS_CLIENT_CERT_REQUIRED, false
 	DataDir               string // DCC_DATA_DIR
 	DatabaseURL           string // DATABASE_URL
+	// DatabaseReadURL is a second, read-only pool for reads that may be stale (DATABASE_READ_URL,
+	// e.g. every cluster host with target_session_attrs=prefer-standby); empty: those reads go to
+	// DATABASE_URL. See OpenReads and docs/deploy.md.
+	DatabaseReadURL string
 	// StoreTimeout bounds one PostgreSQL operation (DCC_STORE_TIMEOUT, 3s): a database that stops
 	// answering costs a request this long, not more, before it is answered 503 store-unavailable.
 	StoreTimeout time.Duration
@@ -91,6 +96,11 @@ type Config struct {
 	// counted in a summary event (DCC_AUDIT_REFUSAL_RATE, 200; docs/overload.md).
 	AuditQueue       int
 	AuditRefusalRate int
+	// AuditSpoolDir holds the audit events the store could not take during an outage until it
+	// takes them again (DCC_AUDIT_SPOOL_DIR, default DataDir/audit-spool); AuditSpoolMax bounds it
+	// in bytes (DCC_AUDIT_SPOOL_MAX, 67108864), beyond which events are counted as dropped.
+	AuditSpoolDir string
+	AuditSpoolMax int
 
 	// ProviderRate and ProviderBurst limit each provider credential (token bucket); a rate of 0
 	// disables the limit.
@@ -109,6 +119,37 @@ type Config struct {
 	// RequestRetention is how long a client's X-Request-ID is remembered for replay
 	// (DCC_REQUEST_RETENTION, 720h = 30 days).
 	RequestRetention time.Duration
+
+	// Citizens (docs/citizens.md): the API under /api/v1/me and the web page at /, served unless
+	// CitizenService is false (DCC_CITIZEN_SERVICE=false; then providers hand certificates out).
+	CitizenService bool
+	// CitizenSandbox also shows citizens the certificates issued to their number with sandbox
+	// credentials (DCC_CITIZEN_SANDBOX, false; make run turns it on, since development providers
+	// are sandbox providers). Never in production.
+	CitizenSandbox bool
+	// The citizens' identity provider: issuer (DCC_OIDC_ISSUER, the development stand-in at
+	// http://127.0.0.1:8091), access-token audience (DCC_OIDC_AUDIENCE, dcc-citizen), JWKS
+	// (DCC_OIDC_JWKS_URL, the issuer's /jwks), personnummer claim (DCC_OIDC_PNR_CLAIM) and the
+	// web page's client id there (DCC_OIDC_CLIENT_ID, dcc-web).
+	OIDCIssuer   string
+	OIDCAudience string
+	OIDCJWKSURL  string
+	OIDCPNRClaim string
+	OIDCClientID string
+	// PublicURL is the web page's address as citizens reach it (DCC_PUBLIC_URL); empty: each
+	// request's own. An https address makes the session cookie Secure.
+	PublicURL string
+	// SessionTTL is how long a web session lasts (DCC_SESSION_TTL, 30m).
+	SessionTTL time.Duration
+	// The citizens' admission budget, apart from the providers': CitizenConcurrency requests at
+	// once (DCC_CITIZEN_CONCURRENCY, 4 x CPUs), CitizenQueue waiting (DCC_CITIZEN_QUEUE, 4 x
+	// that) up to CitizenWait (DCC_CITIZEN_WAIT, 100ms).
+	CitizenConcurrency int
+	CitizenQueue       int
+	CitizenWait        time.Duration
+	// CitizenCacheBytes bounds the rendered documents kept in memory (DCC_CITIZEN_CACHE_BYTES,
+	// 67108864 = 64 MiB).
+	CitizenCacheBytes int
 
 	// StatusInterval is the time between two checks of the dependencies (/status);
 	// IncidentThreshold how long one must be red before an incident is opened.
@@ -137,6 +178,7 @@ func Defaults() Config {
 		OverloadPace:       time.Second,
 		AuditQueue:         10000,
 		AuditRefusalRate:   200,
+		AuditSpoolMax:      64 << 20,
 		ProviderRate:       50,
 		BodyTimeout:        10 * time.Second,
 		AuthFailureRate:    1,
@@ -146,6 +188,16 @@ func Defaults() Config {
 		LogLevel:           "info",
 		ShutdownTimeout:    20 * time.Second,
 		RequestRetention:   30 * 24 * time.Hour,
+
+		CitizenService:     true,
+		OIDCIssuer:         "http://127.0.0.1:8091",
+		OIDCAudience:       "dcc-citizen",
+		OIDCPNRClaim:       "https://id.oidc.se/claim/personalIdentityNumber",
+		OIDCClientID:       "dcc-web",
+		SessionTTL:         30 * time.Minute,
+		CitizenConcurrency: 4 * runtime.GOMAXPROCS(0),
+		CitizenWait:        100 * time.Millisecond,
+		CitizenCacheBytes:  64 << 20,
 
 		StatusInterval:    10 * time.Second,
 		IncidentThreshold: 60 * time.Second,
@@ -175,6 +227,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	str("DCC_LISTEN", &c.Listen)
 	str("DCC_DATA_DIR", &c.DataDir)
 	str("DATABASE_URL", &c.DatabaseURL)
+	str("DATABASE_READ_URL", &c.DatabaseReadURL)
 	str("DCC_REGISTER_URL", &c.RegisterURL)
 	str("DCC_REGISTER_FILE", &c.RegisterFile)
 	str("DCC_SANDBOX_REGISTER_URL", &c.SandboxRegisterURL)
@@ -255,6 +308,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	intVar("DCC_AUDIT_QUEUE", &c.AuditQueue, 1)
 	intVar("DCC_AUDIT_REFUSAL_RATE", &c.AuditRefusalRate, 0)
+	str("DCC_AUDIT_SPOOL_DIR", &c.AuditSpoolDir)
+	intVar("DCC_AUDIT_SPOOL_MAX", &c.AuditSpoolMax, 4096)
 	if c.IssueQueue == 0 && getenv("DCC_ISSUE_QUEUE") == "" {
 		c.IssueQueue = 4 * c.IssueConcurrency
 	}
@@ -276,6 +331,36 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		} else {
 			c.ProviderBurst = n
 		}
+	}
+	if v := getenv("DCC_CITIZEN_SERVICE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("DCC_CITIZEN_SERVICE=%q: want true or false", v))
+		} else {
+			c.CitizenService = b
+		}
+	}
+	if v := getenv("DCC_CITIZEN_SANDBOX"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("DCC_CITIZEN_SANDBOX=%q: want true or false", v))
+		} else {
+			c.CitizenSandbox = b
+		}
+	}
+	str("DCC_OIDC_ISSUER", &c.OIDCIssuer)
+	str("DCC_OIDC_AUDIENCE", &c.OIDCAudience)
+	str("DCC_OIDC_JWKS_URL", &c.OIDCJWKSURL)
+	str("DCC_OIDC_PNR_CLAIM", &c.OIDCPNRClaim)
+	str("DCC_OIDC_CLIENT_ID", &c.OIDCClientID)
+	str("DCC_PUBLIC_URL", &c.PublicURL)
+	dur("DCC_SESSION_TTL", &c.SessionTTL)
+	intVar("DCC_CITIZEN_CONCURRENCY", &c.CitizenConcurrency, 1)
+	intVar("DCC_CITIZEN_QUEUE", &c.CitizenQueue, 0)
+	dur("DCC_CITIZEN_WAIT", &c.CitizenWait)
+	intVar("DCC_CITIZEN_CACHE_BYTES", &c.CitizenCacheBytes, 1<<20)
+	if c.CitizenQueue == 0 && getenv("DCC_CITIZEN_QUEUE") == "" {
+		c.CitizenQueue = 4 * c.CitizenConcurrency
 	}
 	if v := getenv("DCC_AUTH_FAILURE_RATE"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
@@ -350,8 +435,27 @@ func (c Config) Validate() []error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("DCC_DATA_DIR must not be empty"))
 	}
+	if c.DatabaseReadURL != "" && c.DatabaseURL == "" {
+		errs = append(errs, errors.New("DATABASE_READ_URL needs DATABASE_URL: the read pool reads the same PostgreSQL cluster"))
+	}
 	if c.StatusInterval < time.Second {
 		errs = append(errs, fmt.Errorf("DCC_STATUS_INTERVAL=%s: want at least 1s", c.StatusInterval))
+	}
+	if c.CitizenService {
+		for name, v := range map[string]string{"DCC_OIDC_ISSUER": c.OIDCIssuer, "DCC_OIDC_JWKS_URL": c.OIDCJWKSURL, "DCC_PUBLIC_URL": c.PublicURL} {
+			if v == "" && name != "DCC_OIDC_ISSUER" {
+				continue
+			}
+			if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				errs = append(errs, fmt.Errorf("%s=%q: want an http(s) URL", name, v))
+			}
+		}
+		if c.OIDCAudience == "" || c.OIDCClientID == "" || c.OIDCPNRClaim == "" {
+			errs = append(errs, errors.New("DCC_OIDC_AUDIENCE, DCC_OIDC_CLIENT_ID and DCC_OIDC_PNR_CLAIM must not be empty"))
+		}
+		if c.SessionTTL < time.Minute {
+			errs = append(errs, fmt.Errorf("DCC_SESSION_TTL=%s: want at least 1m", c.SessionTTL))
+		}
 	}
 	if c.IncidentThreshold <= 0 {
 		errs = append(errs, fmt.Errorf("DCC_INCIDENT_THRESHOLD=%s: want a positive duration such as 60s", c.IncidentThreshold))

@@ -53,3 +53,41 @@ func TestRegisterSettings(t *testing.T) {
 		t.Errorf("register settings %+v", c.Register)
 	}
 }
+
+func TestDatabaseReadURL(t *testing.T) {
+	env := map[string]string{"DATABASE_READ_URL": "postgres://h1,h2/dcc?target_session_attrs=prefer-standby"}
+	if _, err := FromEnv(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "DATABASE_READ_URL needs DATABASE_URL") {
+		t.Errorf("read URL without DATABASE_URL: %v", err)
+	}
+	env["DATABASE_URL"] = "postgres://h1,h2/dcc?target_session_attrs=read-write"
+	c, err := FromEnv(func(k string) string { return env[k] })
+	if err != nil || c.DatabaseReadURL != env["DATABASE_READ_URL"] {
+		t.Errorf("FromEnv = %q, %v", c.DatabaseReadURL, err)
+	}
+}
+
+func TestCitizenSettings(t *testing.T) {
+	c, err := FromEnv(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.CitizenService || c.OIDCIssuer != "http://127.0.0.1:8091" || c.OIDCAudience != "dcc-citizen" || c.OIDCClientID != "dcc-web" ||
+		c.OIDCPNRClaim != "https://id.oidc.se/claim/personalIdentityNumber" || c.CitizenQueue != 4*c.CitizenConcurrency {
+		t.Errorf("citizen defaults %+v", c)
+	}
+	c, err = FromEnv(env(map[string]string{"DCC_OIDC_ISSUER": "https://idp.example.se", "DCC_OIDC_PNR_CLAIM": "pnr",
+		"DCC_CITIZEN_SERVICE": "false", "DCC_CITIZEN_CONCURRENCY": "3"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.CitizenService || c.OIDCIssuer != "https://idp.example.se" || c.OIDCPNRClaim != "pnr" || c.CitizenConcurrency != 3 || c.CitizenQueue != 12 {
+		t.Errorf("citizen settings %+v", c)
+	}
+	_, err = FromEnv(env(map[string]string{"DCC_OIDC_ISSUER": "idp.example.se", "DCC_CITIZEN_SERVICE": "maybe",
+		"DCC_SESSION_TTL": "1s", "DCC_PUBLIC_URL": "ftp://x"}))
+	for _, name := range []string{"DCC_OIDC_ISSUER", "DCC_CITIZEN_SERVICE", "DCC_SESSION_TTL", "DCC_PUBLIC_URL"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s: %v", name, err)
+		}
+	}
+}

@@ -32,6 +32,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/store/groupcommit"
 )
 
 // FileName is the database file inside the data directory.
@@ -48,6 +49,7 @@ type Store struct {
 	path      string
 	writer    *sql.DB // one connection: writes are serialised
 	reader    *sql.DB // read-only connections
+	group     *groupcommit.Committer[recordItem]
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -87,6 +89,8 @@ func Open(dir string) (*Store, error) {
 	reader.SetMaxIdleConns(readers)
 
 	s := &Store{path: path, writer: writer, reader: reader}
+	// One committer: the file has one writer connection.
+	s.group = groupcommit.New(s.commitRecords, groupcommit.Options{Committers: 1, MaxBatch: 128})
 	if err := s.Ping(context.Background()); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open embedded store %s: %w", path, err)
@@ -158,6 +162,7 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		s.group.Close()
 		s.closeErr = errors.Join(s.reader.Close(), s.writer.Close())
 	})
 	return s.closeErr

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/store/groupcommit"
 )
 
 const certificateColumns = `uvci, provider_id, identifier, kind, environment, content_hash, subject_key,
@@ -18,6 +19,10 @@ const certificateColumns = `uvci, provider_id, identifier, kind, environment, co
 // Record writes r in one transaction: the certificate (if any), the request record (if any) and
 // the audit event. A taken (provider, identifier) or (principal, request id) rolls everything
 // back. An audit event without an ID is given a UUIDv7.
+//
+// Concurrent Records share one write transaction and one fsync (group commit): each Record is
+// written under a savepoint of its own, so that one meeting a taken key is rolled back alone, and
+// Record returns once the shared commit has returned, so a nil result is durable.
 func (s *Store) Record(ctx context.Context, r issuer.Record) error {
 	if s.closed.Load() {
 		return fmt.Errorf("record: %w", errClosed)
@@ -26,37 +31,83 @@ func (s *Store) Record(ctx context.Context, r issuer.Record) error {
 	if err != nil {
 		return err
 	}
-
-	err = s.write(ctx, func(tx *sql.Tx) error {
-		if c := r.Certificate; c != nil {
-			res, err := tx.ExecContext(ctx, `INSERT INTO certificates (`+certificateColumns+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT (provider_id, identifier) DO NOTHING`,
-				c.UVCI, c.ProviderID, c.Identifier, string(c.Kind), string(c.Environment), blob(c.ContentHash),
-				blob(c.SubjectKey), c.HC1, blob(c.KID), string(c.IdentitySource), string(c.Delivery), c.RequestID,
-				micros(c.IssuedAt), micros(c.ExpiresAt))
-			if err := inserted(res, err); err != nil {
-				if errors.Is(err, errNothingInserted) {
-					err = issuer.ErrIdentifierTaken
-				}
-				return fmt.Errorf("record certificate %s: provider %s identifier %q: %w", c.UVCI, c.ProviderID, c.Identifier, err)
-			}
-		}
-		if q := r.Request; q != nil {
-			res, err := tx.ExecContext(ctx, `INSERT INTO request_records
-				(principal_id, request_id, body_hash, status, uvci, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT (principal_id, request_id) DO NOTHING`,
-				q.PrincipalID, q.RequestID, nonNilBlob(q.BodyHash), q.Status, q.UVCI, blob(q.Body), micros(q.CreatedAt))
-			if err := inserted(res, err); err != nil {
-				if errors.Is(err, errNothingInserted) {
-					err = issuer.ErrRequestIDTaken
-				}
-				return fmt.Errorf("record request %q of %s: %w", q.RequestID, q.PrincipalID, err)
-			}
-		}
-		return insertAudit(ctx, tx, a)
-	})
+	err = s.group.Do(ctx, recordItem{r: r, a: a})
+	switch {
+	case errors.Is(err, groupcommit.ErrClosed):
+		return fmt.Errorf("record: %w", errClosed)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("record audit event %s: %w", a.ev.ID, classify(err))
+	}
 	return err
+}
+
+// recordItem is a Record waiting for the group commit, its audit event prepared.
+type recordItem struct {
+	r issuer.Record
+	a auditRow
+}
+
+// commitRecords writes every item in one transaction, each under its own savepoint, and commits.
+func (s *Store) commitRecords(items []recordItem) []error {
+	errs := make([]error, len(items))
+	ctx, cancel := context.WithTimeout(context.Background(), BusyTimeout+5*time.Second)
+	defer cancel()
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		for i, it := range items {
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT rec`); err != nil {
+				return fmt.Errorf("savepoint: %w", classify(err))
+			}
+			errs[i] = recordIn(ctx, tx, it.r, it.a)
+			if errs[i] != nil {
+				if _, err := tx.ExecContext(ctx, `ROLLBACK TO rec`); err != nil {
+					return fmt.Errorf("roll back to savepoint: %w", classify(err))
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `RELEASE rec`); err != nil {
+				return fmt.Errorf("release savepoint: %w", classify(err))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = fmt.Errorf("record audit event %s: %w", items[i].a.ev.ID, err)
+			}
+		}
+	}
+	return errs
+}
+
+// recordIn writes one Record in tx.
+func recordIn(ctx context.Context, tx *sql.Tx, r issuer.Record, a auditRow) error {
+	if c := r.Certificate; c != nil {
+		res, err := tx.ExecContext(ctx, `INSERT INTO certificates (`+certificateColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (provider_id, identifier) DO NOTHING`,
+			c.UVCI, c.ProviderID, c.Identifier, string(c.Kind), string(c.Environment), blob(c.ContentHash),
+			blob(c.SubjectKey), c.HC1, blob(c.KID), string(c.IdentitySource), string(c.Delivery), c.RequestID,
+			micros(c.IssuedAt), micros(c.ExpiresAt))
+		if err := inserted(res, err); err != nil {
+			if errors.Is(err, errNothingInserted) {
+				err = issuer.ErrIdentifierTaken
+			}
+			return fmt.Errorf("record certificate %s: provider %s identifier %q: %w", c.UVCI, c.ProviderID, c.Identifier, err)
+		}
+	}
+	if q := r.Request; q != nil {
+		res, err := tx.ExecContext(ctx, `INSERT INTO request_records
+			(principal_id, request_id, body_hash, status, uvci, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (principal_id, request_id) DO NOTHING`,
+			q.PrincipalID, q.RequestID, nonNilBlob(q.BodyHash), q.Status, q.UVCI, blob(q.Body), micros(q.CreatedAt))
+		if err := inserted(res, err); err != nil {
+			if errors.Is(err, errNothingInserted) {
+				err = issuer.ErrRequestIDTaken
+			}
+			return fmt.Errorf("record request %q of %s: %w", q.RequestID, q.PrincipalID, err)
+		}
+	}
+	return insertAudit(ctx, tx, a)
 }
 
 // auditRow is an audit event ready to insert: its id set, its lists encoded.

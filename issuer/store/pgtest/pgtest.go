@@ -12,6 +12,9 @@
 //
 // and take a fresh, empty database per test with NewDatabase(t); it is dropped when the test ends.
 // There is no skipping: if no server can be had, the tests fail with the reason.
+//
+// Programs outside `go test` (the fault suite, cmd/dccchaos) use Start, CreateDatabase and Stop,
+// and Halt and Resume to stop the private server and start it again on the same port.
 package pgtest
 
 import (

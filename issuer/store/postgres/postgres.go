@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/store/groupcommit"
 )
 
 // DefaultTimeout bounds one store operation when Options.Timeout is zero.
@@ -38,12 +39,16 @@ type Options struct {
 	// has no earlier deadline; 0 means DefaultTimeout. An operation that runs out of time returns
 	// an error wrapping issuer.ErrStoreUnavailable.
 	Timeout time.Duration
+	// GroupCommitters is how many group commits of Records may run at once; 0 means 2. Records
+	// handed in while a commit is in progress wait for the next one and share it.
+	GroupCommitters int
 }
 
 // Store is an issuer.Store backed by PostgreSQL. It is safe for concurrent use.
 type Store struct {
 	pool      *pgxpool.Pool
 	timeout   time.Duration
+	group     *groupcommit.Committer[issuer.Record]
 	closeOnce sync.Once
 	// schemaReady gates every connection the pool hands out: false until the schema is known to be
 	// current (at once for Open, after the background migration for Start).
@@ -61,7 +66,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		return nil, err
 	}
 	if err := s.checkSchema(ctx); err != nil {
-		s.pool.Close()
+		_ = s.Close()
 		return nil, fmt.Errorf("open postgres store: %w", err)
 	}
 	return s, nil
@@ -75,6 +80,11 @@ func open(ctx context.Context, databaseURL string, opts Options, pending bool) (
 		// pgx masks the password in its parse errors.
 		return nil, fmt.Errorf("open postgres store: parse database url: %w", err)
 	}
+	return openPool(ctx, cfg, opts, pending)
+}
+
+// openPool applies the store's session settings to cfg and builds the pool (see open).
+func openPool(ctx context.Context, cfg *pgxpool.Config, opts Options, pending bool) (*Store, error) {
 	timeout := opts.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -84,7 +94,11 @@ func open(ctx context.Context, databaseURL string, opts Options, pending bool) (
 	}
 	rp := cfg.ConnConfig.RuntimeParams
 	rp["synchronous_commit"] = "on"
-	rp["statement_timeout"] = fmt.Sprint(timeout.Milliseconds())
+	// The server's statement_timeout is a second longer than the client's deadline, so that a
+	// COMMIT waiting for a synchronous standby is always ended by the client (an error: nothing
+	// is acknowledged). Ended by the server, the wait would end with a warning and the COMMIT
+	// would report success though the transaction is on one node only.
+	rp["statement_timeout"] = fmt.Sprint((timeout + time.Second).Milliseconds())
 	rp["lock_timeout"] = fmt.Sprint(timeout.Milliseconds())
 	rp["TimeZone"] = "UTC"
 	if rp["application_name"] == "" {
@@ -111,6 +125,11 @@ func open(ctx context.Context, databaseURL string, opts Options, pending bool) (
 		return nil, fmt.Errorf("open postgres store: %w", unavailable(err))
 	}
 	s.pool = pool
+	committers := opts.GroupCommitters
+	if committers <= 0 {
+		committers = 2
+	}
+	s.group = groupcommit.New(s.commitRecords, groupcommit.Options{Committers: committers, MaxBatch: 128})
 	return s, nil
 }
 
@@ -156,6 +175,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close releases the pool's connections. Later calls fail with issuer.ErrStoreUnavailable.
 func (s *Store) Close() error {
-	s.closeOnce.Do(s.pool.Close)
+	s.closeOnce.Do(func() {
+		s.group.Close()
+		s.pool.Close()
+	})
 	return nil
 }

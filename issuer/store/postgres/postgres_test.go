@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -161,4 +162,45 @@ func TestBlockedOperationTimesOutAsUnavailable(t *testing.T) {
 func BenchmarkRecord(b *testing.B) {
 	s := openStore(b, migratedDatabase(b), postgres.Options{})
 	storetest.BenchmarkRecord(b, s)
+}
+
+// TestConcurrentRecordsShareCommits: concurrent Records are committed in fewer transactions than
+// Records (group commit; a row's xmin names the transaction that wrote it), and every one of
+// them is there once Record has returned.
+func TestConcurrentRecordsShareCommits(t *testing.T) {
+	url := migratedDatabase(t)
+	s := openStore(t, url, postgres.Options{MaxConns: 8, GroupCommitters: 1})
+	const n = 200
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			id := "gc-" + strconv.Itoa(i)
+			if err := s.Record(t.Context(), storetest.SampleRecord(id)); err != nil {
+				t.Errorf("Record %s: %v", id, err)
+				return
+			}
+			if _, err := s.CertificateByIdentifier(t.Context(), "prov-bench", id); err != nil {
+				t.Errorf("certificate %s after Record returned: %v", id, err)
+			}
+		})
+	}
+	wg.Wait()
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var rows, txs int
+	err = conn.QueryRow(t.Context(), `SELECT count(*), count(DISTINCT xmin::text) FROM certificates
+		WHERE provider_id = 'prov-bench'`).Scan(&rows, &txs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows != n {
+		t.Fatalf("%d certificates, want %d", rows, n)
+	}
+	if txs >= n/2 {
+		t.Errorf("%d Records in %d transactions: not grouped", n, txs)
+	}
+	t.Logf("%d concurrent Records in %d transactions", n, txs)
 }

@@ -8,8 +8,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/store/groupcommit"
 )
 
 const (
@@ -31,9 +33,12 @@ const (
 // Record writes r in one transaction: the certificate (if any), the request record (if any) and
 // the audit event. A taken (provider, identifier) or (principal, request id) rolls everything
 // back. An audit event without an ID is given a UUIDv7.
+//
+// Concurrent Records share one transaction and one durable commit (group commit): Record hands
+// r to a committer and returns once the commit that holds it has returned, so a nil result is
+// durable. A Record whose identifier or request id is taken is left out of the shared commit and
+// answered alone.
 func (s *Store) Record(ctx context.Context, r issuer.Record) error {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	if r.Audit.ID == "" {
 		id, err := uuid.NewV7()
 		if err != nil {
@@ -41,8 +46,106 @@ func (s *Store) Record(ctx context.Context, r issuer.Record) error {
 		}
 		r.Audit.ID = id.String()
 	}
+	err := s.group.Do(ctx, r)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, issuer.ErrIdentifierTaken), errors.Is(err, issuer.ErrRequestIDTaken):
+		return err
+	case errors.Is(err, groupcommit.ErrClosed):
+		return fmt.Errorf("record audit event %s: %w: store closed", r.Audit.ID, issuer.ErrStoreUnavailable)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("record audit event %s: %w", r.Audit.ID, classify(err))
+	}
+	return err
+}
 
+// commitRecords is the group commit: every Record in one transaction, pipelined in one round
+// trip. When one of them meets a taken identifier or request id, it is answered with that and the
+// rest are tried again without it; when the server refuses a statement otherwise, each Record is
+// tried in a transaction of its own, so that one bad Record fails alone. A failure to reach the
+// server fails them all: whether a commit was made may then be unknown, so none is tried again.
+func (s *Store) commitRecords(rs []issuer.Record) []error {
+	ctx, cancel := s.bound(context.Background())
+	defer cancel()
+	errs := make([]error, len(rs))
+	if len(rs) == 1 {
+		errs[0] = s.recordOne(ctx, rs[0])
+		return errs
+	}
+	active := make([]int, len(rs))
+	for i := range active {
+		active[i] = i
+	}
+	for len(active) > 0 {
+		conflict, err := s.tryBatch(ctx, rs, active)
+		switch {
+		case conflict >= 0:
+			errs[active[conflict]] = err
+			active = append(active[:conflict], active[conflict+1:]...)
+			continue
+		case err != nil:
+			var pgErr *pgconn.PgError
+			if !errors.As(err, &pgErr) {
+				// Not a statement the server refused (a lost connection, a timeout): the
+				// outcome of the commit may be unknown, so nothing is tried again.
+				for _, i := range active {
+					errs[i] = fmt.Errorf("record audit event %s: %w", rs[i].Audit.ID, classify(err))
+				}
+				return errs
+			}
+			for _, i := range active {
+				errs[i] = s.recordOne(ctx, rs[i])
+			}
+		}
+		return errs
+	}
+	return errs
+}
+
+// tryBatch writes the active Records in one transaction and commits it, unless one of them meets
+// a taken key: then it rolls back and returns that Record's place in active and its error.
+// Otherwise conflict is -1 and err the transaction's error.
+func (s *Store) tryBatch(ctx context.Context, rs []issuer.Record, active []int) (conflict int, err error) {
 	batch := &pgx.Batch{}
+	for _, i := range active {
+		queueRecord(batch, rs[i])
+	}
+	conflict = -1
+	var conflictErr error
+	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		results := tx.SendBatch(ctx, batch)
+		for k, i := range active {
+			err := checkBatch(results, rs[i])
+			if errors.Is(err, issuer.ErrIdentifierTaken) || errors.Is(err, issuer.ErrRequestIDTaken) {
+				if conflict < 0 {
+					conflict, conflictErr = k, err
+				}
+				continue
+			}
+			if err != nil {
+				_ = results.Close()
+				return err
+			}
+		}
+		if err := results.Close(); err != nil {
+			return err
+		}
+		if conflict >= 0 {
+			return errRetry
+		}
+		return nil
+	})
+	if conflict >= 0 {
+		return conflict, conflictErr
+	}
+	return -1, err
+}
+
+// errRetry rolls back a group commit that met a taken key.
+var errRetry = errors.New("a record met a taken key")
+
+func queueRecord(batch *pgx.Batch, r issuer.Record) {
 	if c := r.Certificate; c != nil {
 		batch.Queue(insertCertificate, c.UVCI, c.ProviderID, c.Identifier, string(c.Kind), string(c.Environment),
 			c.ContentHash, c.SubjectKey, c.HC1, c.KID, string(c.IdentitySource), string(c.Delivery), c.RequestID,
@@ -55,7 +158,12 @@ func (s *Store) Record(ctx context.Context, r issuer.Record) error {
 	batch.Queue(insertAudit, a.ID, a.At, a.RequestID, a.PrincipalID, string(a.Role), a.Route, a.Status,
 		string(a.Outcome), nonNil(a.Codes), string(a.Kind), string(a.Environment), string(a.IdentitySource),
 		a.UVCI, a.SubjectMasked, a.SubjectKey, int64(a.Latency), nonNil(a.Notes))
+}
 
+// recordOne writes one Record in a transaction of its own.
+func (s *Store) recordOne(ctx context.Context, r issuer.Record) error {
+	batch := &pgx.Batch{}
+	queueRecord(batch, r)
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		results := tx.SendBatch(ctx, batch)
 		if err := checkBatch(results, r); err != nil {

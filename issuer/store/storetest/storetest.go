@@ -44,6 +44,9 @@ func Run(t *testing.T, open func(t *testing.T) issuer.Store) {
 		{"PingAndClose", testPingAndClose},
 		{"StatusEvents", testStatusEvents},
 		{"StatusEventsPersist", testStatusEventsPersist},
+		{"Revocations", testRevocations},
+		{"ConcurrentRevocations", testConcurrentRevocations},
+		{"SigningCertificates", testSigningCertificates},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

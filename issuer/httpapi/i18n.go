@@ -1,0 +1,53 @@
+package httpapi
+
+// messages are the web page's texts in Swedish and English.
+var messages = map[string][2]string{
+	"service":          {"Covidbevis", "COVID certificates"},
+	"skip":             {"Hoppa till innehållet", "Skip to content"},
+	"language":         {"Språk", "Language"},
+	"signin":           {"Logga in med e-legitimation", "Sign in with e-ID"},
+	"signout":          {"Logga ut", "Sign out"},
+	"footer":           {"Dina intyg är EU:s digitala covidintyg. Visa QR-koden eller skriv ut PDF:en.", "Your certificates are EU Digital COVID Certificates. Show the QR code or print the PDF."},
+	"landing.title":    {"Hämta dina covidbevis", "Get your COVID certificates"},
+	"landing.intro":    {"Logga in för att se dina intyg om vaccination, test och tillfrisknande, visa QR-koden och ladda ner intyget som PDF.", "Sign in to see your vaccination, test and recovery certificates, show their QR codes and download them as PDF."},
+	"list.title":       {"Dina intyg", "Your certificates"},
+	"list.signedin":    {"Inloggad som", "Signed in as"},
+	"list.empty":       {"Du har inga intyg ännu.", "You have no certificates yet."},
+	"issued":           {"Utfärdat", "Issued"},
+	"validuntil":       {"Giltigt till", "Valid until"},
+	"status":           {"Status", "Status"},
+	"status.valid":     {"Giltigt", "Valid"},
+	"status.expired":   {"Har gått ut", "Expired"},
+	"environment":      {"Miljö", "Environment"},
+	"sandbox":          {"Testmiljö (inte giltigt)", "Test environment (not valid)"},
+	"open":             {"Visa intyget och QR-koden", "Show the certificate and QR code"},
+	"download":         {"Ladda ner PDF", "Download PDF"},
+	"back":             {"Alla intyg", "All certificates"},
+	"details":          {"Uppgifter", "Details"},
+	"name":             {"Namn", "Name"},
+	"birthdate":        {"Födelsedatum", "Date of birth"},
+	"uvci":             {"Intygsidentitet (UVCI)", "Certificate identifier (UVCI)"},
+	"qr.alt":           {"QR-kod med det signerade intyget, för skanning", "QR code holding the signed certificate, for scanning"},
+	"qr.thumb":         {"QR-kod, öppna intyget i full storlek", "QR code, open the certificate at full size"},
+	"qr.caption":       {"Visa QR-koden för den som kontrollerar intyget. Öka skärmens ljusstyrka.", "Show the QR code to whoever checks the certificate. Turn up the screen brightness."},
+	"kind.test":        {"Testintyg", "Test certificate"},
+	"kind.recovery":    {"Intyg om tillfrisknande", "Certificate of recovery"},
+	"kind.vaccination": {"Vaccinationsintyg", "Vaccination certificate"},
+	"error.expired":    {"Inloggningen tog för lång tid. Försök igen.", "The sign-in took too long. Try again."},
+	"error.state":      {"Inloggningen kunde inte kontrolleras. Försök igen.", "The sign-in could not be checked. Try again."},
+	"error.denied":     {"Inloggningen avbröts.", "The sign-in was cancelled."},
+	"error.idp":        {"Inloggningstjänsten svarar inte just nu. Försök igen om en stund.", "The sign-in service is not answering right now. Try again shortly."},
+	"error.token":      {"Inloggningen kunde inte godkännas. Försök igen.", "The sign-in could not be accepted. Try again."},
+}
+
+// translate returns the text of key in lang ("sv" or "en"); an unknown key is shown as itself.
+func translate(lang, key string) string {
+	m, ok := messages[key]
+	if !ok {
+		return key
+	}
+	if lang == "en" {
+		return m[1]
+	}
+	return m[0]
+}
