@@ -214,8 +214,8 @@ type StatusEvent struct {
 	Until *time.Time
 }
 
-// OutcomeRevoked: the request revoked a certificate (a repeat of a revocation is
-// OutcomeReplayed).
+// OutcomeRevoked is the outcome of a request that revoked a certificate (a repeat of a
+// revocation is OutcomeReplayed).
 const OutcomeRevoked Outcome = "revoked"
 
 // RevocationReason says why a certificate was revoked.
