@@ -77,6 +77,7 @@ PEER ?= ../shared/peers/hcert/hcert
 COMPARE_FLAGS ?= --clients 32 --measure 20s
 compare:
 	$(GO) run ./cmd/dccload --compare --peer $(abspath $(PEER)) $(COMPARE_FLAGS)
+
 ## chaos: the fault suite under issuance load (kill -9, database and register outages, a full disk,
 ## SIGTERM, restart time), loopback only, a few minutes; figures in docs/reliability.md.
 ## The full-disk scenario mounts a tmpfs, so it needs root (as in CI). CHAOS_FLAGS="--only kill --keep".
@@ -96,10 +97,13 @@ ha:
 ## postmaster, then a whole primary node, then a dccd replica; no acknowledged certificate may be
 ## lost or duplicated and each write outage must stay under its limit
 ha-test:
+	@.ci/deps.sh ha
 	$(GO) run ./cmd/dccha test $(HA_FLAGS)
+
 ## ha-bench: issuance through one dccd on its own (the reference), then one and two replicas over
 ## the cluster, interleaved in rounds (docs/perf.md)
 ha-bench:
+	@.ci/deps.sh ha
 	nice $(GO) run ./cmd/dccha bench $(HA_FLAGS)
 
 clean:

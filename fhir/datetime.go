@@ -3,6 +3,7 @@ package fhir
 import (
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/sedcc/dcc/fhir/problem"
@@ -11,6 +12,10 @@ import (
 var (
 	zonelessDateTime = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$`)
 	dateOnly         = regexp.MustCompile(`^\d{4}(-\d{2}(-\d{2})?)?$`)
+	// A date-time whose only faults are an offset without colon (+0100) and/or no seconds.
+	almostDateTime = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$`)
+	noSeconds      = regexp.MustCompile(`T\d{2}:\d{2}(Z|[+-]|$)`)
+	offsetNoColon  = regexp.MustCompile(`[+-]\d{4}$`)
 )
 
 // dateTime reads a FHIR dateTime that must name an instant: RFC 3339 with seconds and with "Z" or
@@ -26,8 +31,22 @@ func dateTime(r *report, path, value, element, example string) (time.Time, bool)
 	case err == nil:
 		return t, true
 	case zonelessDateTime.MatchString(value):
+		seconds := ""
+		if noSeconds.MatchString(value) {
+			seconds = " and the seconds (hh:mm:ss)"
+		}
 		r.add(problem.CodeTimezoneMissing, path, fmt.Sprintf(
-			"Add the time zone to %s: \"Z\" for UTC or the offset, e.g. %s; a time without zone is ambiguous.", element, example))
+			"Add the time zone%s to %s: \"Z\" for UTC or the offset, e.g. %s; a time without zone is ambiguous.", seconds, element, example))
+	case almostDateTime.MatchString(value):
+		var fix []string
+		if offsetNoColon.MatchString(value) {
+			fix = append(fix, "write the offset with a colon, +01:00 rather than +0100")
+		}
+		if noSeconds.MatchString(value) {
+			fix = append(fix, "give the time with seconds, hh:mm:ss (09:30:00 rather than 09:30)")
+		}
+		r.add(problem.CodeDateTimeInvalid, path, fmt.Sprintf(
+			"In %s, %s: RFC 3339 as FHIR requires, e.g. %s.", element, strings.Join(fix, ", and "), example))
 	case dateOnly.MatchString(value):
 		r.add(problem.CodeDateTimeInvalid, path, fmt.Sprintf(
 			"Send %s with the time of day and zone, e.g. %s; a date alone is not enough.", element, example))

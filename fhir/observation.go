@@ -42,7 +42,8 @@ type TestResult struct {
 }
 
 // Test reads the body of a test-certificate request: an Observation of a negative NAAT or RAT
-// test. On failure the error is Problems holding every finding.
+// test. On failure the error is Problems holding every finding, and the result holds what could be
+// read (the test-data mark, a valid identity number) or nothing when the body could not be decoded.
 func (p *Parser) Test(body []byte) (TestResult, error) {
 	return p.observation(body, false)
 }
@@ -89,7 +90,9 @@ func (p *Parser) observation(body []byte, recovery bool) (TestResult, error) {
 		p.sampleTime(&r, sampled, now, recovery)
 	}
 	if err := r.err(); err != nil {
-		return TestResult{}, err
+		// What could be read goes back with the problems (the test-data mark, a valid identity
+		// number), so that rules about the whole request are reported together with them.
+		return res, err
 	}
 	return res, nil
 }

@@ -118,7 +118,7 @@ func identityNumber(r *report, path string, id identifier, now time.Time) (pnr.N
 	case err == nil:
 		return n, true
 	case errors.Is(err, pnr.ErrFormat):
-		r.add(problem.CodePersonnummerFormat, path, fmt.Sprintf("Send the %s as 12 digits YYYYMMDDNNNN without hyphen, e.g. %s.", name, example))
+		r.add(problem.CodePersonnummerFormat, path, formatText(name, example, id.Value))
 	case errors.Is(err, pnr.ErrDate):
 		r.add(problem.CodePersonnummerDate, path, dateText(kind, id.Value))
 		// The check digit is a separate finding; report it too, so that both are fixed at once.
@@ -134,6 +134,35 @@ func identityNumber(r *report, path string, id identifier, now time.Time) (pnr.N
 		r.add(problem.CodePersonnummerFormat, path, fmt.Sprintf("Send the %s as 12 digits YYYYMMDDNNNN without hyphen, e.g. %s.", name, example))
 	}
 	return pnr.Number{}, false
+}
+
+var (
+	tenDigits      = regexp.MustCompile(`^\d{6}([-+]?)\d{4}$`)
+	twelveWithSign = regexp.MustCompile(`^\d{8}([-+])\d{4}$`)
+)
+
+// formatText says what is wrong with an identity number that is not 12 digits, naming the
+// common forms: the 10-digit form without century (with "-", "+" or nothing between date and
+// serial) and the 12 digits with a separator.
+func formatText(name, example, v string) string {
+	twelve := fmt.Sprintf("Send the %s as 12 digits YYYYMMDDNNNN with the century and without hyphen, e.g. %s", name, example)
+	short := example[2:8] + "-" + example[8:]
+	if m := tenDigits.FindStringSubmatch(v); m != nil {
+		if m[1] == "+" {
+			return fmt.Sprintf("This is the 10-digit form of a person aged 100 or more: the \"+\" stands for the century, "+
+				"which the 12-digit form writes out. %s for %s.", twelve, example[2:8]+"+"+example[8:])
+		}
+		return fmt.Sprintf("This is the 10-digit form, without the century (19 or 20, or 18 for the very old): "+
+			"the number alone does not say it. %s for %s.", twelve, short)
+	}
+	if m := twelveWithSign.FindStringSubmatch(v); m != nil {
+		if m[1] == "+" {
+			return fmt.Sprintf("Leave out the \"+\": it marks a person aged 100 or more in the 10-digit form only; "+
+				"with the century written out the 12 digits say it. %s.", twelve)
+		}
+		return twelve + "."
+	}
+	return twelve + "."
 }
 
 func dateText(kind pnr.Kind, v string) string {

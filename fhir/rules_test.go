@@ -637,3 +637,54 @@ func contentCodes() []problem.Spec {
 	}
 	return out
 }
+
+// Texts that point at the real cause: the common near-misses of a date-time and of a
+// personnummer are named, with the form expected.
+func TestCauseTexts(t *testing.T) {
+	p := newParser(now)
+	sampled := now.Add(-2 * time.Hour).In(time.FixedZone("CET", 3600))
+	day, hm := sampled.Format("2006-01-02"), sampled.Format("15:04")
+	cases := []struct {
+		name, code string
+		body       []byte
+		want, not  []string // substrings the text has, and must not have
+	}{
+		{"offset without colon", "datetime-invalid", obs(ft.NAAT, ft.AtRaw(day+"T"+hm+":00+0100")),
+			[]string{"+01:00 rather than +0100"}, []string{"seconds"}},
+		{"no seconds", "datetime-invalid", obs(ft.NAAT, ft.AtRaw(day+"T"+hm+"+01:00")),
+			[]string{"hh:mm:ss"}, []string{"colon"}},
+		{"no seconds, offset without colon", "datetime-invalid", obs(ft.NAAT, ft.AtRaw(day+"T"+hm+"+0100")),
+			[]string{"+01:00 rather than +0100", "hh:mm:ss"}, nil},
+		{"no zone, no seconds", "timezone-missing", obs(ft.NAAT, ft.AtRaw(day+"T"+hm)),
+			[]string{"time zone and the seconds"}, nil},
+		{"10 digits with hyphen", "personnummer-format", obs(ft.NAAT, ft.PNR("121212-1212")),
+			[]string{"10-digit form", "century", "12 digits YYYYMMDDNNNN", "121212-1212"}, []string{"100 or more"}},
+		{"10 digits", "personnummer-format", obs(ft.NAAT, ft.PNR("1212121212")),
+			[]string{"10-digit form", "century"}, nil},
+		{"10 digits with plus", "personnummer-format", obs(ft.NAAT, ft.PNR("121212+1212")),
+			[]string{"aged 100 or more", "century", "12 digits"}, nil},
+		{"12 digits with plus", "personnummer-format", obs(ft.NAAT, ft.PNR("19121212+1212")),
+			[]string{"Leave out the \"+\"", "12 digits YYYYMMDDNNNN"}, nil},
+		{"12 digits with hyphen", "personnummer-format", obs(ft.NAAT, ft.PNR("19121212-1212")),
+			[]string{"without hyphen"}, []string{"10-digit"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parse(p, test, tc.body)
+			l, ok := problem.As(err)
+			if !ok || len(l) != 1 || l[0].Code != tc.code {
+				t.Fatalf("problems %v, want one %s", err, tc.code)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(l[0].Text, w) {
+					t.Errorf("text %q does not say %q", l[0].Text, w)
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(l[0].Text, w) {
+					t.Errorf("text %q says %q", l[0].Text, w)
+				}
+			}
+		})
+	}
+}

@@ -41,6 +41,9 @@ type Credentials struct {
 	// unknown remembers key ids the store does not have, apart from cache, so that a flood of
 	// made-up ids cannot push real keys out of it.
 	unknown *expirable.LRU[string, cachedKey]
+	// certs holds client-certificate bindings (and unknown fingerprints) by fingerprint, for the
+	// same time as cache.
+	certs *expirable.LRU[string, cachedCert]
 }
 
 // cachedKey is a key as last read from the store; unknown records that the store had none, so
@@ -61,6 +64,7 @@ func NewCredentials(store CredentialStore, clock func() time.Time, cacheTTL time
 	if cacheTTL > 0 {
 		c.cache = expirable.NewLRU[string, cachedKey](keyCacheSize, nil, cacheTTL)
 		c.unknown = expirable.NewLRU[string, cachedKey](keyCacheSize, nil, cacheTTL)
+		c.certs = expirable.NewLRU[string, cachedCert](keyCacheSize, nil, cacheTTL)
 	}
 	return c
 }

@@ -3,6 +3,7 @@ package issuer
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/sedcc/dcc/fhir"
@@ -26,10 +27,12 @@ type draft struct {
 }
 
 // parse reads and validates the body and computes, once, the keyed hashes the request needs.
+// On problems the draft holds what could be read (resource, subject, test-data mark), so that the
+// environment rules can be reported together with them.
 func (s *Service) parse(sub Submission) (draft, error) {
 	d, canon, err := s.parseBody(sub)
 	if err != nil {
-		return draft{}, err
+		return d, err
 	}
 	d.contentHash = s.contentHash(sub.Kind, canon)
 	if !d.subject.PNR.IsZero() {
@@ -48,7 +51,7 @@ func (s *Service) parseBody(sub Submission) (draft, []byte, error) {
 		}
 		t, err := parse(sub.Body)
 		if err != nil {
-			return draft{}, nil, err
+			return draft{resource: "Observation", subject: t.Subject, testData: t.TestDataPath}, nil, err
 		}
 		c := t
 		c.SampledAt = c.SampledAt.UTC()
@@ -62,7 +65,7 @@ func (s *Service) parseBody(sub Submission) (draft, []byte, error) {
 	case KindVaccination:
 		v, err := s.parser.Vaccination(sub.Body)
 		if err != nil {
-			return draft{}, nil, err
+			return draft{resource: "Immunization", subject: v.Subject, testData: v.TestDataPath}, nil, err
 		}
 		c := v
 		c.OccurredAt = c.OccurredAt.UTC()
@@ -113,6 +116,22 @@ func (s *Service) environmentRules(p Principal, d draft) error {
 			"This personnummer is a known test identity and was sent with a production credential. Send test data with your sandbox credential.")
 	}
 	return nil
+}
+
+// withEnvironmentRules adds the environment rules' finding to the problems of a request that did
+// not parse, first: sending test data with a production credential is the cause a provider fixes
+// first, and the other problems are reported with it rather than after a second try.
+func (s *Service) withEnvironmentRules(p Principal, d draft, err error) error {
+	probs, ok := problem.As(err)
+	if !ok {
+		return err
+	}
+	env := s.environmentRules(p, d)
+	if env == nil {
+		return err
+	}
+	extra, _ := problem.As(env)
+	return append(slices.Clone(extra), probs...)
 }
 
 func (s *Service) isTestIdentity(digits string) bool {

@@ -56,6 +56,11 @@ func TestSubmitRules(t *testing.T) {
 			status: 422, codes: problem.CodeTestDataInProduction, outcome: issuer.OutcomeRejected},
 		{name: "test identity in production", req: test(production, "", obs()),
 			status: 422, codes: problem.CodeTestDataInProduction, outcome: issuer.OutcomeRejected},
+		// Reported together with the request's other problems, not alone and not after a second try.
+		{name: "test data in production with another problem", req: test(production, "", obs(fhirtest.TestData(), fhirtest.PNR("191212121213"))),
+			status: 422, codes: problem.CodeTestDataInProduction + "," + problem.CodePersonnummerChecksum, outcome: issuer.OutcomeRejected},
+		{name: "test identity in production with another problem", req: test(production, "", obs(fhirtest.AtRaw("2026-11-27T10:00:00+0100"))),
+			status: 422, codes: problem.CodeTestDataInProduction + "," + problem.CodeDateTimeInvalid, outcome: issuer.OutcomeRejected},
 		{name: "person not in the register", req: test(sandbox, "", obs(fhirtest.PNR(unknown))),
 			status: 422, codes: problem.CodePersonNotFound, outcome: issuer.OutcomeRejected},
 		{name: "same Identifier, same content", before: []req{test(sandbox, "", obs(fhirtest.Identifier("ID-1")))},

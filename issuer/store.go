@@ -84,6 +84,14 @@ type CredentialStore interface {
 	// ExpireAPIKey sets a key's expiry (rotation overlap); RevokeAPIKey ends it at once.
 	ExpireAPIKey(ctx context.Context, id string, at time.Time) error
 	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+	// CreateClientCert binds a TLS client certificate to an existing principal (ErrNotFound
+	// otherwise; an error when the fingerprint is bound already). ClientCert finds one by its
+	// fingerprint (ErrNotFound when unknown); RevokeClientCert ends it at once, keeping the first
+	// revocation time.
+	CreateClientCert(ctx context.Context, c ClientCert) error
+	ClientCert(ctx context.Context, fingerprint []byte) (ClientCert, error)
+	ListClientCerts(ctx context.Context, principalID string) ([]ClientCert, error)
+	RevokeClientCert(ctx context.Context, fingerprint []byte, at time.Time) error
 }
 
 // StatusStore is what the status page's incidents and notices use (the status monitor and

@@ -104,7 +104,7 @@ func (s *Service) decide(ctx context.Context, sub Submission, req *RequestRecord
 
 	dr, err := s.parse(sub)
 	if err != nil {
-		return s.refuse(req, err), noLock
+		return s.refuse(req, s.withEnvironmentRules(sub.Principal, dr, err)), noLock
 	}
 	with := func(d decision) decision {
 		d.subjectMasked, d.subjectKey, d.draft = dr.subject.PNR.Masked(), dr.subjectKey, &dr

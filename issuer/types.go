@@ -163,6 +163,18 @@ type APIKey struct {
 	RevokedAt   *time.Time
 }
 
+// ClientCert is a TLS client certificate bound to a principal, an alternative to a bearer key. It
+// is known by the SHA-256 of its DER encoding; the subject and end of validity are kept to be read
+// by people and to refuse an expired certificate should the TLS layer not have.
+type ClientCert struct {
+	Fingerprint []byte // SHA-256 of the certificate's DER encoding
+	PrincipalID string
+	Subject     string
+	NotAfter    time.Time
+	CreatedAt   time.Time
+	RevokedAt   *time.Time
+}
+
 // AuditQuery filters the audit log. Zero fields do not filter.
 type AuditQuery struct {
 	RequestID      string
@@ -215,8 +227,8 @@ type StatusEvent struct {
 	Until *time.Time
 }
 
-// OutcomeRevoked: the request revoked a certificate (a repeat of a revocation is
-// OutcomeReplayed).
+// OutcomeRevoked is the outcome of a request that revoked a certificate (a repeat of a
+// revocation is OutcomeReplayed).
 const OutcomeRevoked Outcome = "revoked"
 
 // RevocationReason says why a certificate was revoked.

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,7 +20,7 @@ import (
 )
 
 func registerAdminCommands(r registry) {
-	r["provider"] = command{summary: "manage provider credentials: add, list, rotate, revoke", run: providerCommand}
+	r["provider"] = command{summary: "manage provider credentials: add, list, rotate, revoke, bind-cert, unbind-cert", run: providerCommand}
 	r["support"] = command{summary: "manage support staff credentials: add", run: supportCommand}
 	r["migrate"] = command{summary: "apply the store's schema migrations", run: migrateCommand}
 	r["devsetup"] = command{summary: "prepare a development data directory and print a sandbox provider key", run: devsetupCommand}
@@ -48,7 +53,7 @@ func withStore(e *env, cfg *setup.Config, f func(*issuer.Credentials, issuer.Sto
 
 func providerCommand(e *env, args []string) int {
 	if len(args) == 0 || isHelp(args[0]) {
-		fmt.Fprintln(e.stderr, "usage: dccctl provider add|list|rotate|revoke [flags]  (dccctl provider add -h for a command's flags)")
+		fmt.Fprintln(e.stderr, "usage: dccctl provider add|list|rotate|revoke|bind-cert|unbind-cert [flags]  (dccctl provider add -h for a command's flags)")
 		if len(args) == 0 {
 			return exitUsage
 		}
@@ -65,8 +70,17 @@ func providerCommand(e *env, args []string) int {
 		name := fs.String("name", "", "the provider organisation's name (unique)")
 		envName := fs.String("env", "", "sandbox or production")
 		kinds := fs.String("kinds", "", "comma-separated kinds it may issue: test,recovery,vaccination")
+		certFile := fs.String("client-cert", "", "a PEM TLS client certificate that authenticates the provider too (see bind-cert)")
 		if _, ok := parseFlags(fs, e, args[1:]); !ok {
 			return exitUsage
+		}
+		var cert *x509.Certificate
+		if *certFile != "" {
+			var err error
+			if cert, err = readCertFile(*certFile); err != nil {
+				fmt.Fprintf(e.stderr, "dccctl: %v\n", err)
+				return exitUsage
+			}
 		}
 		var ks []issuer.Kind
 		for _, k := range strings.Split(*kinds, ",") {
@@ -81,6 +95,13 @@ func providerCommand(e *env, args []string) int {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "provider %s (%s) created: environment %s, kinds %s\n", p.ID, p.Name, p.Environment, joinKinds(p.Kinds))
+			if cert != nil {
+				cc, err := c.BindCert(e.ctx, p.ID, cert)
+				if err != nil {
+					return fmt.Errorf("provider %s created, but its client certificate was not bound (bind it with provider bind-cert): %w", p.ID, err)
+				}
+				printBinding(e, cc)
+			}
 			fmt.Fprintln(e.stdout, "API key (shown once; store it safely, send it as 'Authorization: Bearer <key>'):")
 			fmt.Fprintln(e.stdout, token)
 			return nil
@@ -101,7 +122,15 @@ func providerCommand(e *env, args []string) int {
 				if err != nil {
 					return err
 				}
-				if len(keys) == 0 {
+				certs, err := st.ListClientCerts(e.ctx, p.ID)
+				if err != nil {
+					return err
+				}
+				for _, cc := range certs {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Name, p.Role, p.Environment, joinKinds(p.Kinds),
+						"sha256:"+hex.EncodeToString(cc.Fingerprint), cc.CreatedAt.Format(time.RFC3339), cc.NotAfter.Format(time.RFC3339), timeOrDash(cc.RevokedAt))
+				}
+				if len(keys) == 0 && len(certs) == 0 {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t-\t-\t-\t-\n", p.ID, p.Name, p.Role, p.Environment, joinKinds(p.Kinds))
 				}
 				for _, k := range keys {
@@ -138,8 +167,44 @@ func providerCommand(e *env, args []string) int {
 			fmt.Fprintf(e.stdout, "key %s revoked\n", *key)
 			return nil
 		})
+	case "bind-cert":
+		id := fs.String("provider", "", "the provider's id (see provider list)")
+		certFile := fs.String("client-cert", "", "the PEM TLS client certificate to bind")
+		if _, ok := parseFlags(fs, e, args[1:]); !ok {
+			return exitUsage
+		}
+		cert, err := readCertFile(*certFile)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "dccctl: %v\n", err)
+			return exitUsage
+		}
+		return withStore(e, cfg, func(c *issuer.Credentials, _ issuer.Store) error {
+			cc, err := c.BindCert(e.ctx, *id, cert)
+			if err != nil {
+				return err
+			}
+			printBinding(e, cc)
+			return nil
+		})
+	case "unbind-cert":
+		fp := fs.String("fingerprint", "", "the certificate's SHA-256 fingerprint, hex (see provider list)")
+		if _, ok := parseFlags(fs, e, args[1:]); !ok {
+			return exitUsage
+		}
+		sum, err := hex.DecodeString(strings.ReplaceAll(strings.TrimPrefix(strings.ToLower(*fp), "sha256:"), ":", ""))
+		if err != nil || len(sum) != sha256.Size {
+			fmt.Fprintf(e.stderr, "dccctl: -fingerprint %q: want the 64 hex digits of a SHA-256 fingerprint\n", *fp)
+			return exitUsage
+		}
+		return withStore(e, cfg, func(c *issuer.Credentials, _ issuer.Store) error {
+			if err := c.RevokeCert(e.ctx, sum); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "client certificate sha256:%x unbound (running servers stop accepting it within DCC_KEY_CACHE_TTL)\n", sum)
+			return nil
+		})
 	}
-	fmt.Fprintf(e.stderr, "dccctl: unknown provider command %q (add, list, rotate, revoke)\n", args[0])
+	fmt.Fprintf(e.stderr, "dccctl: unknown provider command %q (add, list, rotate, revoke, bind-cert, unbind-cert)\n", args[0])
 	return exitUsage
 }
 
@@ -265,3 +330,33 @@ func timeOrDash(t *time.Time) string {
 }
 
 func isHelp(a string) bool { return a == "-h" || a == "--help" || a == "help" }
+
+// readCertFile reads the first certificate of a PEM file.
+func readCertFile(name string) (*x509.Certificate, error) {
+	if name == "" {
+		return nil, errors.New("-client-cert: a PEM certificate file is required")
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("client certificate: %w", err)
+	}
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			return nil, fmt.Errorf("client certificate %s: no PEM CERTIFICATE block", name)
+		}
+		if blk.Type == "CERTIFICATE" {
+			cert, err := x509.ParseCertificate(blk.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("client certificate %s: %w", name, err)
+			}
+			return cert, nil
+		}
+	}
+}
+
+func printBinding(e *env, cc issuer.ClientCert) {
+	fmt.Fprintf(e.stdout, "client certificate sha256:%x (%s, valid until %s) bound to %s; it authenticates without an API key over TLS\n",
+		cc.Fingerprint, cc.Subject, cc.NotAfter.Format(time.RFC3339), cc.PrincipalID)
+}

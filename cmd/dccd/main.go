@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -221,12 +222,21 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 		Metrics:            m,
 		AuditQueue:         refusals,
 		Status:             monitor,
+		Changes:            httpapi.ScheduledChanges(),
 		Citizens:           citizens,
 	})
+	go publishChanges(ctx, st, httpapi.ScheduledChanges(), log)
 
+	tlsConf, err := setup.TLSConfig(cfg)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on DCC_LISTEN %s: %w", cfg.Listen, err)
+	}
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
 	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
@@ -251,11 +261,14 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	for env, s := range signers {
 		log.Info("signing key", "environment", env, "kid", fmt.Sprintf("%x", s.KID()))
 	}
-	log.Info("dccd serving", "addr", ln.Addr().String(), "store", store, "register", register, "version", version)
+	log.Info("dccd serving", "addr", ln.Addr().String(), "tls", tlsConf != nil, "client_certificates", cfg.TLSClientCAFile != "", "store", store, "register", register, "version", version)
 	if citizens != nil {
 		page := cfg.PublicURL
 		if page == "" {
 			page = "http://" + ln.Addr().String()
+			if tlsConf != nil {
+				page = "https://" + ln.Addr().String()
+			}
 		}
 		log.Info("citizen page", "url", page+"/", "identity_provider", cfg.OIDCIssuer)
 	}
@@ -317,6 +330,26 @@ func statusMonitor(cfg setup.Config, st issuer.Store, reads setup.Reads, svc *is
 		return nil, fmt.Errorf("status monitor: %w", err)
 	}
 	return m, nil
+}
+
+// publishChanges posts the status notices of the announced API changes, retrying while the store
+// is unavailable (dccd starts during a database outage).
+func publishChanges(ctx context.Context, st issuer.StatusStore, changes []httpapi.APIChange, log *slog.Logger) {
+	for wait := time.Second; ; wait = min(2*wait, time.Minute) {
+		n, err := httpapi.PublishChanges(ctx, st, changes, time.Now())
+		if err == nil {
+			if n > 0 {
+				log.Info("API change notices published", "count", n)
+			}
+			return
+		}
+		log.Warn("API change notices not published yet", "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
 }
 
 // readPoolProbe is green while the read pool (DATABASE_READ_URL) answers a ping.

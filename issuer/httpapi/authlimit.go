@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"crypto/x509"
 	"math"
 	"net/http"
 	"sync"
@@ -77,8 +78,11 @@ func (a *authLimiter) failed(addr string) {
 	a.bucket(addr).AllowN(a.now(), 1)
 }
 
-// authenticate checks the request's bearer key, within the client address's allowance of
-// failures. Every route that takes an API key goes through it.
+// authenticate checks the request's credential, within the client address's allowance of
+// failures. Every route that takes an API key goes through it. The credential is the bearer key
+// when an Authorization header is sent; without one, a TLS client certificate the handshake
+// verified against the configured client CAs, if it is bound to a principal. A request that sends
+// both is judged by its bearer key alone, so a key never gains what its certificate has.
 func (s *Server) authenticate(c echo.Context) (issuer.Principal, error) {
 	addr := c.RealIP()
 	if wait, blocked := s.authFails.blocked(addr); blocked {
@@ -86,7 +90,13 @@ func (s *Server) authenticate(c echo.Context) (issuer.Principal, error) {
 		return issuer.Principal{}, problem.New(problem.CodeRateLimited, "",
 			"Too many failed authentications from this address. Check the API key, wait for the time in Retry-After, then send again.").WithRetryAfter(secs)
 	}
-	p, err := s.creds.Authenticate(c.Request().Context(), bearer(c.Request()))
+	var p issuer.Principal
+	var err error
+	if cert := verifiedClientCert(c.Request()); cert != nil && c.Request().Header.Get(echo.HeaderAuthorization) == "" {
+		p, err = s.creds.AuthenticateCert(c.Request().Context(), cert)
+	} else {
+		p, err = s.creds.Authenticate(c.Request().Context(), bearer(c.Request()))
+	}
 	if err != nil {
 		if l, ok := problem.As(err); ok && l.Class() == problem.ClassUnauthenticated {
 			s.authFails.failed(addr)
@@ -94,6 +104,15 @@ func (s *Server) authenticate(c echo.Context) (issuer.Principal, error) {
 		return issuer.Principal{}, err
 	}
 	return p, nil
+}
+
+// verifiedClientCert is the client's leaf certificate when the TLS handshake verified its chain
+// against the client CAs, nil otherwise (plain HTTP, no certificate, or one accepted unverified).
+func verifiedClientCert(r *http.Request) *x509.Certificate {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.PeerCertificates) == 0 {
+		return nil
+	}
+	return r.TLS.PeerCertificates[0]
 }
 
 // bearerChallenge is the WWW-Authenticate value of a 401 (RFC 6750 section 3): the scheme and

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"io"
@@ -62,6 +63,7 @@ type testEnv struct {
 	testOnly string // key of a sandbox provider that may only issue tests
 	support  string // key of a support staff member
 	queue    *issuer.AuditQueue
+	server   *httptest.Server
 	// idp is the stand-in identity provider when the env serves citizens.
 	idp *idp.Server
 }
@@ -78,6 +80,8 @@ type envOptions struct {
 	slotsPerCred    int                      // admission slots one credential may hold (zero: no cap)
 	store           issuer.Store             // used instead of opening one of the stores
 	admit           *admission.Limiter
+	changes         []httpapi.APIChange
+	tls             *tls.Config // serve TLS with this configuration (the test server's own certificate)
 	// sandboxKinds, when set, are the only kinds the sandbox DSC's extended key usages name.
 	sandboxKinds []dcc.Kind
 	// citizens serves the citizens' API and web page, with a stand-in identity provider.
@@ -224,11 +228,17 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 	}
 	srv := httpapi.New(httpapi.Options{Issuer: svc, Revocations: e.revs, Credentials: e.creds, Values: values, Log: log,
 		Clock: clock, OpenAPI: docs.OpenAPI, Version: "test", ProviderRate: o.rate, AuthFailures: o.authFails, Admission: o.admit,
-		BodyTimeout: o.bodyTimeout, SlotsPerCredential: o.slotsPerCred,
+		BodyTimeout: o.bodyTimeout, SlotsPerCredential: o.slotsPerCred, Changes: o.changes,
 		Metrics: m, AuditQueue: e.queue, Citizens: cit})
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewUnstartedServer(srv.Handler())
+	if o.tls != nil {
+		ts.TLS = o.tls
+		ts.StartTLS()
+	} else {
+		ts.Start()
+	}
 	t.Cleanup(ts.Close)
-	e.url = ts.URL
+	e.url, e.server = ts.URL, ts
 
 	all := []issuer.Kind{issuer.KindTest, issuer.KindRecovery, issuer.KindVaccination}
 	add := func(name string, role issuer.Role, env issuer.Environment, kinds []issuer.Kind) string {

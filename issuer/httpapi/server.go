@@ -70,6 +70,9 @@ type Options struct {
 	VerifyRate RateLimit
 	// AuthFailures limits failed authentications per client address; a zero Rate disables it.
 	AuthFailures AuthFailureLimit
+	// Changes are the announced API changes whose routes answer with Deprecation and Sunset
+	// headers (ScheduledChanges; docs/api-changes.md).
+	Changes []APIChange
 	// Status is what /status and /status/feed.xml show (a *status.Monitor); nil answers 404.
 	Status StatusSource
 	// Citizens, when set, serves the citizens' API under /api/v1/me and, when built with web
@@ -165,6 +168,9 @@ func New(o Options) *Server {
 		e.Use(s.metricsMiddleware)
 	}
 	e.Use(s.recoverMiddleware)
+	if len(o.Changes) > 0 {
+		e.Use(changeHeaders(o.Changes))
+	}
 	s.routes()
 	return s
 }

@@ -409,9 +409,17 @@ func (nopStore) APIKey(context.Context, string) (issuer.APIKey, error)        { 
 func (nopStore) ListAPIKeys(context.Context, string) ([]issuer.APIKey, error) { return nil, nil }
 func (nopStore) ExpireAPIKey(context.Context, string, time.Time) error        { return nil }
 func (nopStore) RevokeAPIKey(context.Context, string, time.Time) error        { return nil }
-func (nopStore) Ping(context.Context) error                                   { return nil }
-func (nopStore) Close() error                                                 { return nil }
-func (nopStore) OpenIncident(context.Context, issuer.StatusEvent) error       { return nil }
+func (nopStore) CreateClientCert(context.Context, issuer.ClientCert) error    { return nil }
+func (nopStore) ClientCert(context.Context, []byte) (issuer.ClientCert, error) {
+	return issuer.ClientCert{}, nil
+}
+func (nopStore) ListClientCerts(context.Context, string) ([]issuer.ClientCert, error) {
+	return nil, nil
+}
+func (nopStore) RevokeClientCert(context.Context, []byte, time.Time) error { return nil }
+func (nopStore) Ping(context.Context) error                                { return nil }
+func (nopStore) Close() error                                              { return nil }
+func (nopStore) OpenIncident(context.Context, issuer.StatusEvent) error    { return nil }
 func (nopStore) OpenIncidentFor(context.Context, string) (issuer.StatusEvent, error) {
 	return issuer.StatusEvent{}, nil
 }

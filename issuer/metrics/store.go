@@ -135,6 +135,22 @@ func (t *timedStore) RevokeAPIKey(ctx context.Context, id string, at time.Time) 
 	return t.timedErr("RevokeAPIKey", func() error { return t.s.RevokeAPIKey(ctx, id, at) })
 }
 
+func (t *timedStore) CreateClientCert(ctx context.Context, c issuer.ClientCert) error {
+	return t.timedErr("CreateClientCert", func() error { return t.s.CreateClientCert(ctx, c) })
+}
+
+func (t *timedStore) ClientCert(ctx context.Context, fingerprint []byte) (issuer.ClientCert, error) {
+	return timed(t, "ClientCert", func() (issuer.ClientCert, error) { return t.s.ClientCert(ctx, fingerprint) })
+}
+
+func (t *timedStore) ListClientCerts(ctx context.Context, principalID string) ([]issuer.ClientCert, error) {
+	return timed(t, "ListClientCerts", func() ([]issuer.ClientCert, error) { return t.s.ListClientCerts(ctx, principalID) })
+}
+
+func (t *timedStore) RevokeClientCert(ctx context.Context, fingerprint []byte, at time.Time) error {
+	return t.timedErr("RevokeClientCert", func() error { return t.s.RevokeClientCert(ctx, fingerprint, at) })
+}
+
 func (t *timedStore) Ping(ctx context.Context) error {
 	return t.timedErr("Ping", func() error { return t.s.Ping(ctx) })
 }

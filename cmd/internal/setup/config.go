@@ -18,9 +18,17 @@ import (
 
 // Config is every setting of dccd and dccctl. Defaults make a development run work with no set-up.
 type Config struct {
-	Listen      string // DCC_LISTEN
-	DataDir     string // DCC_DATA_DIR
-	DatabaseURL string // DATABASE_URL
+	Listen string // DCC_LISTEN
+	// TLS: dccd serves HTTPS with this certificate chain and key (PEM) when both are set. With
+	// TLSClientCAFile, a client certificate issued by one of its CAs is verified in the handshake
+	// and, when bound to a provider (dccctl provider bind-cert), authenticates it without a
+	// bearer key (docs/security.md). TLSClientCertRequired refuses a handshake without one.
+	TLSCertFile           string // DCC_TLS_CERT_FILE
+	TLSKeyFile            string // DCC_TLS_KEY_FILE
+	TLSClientCAFile       string // DCC_TLS_CLIENT_CA_FILE
+	TLSClientCertRequired bool   // DCC_TLS_CLIENT_CERT_REQUIRED, false
+	DataDir               string // DCC_DATA_DIR
+	DatabaseURL           string // DATABASE_URL
 	// DatabaseReadURL is a second, read-only pool for reads that may be stale (DATABASE_READ_URL,
 	// e.g. every cluster host with target_session_attrs=prefer-standby); empty: those reads go to
 	// DATABASE_URL. See OpenReads and docs/deploy.md.
@@ -261,6 +269,16 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	dur("DCC_RECOVERY_VALIDITY", &c.RecValidity)
 	dur("DCC_VACCINATION_VALIDITY", &c.VacValidity)
 	dur("DCC_KEY_CACHE_TTL", &c.KeyCacheTTL)
+	str("DCC_TLS_CERT_FILE", &c.TLSCertFile)
+	str("DCC_TLS_KEY_FILE", &c.TLSKeyFile)
+	str("DCC_TLS_CLIENT_CA_FILE", &c.TLSClientCAFile)
+	if v := getenv("DCC_TLS_CLIENT_CERT_REQUIRED"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("DCC_TLS_CLIENT_CERT_REQUIRED=%q: want true or false", v))
+		}
+		c.TLSClientCertRequired = b
+	}
 	dur("DCC_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	dur("DCC_STORE_TIMEOUT", &c.StoreTimeout)
 	dur("DCC_REQUEST_RETENTION", &c.RequestRetention)
@@ -422,6 +440,15 @@ func (c Config) Validate() []error {
 		errs = append(errs, errors.New("DCC_SANDBOX_KEY_FILE and DCC_SANDBOX_CERT_FILE must be set together"))
 	}
 	errs = append(errs, c.validateHSM()...)
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("DCC_TLS_CERT_FILE and DCC_TLS_KEY_FILE must be set together"))
+	}
+	if c.TLSClientCAFile != "" && c.TLSCertFile == "" {
+		errs = append(errs, errors.New("DCC_TLS_CLIENT_CA_FILE needs DCC_TLS_CERT_FILE and DCC_TLS_KEY_FILE: client certificates are only seen over TLS"))
+	}
+	if c.TLSClientCertRequired && c.TLSClientCAFile == "" {
+		errs = append(errs, errors.New("DCC_TLS_CLIENT_CERT_REQUIRED needs DCC_TLS_CLIENT_CA_FILE, the CAs whose client certificates are accepted"))
+	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("DCC_DATA_DIR must not be empty"))
 	}

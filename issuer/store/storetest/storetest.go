@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) issuer.Store) {
 		{"PurgeAuditBatches", testPurgeAuditBatches},
 		{"Principals", testPrincipals},
 		{"APIKeys", testAPIKeys},
+		{"ClientCerts", testClientCerts},
 		{"Reopen", testReopen},
 		{"PingAndClose", testPingAndClose},
 		{"StatusEvents", testStatusEvents},
