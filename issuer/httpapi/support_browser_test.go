@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -14,40 +13,8 @@ import (
 	"github.com/sedcc/dcc/fhir/fhirtest"
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/httpapi"
+	"github.com/sedcc/dcc/issuer/httpapi/browsertest"
 )
-
-// supportBrowser starts headless Chromium (Debian's chromium, installed by .ci/deps.sh) with a
-// fresh profile, and returns a tab context bounded by timeout. The browser ends with the test.
-func supportBrowser(t *testing.T, timeout time.Duration) context.Context {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatalf("chromium not found (.ci/deps.sh installs it): %v", err)
-	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(cancel)
-	// Start the browser on the undeadlined context (a deadline on the first Run would bound the
-	// browser's life, not the test's steps), then bound the steps.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	tctx, cancelT := context.WithTimeout(ctx, timeout)
-	t.Cleanup(cancelT)
-	return tctx
-}
 
 // TestSupportPageInBrowser: support staff sign in with their key, search the log by RequestID,
 // and see a refused request's codes, texts and FHIRPaths as the provider received them; the page
@@ -69,7 +36,7 @@ func TestSupportPageInBrowser(t *testing.T) {
 		t.Fatalf("fixture: %d %s", a.status, a.body)
 	}
 
-	ctx := supportBrowser(t, 90*time.Second)
+	ctx := browsertest.Start(t, browsertest.Options{Timeout: 90 * time.Second})
 	text := func(sel string) string {
 		t.Helper()
 		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
