@@ -281,8 +281,23 @@ func (s *Service) unavailableStore(err error) error {
 	return storeUnavailable(err, s.cfg.StoreRetryAfter)
 }
 
-// storeUnavailable wraps a store failure in the problem answered for it, 503 store-unavailable:
-// the one place that answer is made, for issuance and credential checks alike.
+// storeUnavailable wraps a store failure in the problem answered for it, 503 store-unavailable.
 func storeUnavailable(err error, retryAfter time.Duration) error {
-	return fmt.Errorf("%w: %w", problem.New(problem.CodeStoreUnavailable, "", "").WithRetryAfter(retryAfter), err)
+	return fmt.Errorf("%w: %w", storeUnavailableProblem(retryAfter), err)
+}
+
+// storeUnavailableProblem is the answer to a store outage, 503 store-unavailable with
+// Retry-After: the one place that answer is made, for issuance, credential checks and
+// revocation alike.
+func storeUnavailableProblem(retryAfter time.Duration) problem.List {
+	return problem.New(problem.CodeStoreUnavailable, "", "").WithRetryAfter(retryAfter)
+}
+
+// failureAnswer is the answer to a failure the caller cannot act on: store-unavailable for a
+// store outage, internal-error otherwise.
+func failureAnswer(err error, retryAfter time.Duration) problem.List {
+	if errors.Is(err, ErrStoreUnavailable) {
+		return storeUnavailableProblem(retryAfter)
+	}
+	return problem.Internal()
 }

@@ -2,12 +2,10 @@ package issuer
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
-	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/signing/dcc/dccschema"
 	"github.com/sedcc/dcc/signing/valueset"
 )
@@ -75,7 +73,7 @@ func NewRevocations(o RevocationsOptions) (*Revocations, error) {
 // leaves other errors as they are.
 func (s *Revocations) unavailableOr(err error) error {
 	if errors.Is(err, ErrStoreUnavailable) {
-		return fmt.Errorf("%w: %w", problem.New(problem.CodeStoreUnavailable, "", "").WithRetryAfter(s.retryAfter), err)
+		return storeUnavailable(err, s.retryAfter)
 	}
 	return err
 }

@@ -99,10 +99,7 @@ func (s *Revocations) Revoke(ctx context.Context, req RevokeRequest) (Revocation
 // revokeFailed audits a revocation the service could not complete and answers it: 503
 // store-unavailable for a store outage, internal-error otherwise, the cause wrapped for the log.
 func (s *Revocations) revokeFailed(ctx context.Context, ev *AuditEvent, req RevokeRequest, err error) (Revocation, bool, error) {
-	answer := problem.Internal()
-	if errors.Is(err, ErrStoreUnavailable) {
-		answer = problem.New(problem.CodeStoreUnavailable, "", "").WithRetryAfter(s.retryAfter)
-	}
+	answer := failureAnswer(err, s.retryAfter)
 	ev.ID, ev.At = s.newID(), s.now()
 	ev.Status, ev.Outcome, ev.Codes = answer.Status(), OutcomeFailed, answer.Codes()
 	ev.Latency = ev.At.Sub(req.Received)

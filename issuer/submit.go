@@ -171,10 +171,7 @@ func (s *Service) refuse(req *RequestRecord, err error) decision {
 // failed decides a failure the service cannot name for the caller: 503 store-unavailable for a
 // store outage, 500 internal-error otherwise, the cause wrapped for the log.
 func (s *Service) failed(err error) decision {
-	answer := problem.Internal()
-	if errors.Is(err, ErrStoreUnavailable) {
-		answer = problem.New(problem.CodeStoreUnavailable, "", "").WithRetryAfter(s.cfg.StoreRetryAfter)
-	}
+	answer := failureAnswer(err, s.cfg.StoreRetryAfter)
 	return decision{err: fmt.Errorf("%w: %w", answer, err), outcome: OutcomeFailed}
 }
 
