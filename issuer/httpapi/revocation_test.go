@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-
 	"github.com/sedcc/dcc/docs"
 	"github.com/sedcc/dcc/fhir/fhirtest"
 	"github.com/sedcc/dcc/fhir/problem"
@@ -29,31 +27,18 @@ func revokePath(uvci string) string {
 	return "/api/v1/certificates/" + url.PathEscape(uvci) + "/revoke"
 }
 
-func compileSchema(t *testing.T, name string, doc []byte) *jsonschema.Schema {
+func compileSchema(t *testing.T, doc []byte) *docs.Schema {
 	t.Helper()
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource(name, v); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile(name)
+	s, err := docs.CompileSchema(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-func validates(t *testing.T, s *jsonschema.Schema, body []byte) {
+func validates(t *testing.T, s *docs.Schema, body []byte) {
 	t.Helper()
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Validate(v); err != nil {
+	if err := s.Validate(body); err != nil {
 		t.Errorf("document fails its schema: %v\n%s", err, body)
 	}
 }
@@ -174,7 +159,7 @@ func TestRevokeByRole(t *testing.T) {
 			// The published list holds both certificates under their kid, by all three hashes.
 			own := e.trustList(issuer.Sandbox, issuer.Production)
 			a := e.published("/api/v1/revocations", own)
-			validates(t, compileSchema(t, "revocation-list.schema.json", docs.RevocationListSchema), a.body)
+			validates(t, compileSchema(t, docs.RevocationListSchema), a.body)
 			var list revocation.List
 			if err := json.Unmarshal(a.body, &list); err != nil {
 				t.Fatal(err)
@@ -269,7 +254,7 @@ func TestTrustList(t *testing.T) {
 	}
 
 	a := e.published("/api/v1/trust-list", e.trustList(issuer.Sandbox, issuer.Production))
-	validates(t, compileSchema(t, "trust-list.schema.json", docs.TrustListSchema), a.body)
+	validates(t, compileSchema(t, docs.TrustListSchema), a.body)
 	list, err := trust.Parse(a.body)
 	if err != nil {
 		t.Fatal(err)
