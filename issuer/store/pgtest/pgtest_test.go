@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -74,5 +75,30 @@ func TestWithDatabase(t *testing.T) {
 	}
 	if _, err := withDatabase("host=h dbname=app", "t_1"); err == nil {
 		t.Error("withDatabase accepted a key=value string")
+	}
+}
+
+// ServerCPU counts the server's processes: a query that keeps a backend busy shows in it.
+func TestServerCPUCountsTheBackends(t *testing.T) {
+	db := NewDatabase(t)
+	before, err := ServerCPU(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int64
+	if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM generate_series(1, 5000000)`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	after, err := ServerCPU(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after-before < 20*time.Millisecond {
+		t.Errorf("server CPU grew by %v over a query of 5 million rows, want at least 20ms", after-before)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -158,10 +159,34 @@ func TestBlockedOperationTimesOutAsUnavailable(t *testing.T) {
 }
 
 // BenchmarkRecord measures durable Records (certificate, request record and audit event in one
-// synchronously committed transaction) from parallel callers.
+// synchronously committed transaction) from parallel callers. Beside time, it reports the
+// processor time per Record of this process (go-cpu-µs/op) and of the PostgreSQL server
+// (pg-cpu-µs/op): on a machine where the database shares the cores, both bound throughput.
 func BenchmarkRecord(b *testing.B) {
-	s := openStore(b, migratedDatabase(b), postgres.Options{})
+	url := migratedDatabase(b)
+	s := openStore(b, url, postgres.Options{})
+	pgBefore, err := pgtest.ServerCPU(b.Context(), url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	goBefore := selfCPU(b)
 	storetest.BenchmarkRecord(b, s)
+	goAfter := selfCPU(b)
+	pgAfter, err := pgtest.ServerCPU(b.Context(), url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64((goAfter-goBefore).Microseconds())/float64(b.N), "go-cpu-µs/op")
+	b.ReportMetric(float64((pgAfter-pgBefore).Microseconds())/float64(b.N), "pg-cpu-µs/op")
+}
+
+// selfCPU is this process's user and system time so far.
+func selfCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // TestConcurrentRecordsShareCommits: concurrent Records are committed in fewer transactions than

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,11 +19,9 @@ import (
 const (
 	insertCertificate = `INSERT INTO certificates (uvci, provider_id, identifier, kind, environment,
 		content_hash, subject_key, hc1, kid, identity_source, delivery, request_id, issued_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-		ON CONFLICT (provider_id, identifier) DO NOTHING`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
 	insertRequest = `INSERT INTO request_records (principal_id, request_id, body_hash, status, uvci, body, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (principal_id, request_id) DO NOTHING`
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`
 	insertAudit = `INSERT INTO audit_events (id, at, request_id, principal_id, role, route, status, outcome,
 		codes, kind, environment, identity_source, uvci, subject_masked, subject_key, latency_ns, notes, problems)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
@@ -65,11 +64,12 @@ func (s *Store) Record(ctx context.Context, r issuer.Record) error {
 	return err
 }
 
-// commitRecords is the group commit: every Record in one transaction, pipelined in one round
-// trip. When one of them meets a taken identifier or request id, it is answered with that and the
-// rest are tried again without it; when the server refuses a statement otherwise, each Record is
-// tried in a transaction of its own, so that one bad Record fails alone. A failure to reach the
-// server fails them all: whether a commit was made may then be unknown, so none is tried again.
+// commitRecords is the group commit: every Record in one transaction, sent in one round trip.
+// When one of them meets a taken identifier or request id, or a value the server refuses, it is
+// answered with that and the rest are tried again without it; when the server refuses the
+// transaction otherwise (at its commit, or for want of resources), each Record is tried in a
+// transaction of its own, so that one bad Record fails alone. A failure to reach the server fails
+// them all: whether a commit was made may then be unknown, so none is tried again.
 func (s *Store) commitRecords(rs []issuer.Record) []error {
 	ctx, cancel := s.bound(context.Background())
 	defer cancel()
@@ -83,11 +83,11 @@ func (s *Store) commitRecords(rs []issuer.Record) []error {
 		active[i] = i
 	}
 	for len(active) > 0 {
-		conflict, err := s.tryBatch(ctx, rs, active)
+		culprit, err := s.tryBatch(ctx, rs, active)
 		switch {
-		case conflict >= 0:
-			errs[active[conflict]] = err
-			active = append(active[:conflict], active[conflict+1:]...)
+		case culprit >= 0:
+			errs[active[culprit]] = err
+			active = append(active[:culprit], active[culprit+1:]...)
 			continue
 		case err != nil:
 			var pgErr *pgconn.PgError
@@ -108,50 +108,44 @@ func (s *Store) commitRecords(rs []issuer.Record) []error {
 	return errs
 }
 
-// tryBatch writes the active Records in one transaction and commits it, unless one of them meets
-// a taken key: then it rolls back and returns that Record's place in active and its error.
-// Otherwise conflict is -1 and err the transaction's error.
-func (s *Store) tryBatch(ctx context.Context, rs []issuer.Record, active []int) (conflict int, err error) {
+// tryBatch writes the active Records in one transaction and commits it, in one round trip: the
+// statements are pipelined without BEGIN and COMMIT, so PostgreSQL runs them in the implicit
+// transaction of the batch's one Sync and commits it (durably: the sessions commit
+// synchronously) before it answers the Sync, which results.Close waits for. When a statement
+// fails for its own Record's sake (a taken key, a value refused), the server rolls the whole
+// transaction back: tryBatch then returns that Record's place in active and its error, for the
+// rest to be tried again. Otherwise culprit is -1 and err the transaction's error.
+func (s *Store) tryBatch(ctx context.Context, rs []issuer.Record, active []int) (culprit int, err error) {
 	batch := &pgx.Batch{}
 	for _, i := range active {
 		if err := queueRecord(batch, rs[i]); err != nil {
 			return -1, err
 		}
 	}
-	conflict = -1
-	var conflictErr error
-	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		results := tx.SendBatch(ctx, batch)
-		for k, i := range active {
-			err := checkBatch(results, rs[i])
-			if errors.Is(err, issuer.ErrIdentifierTaken) || errors.Is(err, issuer.ErrRequestIDTaken) {
-				if conflict < 0 {
-					conflict, conflictErr = k, err
-				}
-				continue
+	results := s.pool.SendBatch(ctx, batch)
+	for k, i := range active {
+		if err := checkBatch(results, rs[i]); err != nil {
+			_ = results.Close()
+			if !ownFault(err) {
+				return -1, err
 			}
-			if err != nil {
-				_ = results.Close()
-				return err
-			}
+			return k, s.recordError(ctx, rs[i], err)
 		}
-		if err := results.Close(); err != nil {
-			return err
-		}
-		if conflict >= 0 {
-			return errRetry
-		}
-		return nil
-	})
-	if conflict >= 0 {
-		return conflict, conflictErr
 	}
-	return -1, err
+	return -1, results.Close()
 }
 
-// errRetry rolls back a group commit that met a taken key.
-var errRetry = errors.New("a record met a taken key")
+// ownFault reports an error a Record's own content caused, which leaves the other Records of
+// its transaction blameless: a taken key (SQLSTATE class 23, integrity constraint violation) or
+// a value the server refuses (class 22, data exception).
+func ownFault(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.Is(err, issuer.ErrIdentifierTaken) || errors.Is(err, issuer.ErrRequestIDTaken) ||
+		errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "23") || strings.HasPrefix(pgErr.Code, "22"))
+}
 
+// queueRecord queues a Record's statements: the certificate, the request record, the audit event
+// and its codes, in that order (checkBatch reads their results in the same order).
 func queueRecord(batch *pgx.Batch, r issuer.Record) error {
 	if c := r.Certificate; c != nil {
 		batch.Queue(insertCertificate, c.UVCI, c.ProviderID, c.Identifier, string(c.Kind), string(c.Environment),
@@ -175,36 +169,39 @@ func queueRecord(batch *pgx.Batch, r issuer.Record) error {
 	return nil
 }
 
-// recordOne writes one Record in a transaction of its own.
+// recordOne writes one Record in a transaction of its own, in one round trip as tryBatch does.
 func (s *Store) recordOne(ctx context.Context, r issuer.Record) error {
 	batch := &pgx.Batch{}
 	if err := queueRecord(batch, r); err != nil {
 		return err
 	}
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		results := tx.SendBatch(ctx, batch)
-		if err := checkBatch(results, r); err != nil {
-			_ = results.Close()
-			return err
-		}
-		return results.Close()
-	})
+	results := s.pool.SendBatch(ctx, batch)
+	err := checkBatch(results, r)
+	if cErr := results.Close(); err == nil {
+		err = cErr
+	}
+	if err == nil {
+		return nil
+	}
+	return s.recordError(ctx, r, err)
+}
+
+// recordError is what a failed Record is answered: the sentinel of a taken identifier or request
+// id, or the failure classified.
+func (s *Store) recordError(ctx context.Context, r issuer.Record, err error) error {
 	switch {
 	case errors.Is(err, issuer.ErrIdentifierTaken), errors.Is(err, issuer.ErrRequestIDTaken):
 		return err
-	case err != nil && r.Certificate != nil && uvciTaken(err):
+	case r.Certificate != nil && uvciTaken(err):
 		// Two writers raced for one Identifier: its UVCI is derived from the provider and the
 		// Identifier, so the primary key may be the conflict PostgreSQL meets first, before the
-		// (provider_id, identifier) key that ON CONFLICT names. Ask which it was.
+		// (provider_id, identifier) key. Ask which it was.
 		if s.identifierStored(ctx, r.Certificate) {
 			return fmt.Errorf("record certificate %s: provider %s identifier %q: %w",
 				r.Certificate.UVCI, r.Certificate.ProviderID, r.Certificate.Identifier, issuer.ErrIdentifierTaken)
 		}
-		return fmt.Errorf("record audit event %s: %w", r.Audit.ID, classify(err))
-	case err != nil:
-		return fmt.Errorf("record audit event %s: %w", r.Audit.ID, classify(err))
 	}
-	return nil
+	return fmt.Errorf("record audit event %s: %w", r.Audit.ID, classify(err))
 }
 
 // uvciTaken reports a unique violation of the certificates' primary key.
@@ -245,39 +242,49 @@ func (s *Store) RecordAudit(ctx context.Context, events []issuer.AuditEvent) err
 			batch.Queue(insertAuditCodes, a.ID, a.PrincipalID, a.At, a.Codes)
 		}
 	}
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		return tx.SendBatch(ctx, batch).Close()
-	})
-	if err != nil {
+	// One round trip: the batch is one implicit transaction, committed before Close returns.
+	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("record %d audit events: %w", len(events), classify(err))
 	}
 	return nil
 }
 
-// checkBatch reads the batch's results in the order they were queued; an insert that met an
-// existing key (ON CONFLICT DO NOTHING) reports the matching sentinel.
+// checkBatch reads a Record's results in the order queueRecord queued its statements; an insert
+// that meets a taken (provider, identifier) or (principal, request id) reports the matching
+// sentinel.
 func checkBatch(results pgx.BatchResults, r issuer.Record) error {
 	if c := r.Certificate; c != nil {
-		tag, err := results.Exec()
-		if err != nil {
+		if _, err := results.Exec(); err != nil {
+			if violates(err, "certificates_provider_identifier_key") {
+				return fmt.Errorf("record certificate %s: provider %s identifier %q: %w",
+					c.UVCI, c.ProviderID, c.Identifier, issuer.ErrIdentifierTaken)
+			}
 			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("record certificate %s: provider %s identifier %q: %w",
-				c.UVCI, c.ProviderID, c.Identifier, issuer.ErrIdentifierTaken)
 		}
 	}
 	if q := r.Request; q != nil {
-		tag, err := results.Exec()
-		if err != nil {
+		if _, err := results.Exec(); err != nil {
+			if violates(err, "request_records_pkey") {
+				return fmt.Errorf("record request %q of %s: %w", q.RequestID, q.PrincipalID, issuer.ErrRequestIDTaken)
+			}
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("record request %q of %s: %w", q.RequestID, q.PrincipalID, issuer.ErrRequestIDTaken)
+	}
+	if _, err := results.Exec(); err != nil {
+		return err
+	}
+	if len(r.Audit.Codes) > 0 {
+		if _, err := results.Exec(); err != nil {
+			return err
 		}
 	}
-	_, err := results.Exec()
-	return err
+	return nil
+}
+
+// violates reports a unique violation of the named constraint.
+func violates(err error, constraint string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == constraint
 }
 
 // purgeBatch bounds the rows one purge statement deletes, so that each stays well inside the
