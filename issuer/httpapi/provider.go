@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"strings"
 	"time"
 
@@ -83,9 +82,7 @@ func (s *Server) issue(kind issuer.Kind) echo.HandlerFunc {
 		if out.Replayed {
 			c.Response().Header().Set("X-Replayed", "true")
 		}
-		c.Response().Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
-		c.Response().WriteHeader(http.StatusOK)
-		return encodeJSON(c.Response(), resp)
+		return s.writeAnswer(c, resp)
 	}
 }
 

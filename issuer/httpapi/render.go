@@ -1,10 +1,16 @@
 package httpapi
 
 import (
-	"encoding/base64"
+	"bytes"
 	"fmt"
+	"net/http"
+	"strconv"
 	"strings"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/labstack/echo/v4"
 
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/document"
@@ -20,11 +26,14 @@ import (
 // removes every extension, since clients generated from swagger.json in several languages refuse
 // properties it does not declare.
 
+// The documents' bytes are []byte: the answer is written with github.com/go-json-experiment/json
+// (writeAnswer), which writes []byte as standard base64 (RFC 4648, padded) straight into its
+// buffer, as one string the client decodes, without a base64 copy of its own to escape.
 type qrCode struct {
 	Mimetype string `json:"mimetype"`
 	Width    int    `json:"width"`
 	Height   int    `json:"height"`
-	Image    string `json:"image"`
+	Image    []byte `json:"image"`
 }
 
 type metadata struct {
@@ -100,7 +109,7 @@ type delivery struct {
 
 type proofType struct {
 	Mimetype string   `json:"mimetype"`
-	Content  string   `json:"content"`
+	Content  []byte   `json:"content"`
 	FileName string   `json:"fileName"`
 	Delivery delivery `json:"delivery"`
 }
@@ -140,7 +149,7 @@ func (s *Server) render(out issuer.Issued) (submissionResponse, error) {
 	}
 	issuedBy, country := signedBy(pl)
 	p := &proof{
-		QRCode: qrCode{Mimetype: "image/png", Width: w, Height: h, Image: base64.StdEncoding.EncodeToString(png)},
+		QRCode: qrCode{Mimetype: "image/png", Width: w, Height: h, Image: png},
 		Metadata: metadata{
 			UVCI:           cert.UVCI,
 			IssuanceDate:   cert.IssuedAt.In(s.zone).Format("2006-01-02"),
@@ -168,12 +177,46 @@ func (s *Server) render(out issuer.Issued) (submissionResponse, error) {
 	}
 	resp.ProofTypes = []proofType{{
 		Mimetype: "application/pdf",
-		Content:  base64.StdEncoding.EncodeToString(pdf),
+		Content:  pdf,
 		FileName: fileName(cert),
 		Delivery: deliveryOf(cert.Delivery),
 	}}
 	return resp, nil
 }
+
+// answerOptions make github.com/go-json-experiment/json write what encoding/json wrote before
+// (an Encoder without HTML escaping): U+2028 and U+2029 escaped, invalid UTF-8 replaced by
+// U+FFFD rather than refused, and the value followed by a newline.
+var answerOptions = jsonv2.JoinOptions(jsontext.EscapeForJS(true), jsontext.AllowInvalidUTF8(true))
+
+// writeAnswer sends an issuance answer: 200 with the JSON written whole into a reused buffer,
+// so that it goes out in one write with its Content-Length rather than chunked.
+func (s *Server) writeAnswer(c echo.Context, resp submissionResponse) error {
+	buf, _ := s.answerBufs.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	defer func() {
+		if buf.Cap() <= maxPooledAnswer {
+			buf.Reset()
+			s.answerBufs.Put(buf)
+		}
+	}()
+	if err := jsonv2.MarshalWrite(buf, resp, answerOptions); err != nil {
+		return fmt.Errorf("encode answer: %w", err)
+	}
+	buf.WriteByte('\n')
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	h.Set(echo.HeaderContentLength, strconv.Itoa(buf.Len()))
+	c.Response().WriteHeader(http.StatusOK)
+	_, err := c.Response().Write(buf.Bytes())
+	return err
+}
+
+// maxPooledAnswer bounds the buffers kept for answers: an answer with a large font subset in its
+// PDF is some 60 kB; one far above that is not kept.
+const maxPooledAnswer = 256 << 10
 
 // renderDocuments makes the QR code and PDF of a certificate. With the citizens' routes on, they
 // are kept for the citizen's fetches (and a replay), so a certificate is rendered once.

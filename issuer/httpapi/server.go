@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -107,6 +108,8 @@ type Server struct {
 	// verifyLimits paces POST /api/v1/verify per credential.
 	verifyLimits *rateLimiter
 	cit          *Citizens
+	// answerBufs holds buffers for the issuance answers (writeAnswer).
+	answerBufs sync.Pool
 }
 
 // Route is one served route and the roles that may call it (see docs/roles.md).
