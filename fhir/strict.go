@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -57,13 +58,20 @@ func collectMemberNames(roots ...any) []string {
 	return names
 }
 
+// memberSet holds memberNames for the exact look-up of every member name of a body.
+var memberSet = func() map[string]bool {
+	set := make(map[string]bool, len(memberNames))
+	for _, n := range memberNames {
+		set[n] = true
+	}
+	return set
+}()
+
 // knownMember says whether name is one the parser reads, and, when it is not, which one it
 // matches when case is ignored ("" for none).
 func knownMember(name string) (exact bool, folded string) {
-	for _, n := range memberNames {
-		if n == name {
-			return true, ""
-		}
+	if memberSet[name] {
+		return true, ""
 	}
 	for _, n := range memberNames {
 		if strings.EqualFold(n, name) {
@@ -104,16 +112,22 @@ func checkEncoding(r *report, body []byte) bool {
 // checkMembers walks the whole body once and reports every member name that is repeated within
 // its object and every one that matches a name the parser reads only when case is ignored, each
 // at its FHIRPath (root, then the path inside the body). A body that is not valid JSON is left to
-// the decoder, which names the syntax error.
+// the decoder, which names the syntax error. Paths are built only for what is reported, and an
+// object's names are kept in one list shared by the whole walk (a set of its own only for an
+// object of many members), since every request goes through here.
 func checkMembers(r *report, body []byte, root string) bool {
 	type frame struct {
 		array bool
 		index int
 		key   string
-		names map[string]bool
+		// The object's names so far are names[from:]; many holds them too once they are many.
+		from int
+		many map[string]bool
 	}
+	const fewMembers = 16
 	dec := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true))
-	var stack []frame
+	stack := make([]frame, 0, 8)
+	names := make([]string, 0, 32)
 	path := func(last string) string {
 		var b strings.Builder
 		b.WriteString(root)
@@ -139,33 +153,53 @@ func checkMembers(r *report, body []byte, root string) bool {
 		n := len(stack)
 		if wantName && n > 0 && !stack[n-1].array && tok.Kind() == '"' {
 			name := tok.String()
+			f := &stack[n-1]
 			// The path of the object this member is in: its own key is not yet set.
-			stack[n-1].key = ""
-			at := path(name)
-			if stack[n-1].names[name] {
-				r.add(problem.CodeJSONMemberDuplicate, at, fmt.Sprintf(
+			f.key = ""
+			var dup bool
+			if f.many != nil {
+				dup = f.many[name]
+			} else {
+				dup = slices.Contains(names[f.from:], name)
+			}
+			if dup {
+				r.add(problem.CodeJSONMemberDuplicate, path(name), fmt.Sprintf(
 					"The member %s appears more than once in this object. Send each member once: readers disagree on which copy counts.", quote(name)))
 				ok = false
 			}
-			stack[n-1].names[name] = true
+			switch {
+			case f.many != nil:
+				f.many[name] = true
+			case len(names)-f.from < fewMembers:
+				names = append(names, name)
+			default:
+				f.many = make(map[string]bool, 2*fewMembers)
+				for _, m := range names[f.from:] {
+					f.many[m] = true
+				}
+				f.many[name] = true
+			}
 			if exact, folded := knownMember(name); !exact && folded != "" {
-				r.add(problem.CodeJSONMemberCase, at, fmt.Sprintf(
+				r.add(problem.CodeJSONMemberCase, path(name), fmt.Sprintf(
 					"The member %s differs from %q only in case. FHIR member names are case-sensitive: send %q.", quote(name), folded, folded))
 				ok = false
 			}
-			stack[n-1].key = name
+			f.key = name
 			wantName = false
 			continue
 		}
 		switch tok.Kind() {
 		case '{':
-			stack = append(stack, frame{names: map[string]bool{}})
+			stack = append(stack, frame{from: len(names)})
 			wantName = true
 			continue
 		case '[':
 			stack = append(stack, frame{array: true})
 			continue
 		case '}', ']':
+			if !stack[n-1].array {
+				names = names[:stack[n-1].from]
+			}
 			stack = stack[:n-1]
 		}
 		// A value ended: the next token is the next member's name or the next element.
