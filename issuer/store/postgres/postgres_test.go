@@ -157,6 +157,47 @@ func TestBlockedOperationTimesOutAsUnavailable(t *testing.T) {
 	}
 }
 
+// TestQueuedRecordGetsOneTimeout: a Record queued behind a commit that hangs (its table locked,
+// as a database that stopped answering holds it) fails as unavailable within the store's timeout
+// counted from its own call, not after the hanging commit's timeout and then one of its own.
+func TestQueuedRecordGetsOneTimeout(t *testing.T) {
+	const timeout = time.Second
+	url := migratedDatabase(t)
+	s := openStore(t, url, postgres.Options{Timeout: timeout, GroupCommitters: 1})
+
+	locker, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close(context.Background())
+	tx, err := locker.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(t.Context(), `LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+
+	first := make(chan error, 1)
+	go func() { first <- s.Record(context.Background(), storetest.SampleRecord("queued-first")) }()
+	// The first Record's commit now holds the one committer, waiting for the lock.
+	time.Sleep(timeout / 2)
+	began := time.Now()
+	err = s.Record(context.Background(), storetest.SampleRecord("queued-second"))
+	took := time.Since(began)
+	if !errors.Is(err, issuer.ErrStoreUnavailable) {
+		t.Errorf("queued Record: error %v, want ErrStoreUnavailable", err)
+	}
+	// Its own timeout is 1 s; behind the first commit's timeout it would have taken 1.5 s.
+	if took > timeout+timeout/3 {
+		t.Errorf("queued Record returned after %s; the store timeout is %s", took.Round(time.Millisecond), timeout)
+	}
+	if err := <-first; !errors.Is(err, issuer.ErrStoreUnavailable) {
+		t.Errorf("hanging Record: error %v, want ErrStoreUnavailable", err)
+	}
+}
+
 // BenchmarkRecord measures durable Records (certificate, request record and audit event in one
 // synchronously committed transaction) from parallel callers.
 func BenchmarkRecord(b *testing.B) {
