@@ -23,6 +23,7 @@ import (
 	"github.com/sedcc/dcc/fhir/fhirtest"
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/store/embedded"
+	"github.com/sedcc/dcc/issuer/store/pgtest"
 )
 
 // storeTimeout is DCC_STORE_TIMEOUT of every instance; slack is what a shared, noisy machine
@@ -173,12 +174,12 @@ func (s *suite) dbScenario(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	px, err := newProxy(u.Host)
+	px, err := pgtest.NewProxy(u.Host)
 	if err != nil {
 		return err
 	}
-	defer px.close()
-	u.Host = px.addr
+	defer px.Close()
+	u.Host = px.Addr()
 	in, err := s.newInstance("dccd", filepath.Join(s.dir("db"), "data"), u.String())
 	if err != nil {
 		return err
@@ -199,8 +200,8 @@ func (s *suite) dbScenario(ctx context.Context) error {
 		fail, heal func() error
 		refuses    bool // the database refuses at once (not a black hole)
 	}{
-		{"database refused (proxy)", func() error { px.refuse(); return nil }, px.heal, true},
-		{"database silent (proxy black hole)", func() error { px.blackhole(); return nil }, px.heal, false},
+		{"database refused (proxy)", func() error { px.Refuse(); return nil }, px.Heal, true},
+		{"database silent (proxy black hole)", func() error { px.Blackhole(); return nil }, px.Heal, false},
 		{"PostgreSQL stopped and started", s.pg.Halt, func() error { return s.pg.Resume(ctx) }, true},
 	}
 	for _, f := range faults {
@@ -239,7 +240,7 @@ func (s *suite) dbScenario(ctx context.Context) error {
 	}
 	// The spool survives a crash: refusals spooled while the database refuses, dccd killed -9,
 	// the database back, dccd started again; the events it held reach the store all the same.
-	px.refuse()
+	px.Refuse()
 	held, ok := waitFor(10*time.Second, func() bool { return metricValue(in.url(), "dcc_audit_spool_events") >= 5 })
 	s.check(ok, "db: no refusals spooled within %s of the database refusing", ms(held))
 	pending := metricValue(in.url(), "dcc_audit_spool_events")
@@ -248,7 +249,7 @@ func (s *suite) dbScenario(ctx context.Context) error {
 	if err := in.kill9(); err != nil {
 		return err
 	}
-	if err := px.heal(); err != nil {
+	if err := px.Heal(); err != nil {
 		return err
 	}
 	if _, err := in.start(ctx); err != nil {
