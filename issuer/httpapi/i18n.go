@@ -1,5 +1,7 @@
 package httpapi
 
+import "strings"
+
 // messages are the web page's texts in Swedish and English.
 var messages = map[string][2]string{
 	"service":          {"Covidbevis", "COVID certificates"},
@@ -50,4 +52,20 @@ func translate(lang, key string) string {
 		return m[1]
 	}
 	return m[0]
+}
+
+// acceptLanguage is the first of Swedish and English an Accept-Language header names, in the
+// order it lists them; Swedish when it names neither.
+func acceptLanguage(header string) string {
+	for part := range strings.SplitSeq(header, ",") {
+		tag, _, _ := strings.Cut(part, ";")
+		tag = strings.ToLower(strings.TrimSpace(tag))
+		switch {
+		case strings.HasPrefix(tag, "sv"):
+			return "sv"
+		case strings.HasPrefix(tag, "en"):
+			return "en"
+		}
+	}
+	return "sv"
 }

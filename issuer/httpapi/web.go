@@ -242,16 +242,7 @@ func (s *Server) language(c echo.Context) string {
 	if ck, err := c.Cookie(cookieLang); err == nil && (ck.Value == "sv" || ck.Value == "en") {
 		return ck.Value
 	}
-	for _, part := range strings.Split(c.Request().Header.Get("Accept-Language"), ",") {
-		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
-		switch {
-		case strings.HasPrefix(tag, "sv"):
-			return "sv"
-		case strings.HasPrefix(tag, "en"):
-			return "en"
-		}
-	}
-	return "sv"
+	return acceptLanguage(c.Request().Header.Get("Accept-Language"))
 }
 
 type pageData struct {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -87,7 +88,11 @@ func TestGroupCommitAnswersEachRecord(t *testing.T) {
 	rs := []issuer.Record{storetest.SampleRecord("g1"), sameIdentifier, storetest.SampleRecord("g2"), sameEvent,
 		sameRequest, storetest.SampleRecord("g5")}
 
-	errs := s.commitRecords(rs)
+	ps := make([]pendingRecord, len(rs))
+	for i, r := range rs {
+		ps[i] = pendingRecord{rec: r, deadline: time.Now().Add(time.Minute)}
+	}
+	errs := s.commitRecords(ps)
 	if len(errs) != len(rs) {
 		t.Fatalf("%d results for %d Records", len(errs), len(rs))
 	}
