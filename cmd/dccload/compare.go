@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/sedcc/dcc/issuer/store/pgtest"
@@ -34,11 +35,14 @@ const peerBody = `{"keyUsage":"test","expirationTime":"%s","dcc":{"ver":"1.3.0",
 
 // comparison is one measured server.
 type comparison struct {
-	name   string
-	r      result
-	cpu    time.Duration // processor time the server used during the measured phase
-	paced  *result       // at 80 % of peak, when measured
-	target float64       // the paced rate offered
+	name string
+	r    result
+	cpu  time.Duration // processor time the server used during the measured phase
+	// pgCPU is what the PostgreSQL server used meanwhile (dccd on PostgreSQL only), genCPU what
+	// this load generator used: on one machine all three share the cores.
+	pgCPU, genCPU time.Duration
+	paced         *result // at 80 % of peak, when measured
+	target        float64 // the paced rate offered
 }
 
 func (c comparison) rate() float64 { return float64(len(c.r.admitted)) / c.r.elapsed.Seconds() }
@@ -101,12 +105,13 @@ func compareMode(ctx context.Context, o options, stdout, stderr io.Writer) int {
 			}
 			return req, err
 		}}
-	res, cpu, ok := measure(ctx, peerLoad, "peer", peer.pid(), stdout)
+	peerRes, ok := measure(ctx, peerLoad, "peer", peer.pid(), "", stdout)
 	stopErr := peer.stop()
 	if !ok {
 		return fail(fmt.Errorf("the peer did not answer 200 (stop: %v)", stopErr))
 	}
-	results = append(results, comparison{name: "peer hcert (sign only)", r: res, cpu: cpu})
+	peerRes.name = "peer hcert (sign only)"
+	results = append(results, peerRes)
 
 	for _, store := range []struct{ name, dbURL string }{{"dccd embedded", ""}, {"dccd PostgreSQL", dbURL}} {
 		if ctx.Err() != nil {
@@ -148,11 +153,11 @@ func measureDCCD(ctx context.Context, o options, bin, dir, name, dbURL string, c
 		return comparison{}, err
 	}
 	l := load{client: client, url: srv.url + o.path, key: key, bodies: bodies, clients: o.clients, duration: o.measure, max: o.max}
-	res, cpu, ok := measure(ctx, l, name, srv.pid(), stdout)
+	c, ok := measure(ctx, l, name, srv.pid(), dbURL, stdout)
 	if !ok {
 		return comparison{}, fmt.Errorf("%s did not answer 200; see %s:\n%s", name, srv.log, tail(srv.log, 10))
 	}
-	c := comparison{name: name, r: res, cpu: cpu}
+	c.name = name
 	c.target = 0.8 * c.rate()
 	if c.target >= 1 {
 		paced := l
@@ -166,22 +171,52 @@ func measureDCCD(ctx context.Context, o options, bin, dir, name, dbURL string, c
 }
 
 // measure checks one request, then runs the load and reports it with the processor time pid
-// used meanwhile; ok is false when the probe failed.
-func measure(ctx context.Context, l load, name string, pid int, stdout io.Writer) (result, time.Duration, bool) {
+// used meanwhile, that of the PostgreSQL server at dbURL (when set) and that of this process; ok
+// is false when the probe failed.
+func measure(ctx context.Context, l load, name string, pid int, dbURL string, stdout io.Writer) (comparison, bool) {
 	probe := l
 	probe.clients, probe.duration, probe.max = 1, time.Minute, 1
 	if r := probe.run(ctx); r.byStatus[200] != 1 {
 		r.report(stdout, name+" probe")
-		return r, 0, false
+		return comparison{r: r}, false
 	}
 	fmt.Fprintf(stdout, "%s: %d clients for %s ...\n", name, l.clients, l.duration)
-	before := processCPU(pid)
+	pgCPU := func() time.Duration {
+		if dbURL == "" {
+			return 0
+		}
+		d, err := pgtest.ServerCPU(ctx, dbURL)
+		if err != nil {
+			fmt.Fprintf(stdout, "PostgreSQL CPU not measured: %v\n", err)
+		}
+		return d
+	}
+	before, pgBefore, genBefore := processCPU(pid), pgCPU(), selfCPU()
 	r := l.run(ctx)
-	cpu := processCPU(pid) - before
+	c := comparison{r: r, cpu: processCPU(pid) - before, genCPU: selfCPU() - genBefore}
+	if dbURL != "" {
+		c.pgCPU = pgCPU() - pgBefore
+	}
 	r.report(stdout, name)
-	fmt.Fprintf(stdout, "server CPU        %.1f s, %.2f cores, %.0f µs per 200 answer\n", cpu.Seconds(),
-		cpu.Seconds()/r.elapsed.Seconds(), float64(cpu.Microseconds())/float64(max(1, len(r.admitted))))
-	return r, cpu, true
+	perAnswer := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(max(1, len(r.admitted))) }
+	fmt.Fprintf(stdout, "server CPU        %.1f s, %.2f cores, %.0f µs per 200 answer\n", c.cpu.Seconds(),
+		c.cpu.Seconds()/r.elapsed.Seconds(), perAnswer(c.cpu))
+	if dbURL != "" {
+		fmt.Fprintf(stdout, "PostgreSQL CPU    %.1f s, %.2f cores, %.0f µs per 200 answer\n", c.pgCPU.Seconds(),
+			c.pgCPU.Seconds()/r.elapsed.Seconds(), perAnswer(c.pgCPU))
+	}
+	fmt.Fprintf(stdout, "load tool CPU     %.1f s, %.2f cores, %.0f µs per 200 answer\n", c.genCPU.Seconds(),
+		c.genCPU.Seconds()/r.elapsed.Seconds(), perAnswer(c.genCPU))
+	return c, true
+}
+
+// selfCPU is this process's user and system time so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // processCPU is the user and system time of a process so far, from /proc (clock ticks of 10 ms).
@@ -206,7 +241,8 @@ func processCPU(pid int) time.Duration {
 
 func reportComparison(w io.Writer, o options, cs []comparison) {
 	fmt.Fprintf(w, "\n== side by side: %d closed-loop clients each, %s each, loopback, one server at a time\n", o.clients, o.measure)
-	fmt.Fprintf(w, "%-24s %10s %9s %9s %8s %10s %12s   %s\n", "server", "answers/s", "p50", "p99", "non-200", "vs peer", "CPU/answer", "at 80% of peak: rate, p50, p99")
+	fmt.Fprintf(w, "%-24s %10s %9s %9s %8s %10s %12s %12s %12s   %s\n", "server", "answers/s", "p50", "p99", "non-200", "vs peer",
+		"CPU/answer", "PG/answer", "tool/answer", "at 80% of peak: rate, p50, p99")
 	peer := cs[0].rate()
 	for _, c := range cs {
 		slices.Sort(c.r.admitted)
@@ -221,9 +257,15 @@ func reportComparison(w io.Writer, o options, cs []comparison) {
 			paced = fmt.Sprintf("%.0f/s offered, %.0f/s answered 200, %s, %s", c.target,
 				float64(len(p.admitted))/p.elapsed.Seconds(), ms(percentile(p.admitted, 50)), ms(percentile(p.admitted, 99)))
 		}
-		perAnswer := fmt.Sprintf("%.0f µs", float64(c.cpu.Microseconds())/float64(max(1, len(c.r.admitted))))
-		fmt.Fprintf(w, "%-24s %10.0f %9s %9s %8d %10s %12s   %s\n", c.name, c.rate(),
-			ms(percentile(c.r.admitted, 50)), ms(percentile(c.r.admitted, 99)), non200, ratio, perAnswer, paced)
+		perAnswer := func(d time.Duration) string {
+			if d == 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%.0f µs", float64(d.Microseconds())/float64(max(1, len(c.r.admitted))))
+		}
+		fmt.Fprintf(w, "%-24s %10.0f %9s %9s %8d %10s %12s %12s %12s   %s\n", c.name, c.rate(),
+			ms(percentile(c.r.admitted, 50)), ms(percentile(c.r.admitted, 99)), non200, ratio,
+			perAnswer(c.cpu), perAnswer(c.pgCPU), perAnswer(c.genCPU), paced)
 	}
 	if len(cs) == 3 && cs[2].rate() > 0 {
 		fmt.Fprintf(w, "embedded / PostgreSQL   %.2f\n", cs[1].rate()/cs[2].rate())
