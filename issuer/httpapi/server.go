@@ -110,6 +110,8 @@ type Server struct {
 	cit          *Citizens
 	// answerBufs holds buffers for the issuance answers (writeAnswer).
 	answerBufs sync.Pool
+	// pub holds the published documents as last built.
+	pub *publishedCache
 }
 
 // Route is one served route and the roles that may call it (see docs/roles.md).
@@ -145,6 +147,7 @@ func New(o Options) *Server {
 		o.VerifyRate = defaultVerifyRate
 	}
 	s.verifyLimits = newRateLimiter(o.VerifyRate, o.Clock)
+	s.pub = newPublishedCache()
 	s.authFails = newAuthLimiter(o.AuthFailures, o.Clock)
 	s.shares = newShares(o.SlotsPerCredential)
 	s.bodyTimeout = o.BodyTimeout
