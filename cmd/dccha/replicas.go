@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -150,7 +149,7 @@ func (s *service) startSingle(ctx context.Context) (*replica, string, error) {
 	}
 	r := &replica{name: "single", addr: fmt.Sprintf("127.0.0.1:%d", ports[0]), dir: dir}
 	r.env = append(cleanEnv(), "DCC_DATA_DIR="+dir, "DCC_LISTEN="+r.addr, "DCC_LOG_FORMAT=json", "DCC_PROVIDER_RATE=0",
-		"DCC_ISSUE_PER_CREDENTIAL="+strconv.Itoa(2*runtime.GOMAXPROCS(0)))
+		"DCC_ISSUE_PER_CREDENTIAL="+strconv.Itoa(setup.DefaultIssueConcurrency()))
 	return r, key, s.startReplica(ctx, r)
 }
 
@@ -171,9 +170,9 @@ func (s *service) replicaEnv(r *replica) []string {
 		"DCC_LISTEN="+r.addr,
 		"DCC_LOG_FORMAT=json",
 		// The load's one credential stands for many providers: no per-credential rate, and it
-		// may hold every admission slot (the default concurrency is twice the CPUs).
+		// may hold every admission slot (as many as the default concurrency).
 		"DCC_PROVIDER_RATE=0",
-		"DCC_ISSUE_PER_CREDENTIAL="+strconv.Itoa(2*runtime.GOMAXPROCS(0)),
+		"DCC_ISSUE_PER_CREDENTIAL="+strconv.Itoa(setup.DefaultIssueConcurrency()),
 	)
 	return append(env, s.env...)
 }
