@@ -81,7 +81,7 @@ type Config struct {
 
 	// Admission control of issuance (docs/overload.md): at most IssueConcurrency requests do the
 	// work at once, IssueQueue more wait up to IssueWait for a slot, the rest get 503 overloaded.
-	IssueConcurrency   int           // DCC_ISSUE_CONCURRENCY, default DefaultIssueConcurrency (4 x CPUs)
+	IssueConcurrency   int           // DCC_ISSUE_CONCURRENCY, default DefaultIssueConcurrency (3 x CPUs)
 	IssueQueue         int           // DCC_ISSUE_QUEUE, default 4 x IssueConcurrency
 	IssueWait          time.Duration // DCC_ISSUE_WAIT, 100ms
 	IssueRetryAfterMax time.Duration // DCC_ISSUE_RETRY_AFTER_MAX, 30s
@@ -167,13 +167,13 @@ type Config struct {
 	IncidentThreshold time.Duration // DCC_INCIDENT_THRESHOLD, 60s
 }
 
-// DefaultIssueConcurrency is the default of DCC_ISSUE_CONCURRENCY: four issuances at once per
-// CPU. With group commit an admitted issuance spends much of its time waiting for a shared
+// DefaultIssueConcurrency is the default of DCC_ISSUE_CONCURRENCY: three issuances at once per
+// CPU. With group commit an admitted issuance spends part of its time waiting for a shared
 // durable commit rather than using a core, so twice the CPUs (the default while documents took
-// milliseconds of processor each) left the cores idle. Measured with make compare on two cores:
-// 8 slots issued more than 4 on PostgreSQL, and 16 or 32 no more than 8 with a longer p99
-// (docs/perf.md, docs/overload.md).
-func DefaultIssueConcurrency() int { return 4 * runtime.GOMAXPROCS(0) }
+// milliseconds of processor each) left the cores idle at times. Measured with make compare on two
+// cores (docs/perf.md, docs/overload.md): 6 slots kept p99 under 50 ms at 80 % of peak in every
+// run; 8 issued somewhat more in most runs but with a p99 there of 70 to 100 ms.
+func DefaultIssueConcurrency() int { return 3 * runtime.GOMAXPROCS(0) }
 
 // Defaults returns the configuration with nothing set.
 func Defaults() Config {

@@ -17,8 +17,8 @@ func TestDefaultsRunWithNothingSet(t *testing.T) {
 	if c.Listen != "127.0.0.1:8080" || c.DataDir != "./data" || c.DatabaseURL != "" || c.MaxTestAge != 72*time.Hour {
 		t.Errorf("defaults %+v", c)
 	}
-	if c.IssueConcurrency != 4*runtime.GOMAXPROCS(0) || c.IssueQueue != 4*c.IssueConcurrency ||
-		c.IssuePerCredential != c.IssueConcurrency-c.IssueConcurrency/4 {
+	if c.IssueConcurrency != 3*runtime.GOMAXPROCS(0) || c.IssueQueue != 4*c.IssueConcurrency ||
+		c.IssuePerCredential != max(1, c.IssueConcurrency-max(1, c.IssueConcurrency/4)) {
 		t.Errorf("admission defaults %d/%d/%d", c.IssueConcurrency, c.IssueQueue, c.IssuePerCredential)
 	}
 }
