@@ -3,11 +3,15 @@ package pkcs11
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -125,11 +129,14 @@ func BenchmarkSignRaw(b *testing.B) {
 	})
 }
 
-// BenchmarkSignRatio compares the throughput of HSM and file signing in the same time windows,
-// so that load from others on a shared machine weighs on both alike: b.N rounds, each signing
-// 64 HC1s with the in-process key and then 64 with the token's key, each batch spread over
-// 4 goroutines per CPU (more than the cores, as on a loaded server). It reports the wall time
-// per signature of each and their ratio hsm/file.
+// BenchmarkSignRatio compares HSM and file signing in the same time windows, so that load from
+// others on a shared machine weighs on both alike: b.N rounds, each signing a batch with the
+// in-process key and then the same batch with the token's key. The batch is either the whole HC1
+// pipeline (CBOR, COSE, zlib, Base45: what issuance pays) or the bare crypto.Signer call on a
+// digest, run by one goroutine (serial) or by 4 per CPU (parallel, more than the cores, as on a
+// loaded server). It reports, for each key, the wall time per signature and the processor time
+// per signature (user and system time of the whole process, which other processes' load does not
+// inflate), and the ratios hsm/file of both.
 func BenchmarkSignRatio(b *testing.B) {
 	tk := softhsm.NewToken(b, "dcc-bench", "1234")
 	tok, err := Open(Config{Module: tk.Module, Token: tk.Label, PIN: tk.PIN})
@@ -146,32 +153,52 @@ func BenchmarkSignRatio(b *testing.B) {
 		b.Fatal(err)
 	}
 	now := time.Now()
-	payload := dcc.Certificate{Version: dcc.SchemaVersion, Name: dcc.Name{FamilyName: "Lövström", FamilyNameStandardised: "LOEVSTROEM"},
-		DateOfBirth: "1958-11-11",
-		Vaccination: []dcc.Vaccination{{Disease: "840539006", Vaccine: "J07BX03", Product: "EU/1/20/1528", Manufacturer: "ORG-100030215",
-			DoseNumber: 2, TotalDoses: 2, Date: "2021-05-18", Country: "SE", Issuer: "Swedish eHealth Agency", ID: "URN:UVCI:01:SE:EHM/V100000024GI5HM#D"}}}
-	claims := hcert.Claims{Issuer: "SE", IssuedAt: now, Expiry: now.Add(365 * 24 * time.Hour), Payload: payload}
-	var signers [2]*hcert.Signer
+	claims := benchClaims(now)
+	var hc1 [2]func() error
+	var digest [2]func() error
+	d := sha256.Sum256([]byte("digest"))
 	for i, k := range []crypto.Signer{fileKey, hsmKey} {
 		dsc, err := keys.SelfSigned(k, keys.Options{Now: now})
 		if err != nil {
 			b.Fatal(err)
 		}
-		if signers[i], err = hcert.NewSigner(k, dsc); err != nil {
+		s, err := hcert.NewSigner(k, dsc)
+		if err != nil {
 			b.Fatal(err)
 		}
+		hc1[i] = func() error { _, err := s.Sign(claims); return err }
+		digest[i] = func() error { _, err := k.Sign(nil, d[:], crypto.SHA256); return err }
 	}
-	const batch = 64
-	workers := 4 * runtime.GOMAXPROCS(0)
-	var spent [2]time.Duration
-	run := func(s *hcert.Signer) time.Duration {
+	for _, c := range []struct {
+		name string
+		sign [2]func() error
+	}{{"hc1", hc1}, {"digest", digest}} {
+		for _, par := range []struct {
+			name    string
+			workers int
+		}{{"serial", 1}, {"parallel", 4 * runtime.GOMAXPROCS(0)}} {
+			b.Run(c.name+"/"+par.name, func(b *testing.B) {
+				alternate(b, par.workers, 64, c.sign[0], c.sign[1], "file", "hsm")
+			})
+		}
+	}
+}
+
+// alternate runs b.N rounds of batch calls of ref and then of batch calls of alt, each batch
+// spread over workers goroutines, and reports the wall and processor time per call of each
+// (refName-µs/sig, refName-cpu-µs/sig, …) and the ratios alt/ref of both.
+func alternate(b *testing.B, workers, batch int, ref, alt func() error, refName, altName string) {
+	b.Helper()
+	var wall, cpu [2]time.Duration
+	run := func(f func() error) (time.Duration, time.Duration) {
 		var next atomic.Int64
 		var wg sync.WaitGroup
+		cpu0 := processCPU(b)
 		start := time.Now()
 		for range workers {
 			wg.Go(func() {
-				for next.Add(1) <= batch {
-					if _, err := s.Sign(claims); err != nil {
+				for next.Add(1) <= int64(batch) {
+					if err := f(); err != nil {
 						b.Error(err)
 						return
 					}
@@ -179,17 +206,83 @@ func BenchmarkSignRatio(b *testing.B) {
 			})
 		}
 		wg.Wait()
-		return time.Since(start)
+		return time.Since(start), processCPU(b) - cpu0
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		spent[0] += run(signers[0])
-		spent[1] += run(signers[1])
+		for j, f := range []func() error{ref, alt} {
+			w, c := run(f)
+			wall[j] += w
+			cpu[j] += c
+		}
 	}
 	b.StopTimer()
 	n := float64(b.N * batch)
-	file, hsm := float64(spent[0].Nanoseconds())/n, float64(spent[1].Nanoseconds())/n
-	b.ReportMetric(file/1e3, "file-µs/sig")
-	b.ReportMetric(hsm/1e3, "hsm-µs/sig")
-	b.ReportMetric(hsm/file, "hsm/file")
+	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / n / 1e3 }
+	b.ReportMetric(per(wall[0]), refName+"-µs/sig")
+	b.ReportMetric(per(wall[1]), altName+"-µs/sig")
+	b.ReportMetric(per(wall[1])/per(wall[0]), altName+"/"+refName)
+	b.ReportMetric(per(cpu[0]), refName+"-cpu-µs/sig")
+	b.ReportMetric(per(cpu[1]), altName+"-cpu-µs/sig")
+	b.ReportMetric(per(cpu[1])/per(cpu[0]), altName+"/"+refName+"-cpu")
+}
+
+// processCPU is the user and system time the process has used so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func benchClaims(now time.Time) hcert.Claims {
+	payload := dcc.Certificate{Version: dcc.SchemaVersion, Name: dcc.Name{FamilyName: "Lövström", FamilyNameStandardised: "LOEVSTROEM"},
+		DateOfBirth: "1958-11-11",
+		Vaccination: []dcc.Vaccination{{Disease: "840539006", Vaccine: "J07BX03", Product: "EU/1/20/1528", Manufacturer: "ORG-100030215",
+			DoseNumber: 2, TotalDoses: 2, Date: "2021-05-18", Country: "SE", Issuer: "Swedish eHealth Agency", ID: "URN:UVCI:01:SE:EHM/V100000024GI5HM#D"}}}
+	return hcert.Claims{Issuer: "SE", IssuedAt: now, Expiry: now.Add(365 * 24 * time.Hour), Payload: payload}
+}
+
+// BenchmarkTokenFloor tells the token's share of the cost from the signer's: in the same
+// rounds (as BenchmarkSignRatio), Go's bare ECDSA P-256 signature (ecdsa.SignASN1, what the file
+// key does) against the bare PKCS #11 calls on one session (C_SignInit and C_Sign, no pool, no
+// timeout, no DER encoding: what SoftHSM costs on its own), and those bare calls against the
+// whole Key.Sign. Serial, so that each figure is one signature's cost.
+func BenchmarkTokenFloor(b *testing.B) {
+	tk := softhsm.NewToken(b, "dcc-bench", "1234")
+	tok, err := Open(Config{Module: tk.Module, Token: tk.Label, PIN: tk.PIN})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tok.Close()
+	key, err := tok.Generate(context.Background(), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	goKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := tok.acquire(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tok.release(s, false)
+	h, err := key.handleFor(s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := sha256.Sum256([]byte("digest"))
+	goSign := func() error { _, err := ecdsa.SignASN1(rand.Reader, goKey, d[:]); return err }
+	raw := func() error {
+		if err := tok.lib.SignInit(s.h, []*p11.Mechanism{p11.NewMechanism(p11.CKM_ECDSA, nil)}, h); err != nil {
+			return err
+		}
+		_, err := tok.lib.Sign(s.h, d[:])
+		return err
+	}
+	signer := func() error { _, err := key.Sign(nil, d[:], crypto.SHA256); return err }
+	b.Run("token/go", func(b *testing.B) { alternate(b, 1, 64, goSign, raw, "go", "token") })
+	b.Run("signer/token", func(b *testing.B) { alternate(b, 1, 64, raw, signer, "token", "signer") })
 }
