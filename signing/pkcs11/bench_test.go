@@ -139,48 +139,63 @@ func BenchmarkSignRaw(b *testing.B) {
 // inflate), and the ratios hsm/file of both.
 func BenchmarkSignRatio(b *testing.B) {
 	tk := softhsm.NewToken(b, "dcc-bench", "1234")
-	tok, err := Open(Config{Module: tk.Module, Token: tk.Label, PIN: tk.PIN})
+	setup, err := Open(Config{Module: tk.Module, Token: tk.Label, PIN: tk.PIN, Sessions: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer tok.Close()
-	hsmKey, err := tok.Generate(context.Background(), "bench")
-	if err != nil {
+	if _, err := setup.Generate(context.Background(), "bench"); err != nil {
 		b.Fatal(err)
 	}
+	setup.Close()
 	fileKey, err := keys.NewKey()
 	if err != nil {
 		b.Fatal(err)
 	}
 	now := time.Now()
 	claims := benchClaims(now)
-	var hc1 [2]func() error
-	var digest [2]func() error
 	d := sha256.Sum256([]byte("digest"))
-	for i, k := range []crypto.Signer{fileKey, hsmKey} {
-		dsc, err := keys.SelfSigned(k, keys.Options{Now: now})
-		if err != nil {
-			b.Fatal(err)
-		}
-		s, err := hcert.NewSigner(k, dsc)
-		if err != nil {
-			b.Fatal(err)
-		}
-		hc1[i] = func() error { _, err := s.Sign(claims); return err }
-		digest[i] = func() error { _, err := k.Sign(nil, d[:], crypto.SHA256); return err }
+	procs := runtime.GOMAXPROCS(0)
+	sessions := []int{procs}
+	if procs != 8 {
+		sessions = append(sessions, 8) // the default
 	}
-	for _, c := range []struct {
-		name string
-		sign [2]func() error
-	}{{"hc1", hc1}, {"digest", digest}} {
-		for _, par := range []struct {
-			name    string
-			workers int
-		}{{"serial", 1}, {"parallel", 4 * runtime.GOMAXPROCS(0)}} {
-			b.Run(c.name+"/"+par.name, func(b *testing.B) {
-				alternate(b, par.workers, 64, c.sign[0], c.sign[1], "file", "hsm")
-			})
+	for _, n := range sessions {
+		// One connection at a time: a new one closes the slot's sessions of the old.
+		tok, err := Open(Config{Module: tk.Module, Token: tk.Label, PIN: tk.PIN, Sessions: n})
+		if err != nil {
+			b.Fatal(err)
 		}
+		hsmKey, err := tok.Key(context.Background(), "bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		var hc1, digest [2]func() error
+		for i, k := range []crypto.Signer{fileKey, hsmKey} {
+			dsc, err := keys.SelfSigned(k, keys.Options{Now: now})
+			if err != nil {
+				b.Fatal(err)
+			}
+			s, err := hcert.NewSigner(k, dsc)
+			if err != nil {
+				b.Fatal(err)
+			}
+			hc1[i] = func() error { _, err := s.Sign(claims); return err }
+			digest[i] = func() error { _, err := k.Sign(nil, d[:], crypto.SHA256); return err }
+		}
+		for _, c := range []struct {
+			name string
+			sign [2]func() error
+		}{{"hc1", hc1}, {"digest", digest}} {
+			for _, par := range []struct {
+				name    string
+				workers int
+			}{{"serial", 1}, {"parallel", 4 * procs}} {
+				b.Run(fmt.Sprintf("sessions=%d/%s/%s", n, c.name, par.name), func(b *testing.B) {
+					alternate(b, par.workers, 64, c.sign[0], c.sign[1], "file", "hsm")
+				})
+			}
+		}
+		tok.Close()
 	}
 }
 
@@ -283,6 +298,9 @@ func BenchmarkTokenFloor(b *testing.B) {
 		return err
 	}
 	signer := func() error { _, err := key.Sign(nil, d[:], crypto.SHA256); return err }
+	var sig [64]byte
+	direct := func() error { _, err := tok.ecdsa.sign(s.h, h, d[:], &sig); return err }
 	b.Run("token/go", func(b *testing.B) { alternate(b, 1, 64, goSign, raw, "go", "token") })
 	b.Run("signer/token", func(b *testing.B) { alternate(b, 1, 64, raw, signer, "token", "signer") })
+	b.Run("direct/binding", func(b *testing.B) { alternate(b, 1, 64, raw, direct, "binding", "direct") })
 }

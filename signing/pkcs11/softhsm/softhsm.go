@@ -81,6 +81,25 @@ func (tk Token) Reset() error {
 	return nil
 }
 
+// Reinit re-initialises the token as an operator with the SO PIN would: every object in it is
+// destroyed and the token comes back empty under the same label and PINs (a new serial number
+// and slot). Sessions of the process are closed.
+func (tk Token) Reinit() error {
+	entries, err := os.ReadDir(tk.Dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(tk.Dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	if err := tk.Reset(); err != nil {
+		return err
+	}
+	return initToken(tk.Module, tk.Label, tk.SOPIN, tk.PIN)
+}
+
 // CloseAllSessions closes every session of the process on the token, as a token that drops its
 // sessions would.
 func (tk Token) CloseAllSessions() error {
