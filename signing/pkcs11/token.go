@@ -261,14 +261,18 @@ func (t *Token) invalidate(gen uint64, err error) {
 
 // acquire takes a pooled session, opening one (and rebuilding the connection) when needed.
 func (t *Token) acquire(ctx context.Context) (session, error) {
-	timer := time.NewTimer(t.cfg.Wait)
-	defer timer.Stop()
 	select {
-	case t.sem <- struct{}{}:
-	case <-timer.C:
-		return session{}, fmt.Errorf("%w: no free session on token %q within %s", ErrUnavailable, t.cfg.Token, t.cfg.Wait)
-	case <-ctx.Done():
-		return session{}, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+	case t.sem <- struct{}{}: // a free session: no timer
+	default:
+		timer := time.NewTimer(t.cfg.Wait)
+		defer timer.Stop()
+		select {
+		case t.sem <- struct{}{}:
+		case <-timer.C:
+			return session{}, fmt.Errorf("%w: no free session on token %q within %s", ErrUnavailable, t.cfg.Token, t.cfg.Wait)
+		case <-ctx.Done():
+			return session{}, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+		}
 	}
 	t.mu.Lock()
 	err := t.connectLocked()
