@@ -85,50 +85,6 @@ func BenchmarkSign(b *testing.B) {
 	}
 }
 
-// BenchmarkSignRaw is the token's own cost: C_SignInit and C_Sign on a session per goroutine,
-// without the pool, the timeout or the DER encoding, to tell the library's share of
-// BenchmarkSign/digest/hsm from the signer's.
-func BenchmarkSignRaw(b *testing.B) {
-	tk := softhsm.NewToken(b, "dcc-bench", "1234")
-	tok, err := Open(Config{Module: tk.Module, Token: tk.Label, PIN: tk.PIN})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer tok.Close()
-	key, err := tok.Generate(context.Background(), "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := tok.acquire(context.Background())
-	if err != nil {
-		b.Fatal(err)
-	}
-	h, err := key.handleFor(s)
-	tok.release(s, false)
-	if err != nil {
-		b.Fatal(err)
-	}
-	d := sha256.Sum256([]byte("digest"))
-	b.RunParallel(func(pb *testing.PB) {
-		sh, err := tok.lib.OpenSession(tok.slot, p11.CKF_SERIAL_SESSION)
-		if err != nil {
-			b.Error(err)
-			return
-		}
-		defer tok.lib.CloseSession(sh)
-		for pb.Next() {
-			if err := tok.lib.SignInit(sh, []*p11.Mechanism{p11.NewMechanism(p11.CKM_ECDSA, nil)}, h); err != nil {
-				b.Error(err)
-				return
-			}
-			if _, err := tok.lib.Sign(sh, d[:]); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-}
-
 // BenchmarkSignRatio compares HSM and file signing in the same time windows, so that load from
 // others on a shared machine weighs on both alike: b.N rounds, each signing a batch with the
 // in-process key and then the same batch with the token's key. The batch is either the whole HC1
