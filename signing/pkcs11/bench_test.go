@@ -8,7 +8,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
+	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -94,15 +96,7 @@ func BenchmarkSign(b *testing.B) {
 // per signature (user and system time of the whole process, which other processes' load does not
 // inflate), and the ratios hsm/file of both.
 func BenchmarkSignRatio(b *testing.B) {
-	tk := softhsm.NewToken(b, "dcc-bench", "1234")
-	setup, err := Open(Config{Module: tk.Module, Token: tk.Label, PIN: tk.PIN, Sessions: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := setup.Generate(context.Background(), "bench"); err != nil {
-		b.Fatal(err)
-	}
-	setup.Close()
+	cfg, label := benchToken(b)
 	fileKey, err := keys.NewKey()
 	if err != nil {
 		b.Fatal(err)
@@ -117,11 +111,13 @@ func BenchmarkSignRatio(b *testing.B) {
 	}
 	for _, n := range sessions {
 		// One connection at a time: a new one closes the slot's sessions of the old.
-		tok, err := Open(Config{Module: tk.Module, Token: tk.Label, PIN: tk.PIN, Sessions: n})
+		c := cfg
+		c.Sessions = n
+		tok, err := Open(c)
 		if err != nil {
 			b.Fatal(err)
 		}
-		hsmKey, err := tok.Key(context.Background(), "bench")
+		hsmKey, err := tok.Key(context.Background(), label)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -153,6 +149,49 @@ func BenchmarkSignRatio(b *testing.B) {
 		}
 		tok.Close()
 	}
+}
+
+// benchToken makes a key for BenchmarkSignRatio and returns the token's configuration and the
+// key's label. The token is a new SoftHSM2 token, or, when DCC_BENCH_PKCS11_MODULE is set, the
+// token DCC_BENCH_PKCS11_TOKEN of that module with the PIN in DCC_BENCH_PKCS11_PIN_FILE (a test
+// token or partition of the production HSM, to measure it): the key is generated under a new
+// label there and destroyed at the end.
+func benchToken(b *testing.B) (Config, string) {
+	cfg := Config{Module: os.Getenv("DCC_BENCH_PKCS11_MODULE"), Token: os.Getenv("DCC_BENCH_PKCS11_TOKEN")}
+	label := "bench"
+	if cfg.Module == "" {
+		tk := softhsm.NewToken(b, "dcc-bench", "1234")
+		cfg.Module, cfg.Token, cfg.PIN = tk.Module, tk.Label, tk.PIN
+	} else {
+		pin, err := os.ReadFile(os.Getenv("DCC_BENCH_PKCS11_PIN_FILE"))
+		if err != nil {
+			b.Fatalf("DCC_BENCH_PKCS11_PIN_FILE: %v", err)
+		}
+		cfg.PIN = strings.TrimSpace(strings.SplitN(string(pin), "\n", 2)[0])
+		label = fmt.Sprintf("dcc-bench-%d", time.Now().UnixNano())
+	}
+	c := cfg
+	c.Sessions = 1
+	tok, err := Open(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tok.Close()
+	if _, err := tok.Generate(context.Background(), label); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		tok, err := Open(c)
+		if err != nil {
+			b.Errorf("retire the benchmark key %q: %v", label, err)
+			return
+		}
+		defer tok.Close()
+		if err := tok.Retire(context.Background(), label); err != nil {
+			b.Errorf("retire the benchmark key %q: %v", label, err)
+		}
+	})
+	return cfg, label
 }
 
 // alternate runs b.N rounds of batch calls of ref and then of batch calls of alt, each batch
