@@ -41,15 +41,31 @@ static void *ecdsa_open(const char *module, ck_function_list **list) {
 
 static void ecdsa_close(void *h) { dlclose(h); }
 
+#define CKR_BUFFER_TOO_SMALL_ 0x150UL
+
 // ecdsa_sign signs the digest with CKM_ECDSA in one crossing from Go: C_SignInit, then one C_Sign
-// into the caller's buffer of *sig_len bytes (a P-256 signature is 64).
+// into the caller's buffer of *sig_len bytes (a P-256 signature is 64). A token that wants a
+// larger buffer leaves its operation active (PKCS #11 5.2): it is finished into a buffer of the
+// size asked, so that the session can sign again, and CKR_BUFFER_TOO_SMALL is returned with
+// *sig_len the size the token gave.
 static ck_ulong ecdsa_sign(ck_function_list *f, ck_ulong session, ck_ulong key,
                            unsigned char *digest, ck_ulong digest_len,
                            unsigned char *sig, ck_ulong *sig_len) {
 	ck_mechanism m = { CKM_ECDSA_, NULL, 0 };
 	ck_ulong rv = f->C_SignInit(session, &m, key);
 	if (rv != 0) return rv;
-	return f->C_Sign(session, digest, digest_len, sig, sig_len);
+	ck_ulong cap = *sig_len;
+	rv = f->C_Sign(session, digest, digest_len, sig, sig_len);
+	if (rv == CKR_BUFFER_TOO_SMALL_ && *sig_len > cap) {
+		ck_ulong want = *sig_len;
+		unsigned char *big = malloc(want);
+		if (big != NULL) {
+			f->C_Sign(session, digest, digest_len, big, &want);
+			free(big);
+		}
+		return CKR_BUFFER_TOO_SMALL_;
+	}
+	return rv;
 }
 */
 import "C"
@@ -88,6 +104,9 @@ func (e *ecdsaSigner) sign(s p11.SessionHandle, h p11.ObjectHandle, digest []byt
 	rv := C.ecdsa_sign(e.list, C.ck_ulong(s), C.ck_ulong(h),
 		(*C.uchar)(unsafe.Pointer(&digest[0])), C.ck_ulong(len(digest)),
 		(*C.uchar)(unsafe.Pointer(&sig[0])), &n)
+	if rv == C.CKR_BUFFER_TOO_SMALL_ {
+		return 0, fmt.Errorf("%w: the token's signature is %d bytes, want %d (not a P-256 key)", p11.Error(rv), n, len(sig))
+	}
 	if rv != 0 {
 		return 0, p11.Error(rv)
 	}
