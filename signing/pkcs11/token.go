@@ -32,6 +32,9 @@ var ErrPIN = errors.New("pkcs11: PIN rejected by the token")
 // ErrKeyNotFound means there is no object with the label in the token.
 var ErrKeyNotFound = errors.New("pkcs11: key not found in the token")
 
+// ErrKeyChanged means the label now names another key pair than the one the Key was loaded with.
+var ErrKeyChanged = errors.New("pkcs11: key changed in the token")
+
 // Config says which token to use.
 type Config struct {
 	Module string // path of the PKCS #11 library, e.g. /usr/lib/softhsm/libsofthsm2.so
@@ -79,10 +82,11 @@ func (c Config) withDefaults() Config {
 // Token is a connection to one token with a pool of logged-in sessions. It is safe for
 // concurrent use.
 type Token struct {
-	cfg  Config
-	lib  *p11.Ctx
-	sem  chan struct{} // one slot per pooled session
-	idle chan session
+	cfg   Config
+	lib   *p11.Ctx
+	ecdsa *ecdsaSigner  // the module's C_SignInit and C_Sign, called directly
+	sem   chan struct{} // one slot per pooled session
+	idle  chan session
 
 	mu      sync.Mutex
 	ready   bool
@@ -111,11 +115,17 @@ func Open(cfg Config) (*Token, error) {
 	if lib == nil {
 		return nil, fmt.Errorf("pkcs11: cannot load module %s", cfg.Module)
 	}
-	t := &Token{cfg: cfg, lib: lib, sem: make(chan struct{}, cfg.Sessions), idle: make(chan session, cfg.Sessions)}
+	direct, err := openECDSASigner(cfg.Module)
+	if err != nil {
+		lib.Destroy()
+		return nil, err
+	}
+	t := &Token{cfg: cfg, lib: lib, ecdsa: direct, sem: make(chan struct{}, cfg.Sessions), idle: make(chan session, cfg.Sessions)}
 	t.mu.Lock()
-	err := t.connectLocked()
+	err = t.connectLocked()
 	t.mu.Unlock()
 	if err != nil {
+		direct.close()
 		lib.Destroy()
 		return nil, err
 	}
@@ -146,6 +156,7 @@ func (t *Token) Close() error {
 		}
 		break
 	}
+	t.ecdsa.close()
 	t.lib.Destroy()
 	return nil
 }
@@ -250,14 +261,18 @@ func (t *Token) invalidate(gen uint64, err error) {
 
 // acquire takes a pooled session, opening one (and rebuilding the connection) when needed.
 func (t *Token) acquire(ctx context.Context) (session, error) {
-	timer := time.NewTimer(t.cfg.Wait)
-	defer timer.Stop()
 	select {
-	case t.sem <- struct{}{}:
-	case <-timer.C:
-		return session{}, fmt.Errorf("%w: no free session on token %q within %s", ErrUnavailable, t.cfg.Token, t.cfg.Wait)
-	case <-ctx.Done():
-		return session{}, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+	case t.sem <- struct{}{}: // a free session: no timer
+	default:
+		timer := time.NewTimer(t.cfg.Wait)
+		defer timer.Stop()
+		select {
+		case t.sem <- struct{}{}:
+		case <-timer.C:
+			return session{}, fmt.Errorf("%w: no free session on token %q within %s", ErrUnavailable, t.cfg.Token, t.cfg.Wait)
+		case <-ctx.Done():
+			return session{}, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+		}
 	}
 	t.mu.Lock()
 	err := t.connectLocked()

@@ -1,10 +1,14 @@
 package pkcs11
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/asn1"
 	"errors"
+	"math/big"
 	"os"
 	"strings"
 	"sync"
@@ -12,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	p11 "github.com/miekg/pkcs11"
 	"github.com/veraison/go-cose"
 
 	"github.com/sedcc/dcc/signing/dcc"
@@ -315,5 +320,142 @@ func TestRetireKeepsCertificate(t *testing.T) {
 		if (e.Certificate != nil) != (e.Label == "dsc-1") {
 			t.Errorf("%s: certificate %v", e.Label, e.Certificate != nil)
 		}
+	}
+}
+
+func TestCachedHandlesFollowReconnection(t *testing.T) {
+	tk := softhsm.NewToken(t, "dcc-test", "1234")
+	tok := openToken(t, tk, newClock(), 2)
+	ctx := context.Background()
+	a, err := tok.Generate(ctx, "dsc-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := tok.Generate(ctx, "dsc-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []*Key{a, b} {
+		if err := signDigest(t, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A library reset renumbers sessions and objects: the handles cached for a and b are stale,
+	// and the number a had may now be another object's. Each key is found again and signs with its
+	// own private key (signDigest verifies against the key's public half).
+	for range 3 {
+		if err := tk.Reset(); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []*Key{b, a} {
+			if err := signDigest(t, k); err != nil {
+				t.Fatalf("sign with %s after a reset: %v", k.Label(), err)
+			}
+		}
+	}
+}
+
+func TestReinitialisedTokenWithAnotherKeyIsRefused(t *testing.T) {
+	tk := softhsm.NewToken(t, "dcc-test", "1234")
+	tok := openToken(t, tk, newClock(), 2)
+	ctx := context.Background()
+	old, err := tok.Generate(ctx, "dsc-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := signDigest(t, old); err != nil {
+		t.Fatal(err)
+	}
+	// The token is wiped and initialised again under the same label, and a new key pair is made
+	// under the old key's label: the signer reconnects by itself but must not sign with a key its
+	// DSC does not name.
+	if err := tk.Reinit(); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := tok.Generate(ctx, "dsc-1")
+	if err != nil {
+		t.Fatalf("generate after re-initialisation: %v", err)
+	}
+	d := sha256.Sum256([]byte("probe"))
+	_, err = old.Sign(nil, d[:], nil)
+	if !errors.Is(err, ErrKeyChanged) || !strings.Contains(err.Error(), `key "dsc-1"`) {
+		t.Fatalf("sign with a key replaced under its label: %v, want ErrKeyChanged", err)
+	}
+	if err := signDigest(t, fresh); err != nil {
+		t.Fatalf("the new key: %v", err)
+	}
+	if _, err := old.Sign(nil, d[:], nil); !errors.Is(err, ErrKeyChanged) {
+		t.Fatalf("second attempt with the replaced key: %v", err)
+	}
+}
+
+func TestDERSignatureMatchesEncodingASN1(t *testing.T) {
+	cases := [][2][]byte{
+		{bytes.Repeat([]byte{0}, 32), bytes.Repeat([]byte{0}, 32)},
+		{bytes.Repeat([]byte{0xff}, 32), bytes.Repeat([]byte{0x7f}, 32)},
+		{append(make([]byte, 31), 1), append([]byte{0x80}, make([]byte, 31)...)},
+		{append([]byte{0, 0, 0x80}, make([]byte, 29)...), append([]byte{0, 0x7f}, make([]byte, 30)...)},
+	}
+	for range 200 {
+		var r, s [32]byte
+		_, _ = rand.Read(r[:])
+		_, _ = rand.Read(s[:])
+		cases = append(cases, [2][]byte{r[:], s[:]})
+	}
+	for _, c := range cases {
+		want, err := asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(c[0]), new(big.Int).SetBytes(c[1])})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := derSignature(c[0], c[1]); !bytes.Equal(got, want) {
+			t.Fatalf("derSignature(%x, %x) = %x, want %x", c[0], c[1], got, want)
+		}
+	}
+}
+
+func TestSignatureTooLargeLeavesSessionUsable(t *testing.T) {
+	tk := softhsm.NewToken(t, "dcc-test", "1234")
+	tok := openToken(t, tk, newClock(), 1)
+	ctx := context.Background()
+	key, err := tok.Generate(ctx, "dsc-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := tok.acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tok.release(s, false)
+	// A P-384 key (a session object) signs 96 bytes, more than the 64-byte buffer of a P-256
+	// signature.
+	params, err := asn1.Marshal(asn1.ObjectIdentifier{1, 3, 132, 0, 34})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, p384, err := tok.lib.GenerateKeyPair(s.h, []*p11.Mechanism{p11.NewMechanism(p11.CKM_EC_KEY_PAIR_GEN, nil)},
+		[]*p11.Attribute{p11.NewAttribute(p11.CKA_CLASS, p11.CKO_PUBLIC_KEY), p11.NewAttribute(p11.CKA_KEY_TYPE, p11.CKK_EC),
+			p11.NewAttribute(p11.CKA_TOKEN, false), p11.NewAttribute(p11.CKA_EC_PARAMS, params)},
+		[]*p11.Attribute{p11.NewAttribute(p11.CKA_CLASS, p11.CKO_PRIVATE_KEY), p11.NewAttribute(p11.CKA_KEY_TYPE, p11.CKK_EC),
+			p11.NewAttribute(p11.CKA_TOKEN, false), p11.NewAttribute(p11.CKA_SIGN, true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256([]byte("probe"))
+	var sig [64]byte
+	_, err = tok.ecdsa.sign(s.h, p384, d[:], &sig)
+	if !errors.Is(err, p11.Error(p11.CKR_BUFFER_TOO_SMALL)) || !strings.Contains(err.Error(), "96 bytes") {
+		t.Fatalf("a P-384 signature into 64 bytes: %v, want CKR_BUFFER_TOO_SMALL naming 96 bytes", err)
+	}
+	// The operation was finished: the same session signs again.
+	h, err := key.handleFor(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := tok.ecdsa.sign(s.h, h, d[:], &sig)
+	if err != nil || n != 64 {
+		t.Fatalf("sign on the session after a too-small buffer: %d bytes, %v", n, err)
+	}
+	if !ecdsa.Verify(key.Public().(*ecdsa.PublicKey), d[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
+		t.Fatal("signature does not verify")
 	}
 }
