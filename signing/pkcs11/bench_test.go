@@ -257,10 +257,9 @@ func benchClaims(now time.Time) hcert.Claims {
 // BenchmarkTokenFloor tells the token's share of the cost from the signer's, serially (each
 // figure is one signature's cost) and in the same rounds as BenchmarkSignRatio:
 //   - token/go: Go's bare ECDSA P-256 signature (ecdsa.SignASN1, what the file key does) against
-//     the bare PKCS #11 calls on one session (C_SignInit and C_Sign in one crossing, as Key.Sign
+//     the bare PKCS #11 calls on one session (the binding's C_SignInit and C_Sign, as Key.Sign
 //     makes them, without pool, timeout or DER encoding): what the token costs on its own;
 //   - signer/token: those bare calls against the whole Key.Sign: what this package adds;
-//   - direct/binding: the one-crossing call against the binding's C_SignInit and C_Sign;
 //   - session/token: the same key copied into a session object (C_CopyObject, CKA_TOKEN false),
 //     which SoftHSM2 keeps in memory, against the token object, which its file store checks on
 //     disk at every C_SignInit. This measures the file store's share; the signer does not use
@@ -291,25 +290,25 @@ func BenchmarkTokenFloor(b *testing.B) {
 	}
 	d := sha256.Sum256([]byte("digest"))
 	goSign := func() error { _, err := ecdsa.SignASN1(rand.Reader, goKey, d[:]); return err }
-	var sig [64]byte
-	direct := func() error { _, err := tok.ecdsa.sign(s.h, h, d[:], &sig); return err }
-	binding := func() error {
-		if err := tok.lib.SignInit(s.h, []*p11.Mechanism{p11.NewMechanism(p11.CKM_ECDSA, nil)}, h); err != nil {
+	bare := func(obj p11.ObjectHandle) func() error {
+		return func() error {
+			if err := tok.lib.SignInit(s.h, []*p11.Mechanism{p11.NewMechanism(p11.CKM_ECDSA, nil)}, obj); err != nil {
+				return err
+			}
+			_, err := tok.lib.Sign(s.h, d[:])
 			return err
 		}
-		_, err := tok.lib.Sign(s.h, d[:])
-		return err
 	}
+	direct := bare(h)
 	signer := func() error { _, err := key.Sign(nil, d[:], crypto.SHA256); return err }
 	sessionCopy, err := tok.lib.CopyObject(s.h, h, []*p11.Attribute{p11.NewAttribute(p11.CKA_TOKEN, false)})
 	if err != nil {
 		b.Fatal(err)
 	}
-	inMemory := func() error { _, err := tok.ecdsa.sign(s.h, sessionCopy, d[:], &sig); return err }
+	inMemory := bare(sessionCopy)
 	b.Run("token/go", func(b *testing.B) { alternate(b, 1, 64, goSign, direct, "go", "token") })
 	b.Run("signer/token", func(b *testing.B) { alternate(b, 1, 64, direct, signer, "token", "signer") })
 	b.Run("session-object/token", func(b *testing.B) { alternate(b, 1, 64, direct, inMemory, "token", "session") })
-	b.Run("direct/binding", func(b *testing.B) { alternate(b, 1, 64, binding, direct, "binding", "direct") })
 }
 
 // BenchmarkGoECDSA is Go's bare ECDSA P-256 signature alone on one goroutine, to set beside

@@ -71,21 +71,23 @@ func (k *Key) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, 
 	if len(digest) != 32 {
 		return nil, fmt.Errorf("pkcs11: digest of %d bytes, want 32 (SHA-256)", len(digest))
 	}
-	var raw [64]byte
-	var n int
+	var raw []byte
 	err := k.token.withSession(context.Background(), func(s session) error {
 		h, err := k.handleFor(s)
 		if err != nil {
 			return err
 		}
-		n, err = k.token.ecdsa.sign(s.h, h, digest, &raw)
+		if err := k.token.lib.SignInit(s.h, []*p11.Mechanism{p11.NewMechanism(p11.CKM_ECDSA, nil)}, h); err != nil {
+			return err
+		}
+		raw, err = k.token.lib.Sign(s.h, digest)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pkcs11: sign with key %q: %w", k.label, err)
 	}
-	if n != 64 {
-		return nil, fmt.Errorf("pkcs11: key %q returned a signature of %d bytes, want 64", k.label, n)
+	if len(raw) != 64 {
+		return nil, fmt.Errorf("pkcs11: key %q returned a signature of %d bytes, want 64 (not a P-256 key)", k.label, len(raw))
 	}
 	return derSignature(raw[:32], raw[32:]), nil
 }

@@ -82,11 +82,10 @@ func (c Config) withDefaults() Config {
 // Token is a connection to one token with a pool of logged-in sessions. It is safe for
 // concurrent use.
 type Token struct {
-	cfg   Config
-	lib   *p11.Ctx
-	ecdsa *ecdsaSigner  // the module's C_SignInit and C_Sign, called directly
-	sem   chan struct{} // one slot per pooled session
-	idle  chan session
+	cfg  Config
+	lib  *p11.Ctx
+	sem  chan struct{} // one slot per pooled session
+	idle chan session
 
 	mu      sync.Mutex
 	ready   bool
@@ -115,17 +114,11 @@ func Open(cfg Config) (*Token, error) {
 	if lib == nil {
 		return nil, fmt.Errorf("pkcs11: cannot load module %s", cfg.Module)
 	}
-	direct, err := openECDSASigner(cfg.Module)
-	if err != nil {
-		lib.Destroy()
-		return nil, err
-	}
-	t := &Token{cfg: cfg, lib: lib, ecdsa: direct, sem: make(chan struct{}, cfg.Sessions), idle: make(chan session, cfg.Sessions)}
+	t := &Token{cfg: cfg, lib: lib, sem: make(chan struct{}, cfg.Sessions), idle: make(chan session, cfg.Sessions)}
 	t.mu.Lock()
-	err = t.connectLocked()
+	err := t.connectLocked()
 	t.mu.Unlock()
 	if err != nil {
-		direct.close()
 		lib.Destroy()
 		return nil, err
 	}
@@ -156,7 +149,6 @@ func (t *Token) Close() error {
 		}
 		break
 	}
-	t.ecdsa.close()
 	t.lib.Destroy()
 	return nil
 }
