@@ -172,8 +172,8 @@ type Config struct {
 // durable commit rather than using a core, so twice the CPUs (the default while documents took
 // milliseconds of processor each) left the cores idle at times. Measured with make compare on two
 // cores (docs/perf.md, docs/overload.md): with 6 slots p99 at 80 % of peak stayed under 50 ms in
-// four runs of five; 8 issued somewhat more in most runs but with that p99 above 50 ms in five of
-// seven.
+// four runs of six (50 and 53 ms in the others); 8 issued somewhat more in most runs but with that
+// p99 above 50 ms in five of seven.
 func DefaultIssueConcurrency() int { return 3 * runtime.GOMAXPROCS(0) }
 
 // Defaults returns the configuration with nothing set.
