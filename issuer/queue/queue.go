@@ -34,8 +34,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sedcc/dcc/fhir/problem"
 	"github.com/sedcc/dcc/issuer"
 )
+
+// storeRetryAfter is the wait a newcomer is asked for while the store cannot reserve places.
+const storeRetryAfter = 5 * time.Second
 
 // Defaults of Config.
 const (
@@ -348,7 +352,10 @@ func (q *Queue) take(ctx context.Context, now time.Time) (uint64, time.Time, err
 	b, err := q.store.ReserveQueueSlots(ctx, n, earliest, q.interval)
 	if err != nil {
 		q.storeErrors.Add(1)
-		return 0, time.Time{}, fmt.Errorf("queue: %w", err)
+		if errors.Is(err, issuer.ErrStoreUnavailable) {
+			return 0, time.Time{}, fmt.Errorf("%w: queue: %w", problem.New(problem.CodeStoreUnavailable, "", "").WithRetryAfter(storeRetryAfter), err)
+		}
+		return 0, time.Time{}, fmt.Errorf("%w: queue: %w", problem.Internal(), err)
 	}
 	q.reserves.Add(1)
 	q.block, q.used, q.lastAt, q.arrivals = b, 1, now, 0
