@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/sedcc/dcc/issuer"
+	"github.com/sedcc/dcc/issuer/status"
 	"github.com/sedcc/dcc/issuer/store/embedded"
 )
 
@@ -541,5 +543,26 @@ func TestRedeemedForgetsOldWords(t *testing.T) {
 	}
 	if got := r.size(); got != 16 {
 		t.Errorf("%d words kept after the old ones' grace, want 16", got)
+	}
+}
+
+// The status light: green while nobody waits, yellow with the wait while people do.
+func TestProbe(t *testing.T) {
+	c := start()
+	q := newQueue(t, 2, 1, newLine(), c)
+	if light, text := q.Probe()(context.Background()); light != status.Green || !strings.Contains(text, "at once") {
+		t.Errorf("idle: %s %q", light, text)
+	}
+	for range 241 {
+		var b browser
+		b.enter(t, q)
+	}
+	light, text := q.Probe()(context.Background())
+	// 240 tickets at 2 a second: a newcomer would be the 241st, two minutes and a half second on.
+	if light != status.Yellow || !strings.Contains(text, "3 minutes") || !strings.Contains(text, "241 places") {
+		t.Errorf("in a rush: %s %q", light, text)
+	}
+	if s := q.Stats(); s.Length != 241 || s.Wait != 2*time.Minute+500*time.Millisecond {
+		t.Errorf("stats %+v, want 241 places, 2m0.5s", s)
 	}
 }
