@@ -56,9 +56,17 @@ func (v *CitizenView) Owns(n pnr.Number, subjectKey []byte) bool {
 	return false
 }
 
-// CertificatesOf lists the certificates issued to the person, newest first. Only keyed hashes
-// of the number reach the store.
-func (v *CitizenView) CertificatesOf(ctx context.Context, n pnr.Number) ([]Certificate, error) {
+// CitizenCertificate is one of a person's certificates as their own pages show it.
+type CitizenCertificate struct {
+	Certificate
+	// Revoked: the issuer has withdrawn it (a revocation is recorded for its UVCI).
+	Revoked bool
+}
+
+// CertificatesOf lists the certificates issued to the person, newest first, each with whether
+// it is revoked. Only keyed hashes of the number reach the store, and every read goes to the
+// citizens' store (the read pool, where there is one).
+func (v *CitizenView) CertificatesOf(ctx context.Context, n pnr.Number) ([]CitizenCertificate, error) {
 	if n.IsZero() {
 		return nil, errors.New("certificates of: no personnummer")
 	}
@@ -77,7 +85,28 @@ func (v *CitizenView) CertificatesOf(ctx context.Context, n pnr.Number) ([]Certi
 		}
 		return strings.Compare(b.UVCI, a.UVCI)
 	})
-	return all, nil
+	uvcis := make([]string, len(all))
+	for i, c := range all {
+		uvcis[i] = c.UVCI
+	}
+	revoked, err := v.store.RevokedAmong(ctx, uvcis)
+	if err != nil {
+		return nil, v.svc.unavailableStore(fmt.Errorf("revocations of a citizen's certificates: %w", err))
+	}
+	list := make([]CitizenCertificate, len(all))
+	for i, c := range all {
+		list[i] = CitizenCertificate{Certificate: c, Revoked: revoked[c.UVCI]}
+	}
+	return list, nil
+}
+
+// IsRevoked reports whether the person's certificate with the UVCI is revoked.
+func (v *CitizenView) IsRevoked(ctx context.Context, uvci string) (bool, error) {
+	revoked, err := v.store.RevokedAmong(ctx, []string{uvci})
+	if err != nil {
+		return false, v.svc.unavailableStore(fmt.Errorf("revocation of %s: %w", uvci, err))
+	}
+	return revoked[uvci], nil
 }
 
 // CertificateOf returns the person's certificate with the UVCI and its decoded payload; a

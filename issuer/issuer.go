@@ -7,6 +7,7 @@
 package issuer
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/x509"
@@ -92,30 +93,14 @@ func (c Config) withDefaults() (Config, error) {
 		return Config{}, err
 	}
 	c.Policy = pol
-	if c.Country == "" {
-		c.Country = "SE"
-	}
-	if c.IssuerName == "" {
-		c.IssuerName = "Swedish eHealth Agency"
-	}
-	if c.TestValidity == 0 {
-		c.TestValidity = 72 * time.Hour
-	}
-	if c.RecoveryValidity == 0 {
-		c.RecoveryValidity = 180 * 24 * time.Hour
-	}
-	if c.VaccinationValidity == 0 {
-		c.VaccinationValidity = 365 * 24 * time.Hour
-	}
-	if c.RegisterRetryAfter == 0 {
-		c.RegisterRetryAfter = 60 * time.Second
-	}
-	if c.StoreRetryAfter == 0 {
-		c.StoreRetryAfter = 5 * time.Second
-	}
-	if c.SigningRetryAfter == 0 {
-		c.SigningRetryAfter = 5 * time.Minute
-	}
+	c.Country = cmp.Or(c.Country, "SE")
+	c.IssuerName = cmp.Or(c.IssuerName, "Swedish eHealth Agency")
+	c.TestValidity = cmp.Or(c.TestValidity, 72*time.Hour)
+	c.RecoveryValidity = cmp.Or(c.RecoveryValidity, 180*24*time.Hour)
+	c.VaccinationValidity = cmp.Or(c.VaccinationValidity, 365*24*time.Hour)
+	c.RegisterRetryAfter = cmp.Or(c.RegisterRetryAfter, 60*time.Second)
+	c.StoreRetryAfter = cmp.Or(c.StoreRetryAfter, 5*time.Second)
+	c.SigningRetryAfter = cmp.Or(c.SigningRetryAfter, 5*time.Minute)
 	if c.TestIdentities == nil {
 		c.TestIdentities = DefaultTestIdentities
 	}

@@ -109,15 +109,6 @@ func (s *Revocations) revokeFailed(ctx context.Context, ev *AuditEvent, req Revo
 	return Revocation{}, false, fmt.Errorf("%w: %w", answer, err)
 }
 
-// IsRevoked reports whether the certificate with the UVCI is revoked.
-func (s *Revocations) IsRevoked(ctx context.Context, uvci string) (bool, error) {
-	revoked, err := s.store.IsRevoked(ctx, uvci)
-	if err != nil {
-		return false, s.unavailableOr(err)
-	}
-	return revoked, nil
-}
-
 // RevocationList is the published list of revocations of certificates not yet expired, in the
 // EU DCC revocation format.
 func (s *Revocations) RevocationList(ctx context.Context) (revocation.List, error) {

@@ -70,6 +70,9 @@ type CitizenReader interface {
 	// CertificatesBySubject lists a person's certificates, newest first.
 	CertificatesBySubject(ctx context.Context, subjectKey []byte) ([]Certificate, error)
 	CertificateByUVCI(ctx context.Context, uvci string) (Certificate, error)
+	// RevokedAmong returns which of the UVCIs are revoked (a set; UVCIs not revoked or not
+	// known are absent), in one read.
+	RevokedAmong(ctx context.Context, uvcis []string) (map[string]bool, error)
 }
 
 // CredentialStore is what credentials (Credentials, and the administration commands) use.
@@ -128,8 +131,6 @@ type RevocationStore interface {
 	Revoke(ctx context.Context, r Revocation, audit AuditEvent) (stored Revocation, created bool, err error)
 	// Revocation returns the revocation of a UVCI, or ErrNotFound.
 	Revocation(ctx context.Context, uvci string) (Revocation, error)
-	// IsRevoked reports whether the certificate with the UVCI is revoked (for a citizen's list).
-	IsRevoked(ctx context.Context, uvci string) (bool, error)
 	// Revocations lists the revocations of certificates that expire after the time, oldest
 	// revocation first by (RevokedAt, UVCI).
 	Revocations(ctx context.Context, expiringAfter time.Time) ([]Revocation, error)

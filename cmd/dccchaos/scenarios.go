@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,9 +19,11 @@ import (
 	"golang.org/x/sys/unix"
 	_ "modernc.org/sqlite" // the embedded store's driver, for its integrity check
 
+	"github.com/sedcc/dcc/cmd/internal/probe"
 	"github.com/sedcc/dcc/fhir/fhirtest"
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/store/embedded"
+	"github.com/sedcc/dcc/issuer/store/pgtest"
 )
 
 // storeTimeout is DCC_STORE_TIMEOUT of every instance; slack is what a shared, noisy machine
@@ -173,12 +174,12 @@ func (s *suite) dbScenario(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	px, err := newProxy(u.Host)
+	px, err := pgtest.NewProxy(u.Host)
 	if err != nil {
 		return err
 	}
-	defer px.close()
-	u.Host = px.addr
+	defer px.Close()
+	u.Host = px.Addr()
 	in, err := s.newInstance("dccd", filepath.Join(s.dir("db"), "data"), u.String())
 	if err != nil {
 		return err
@@ -199,8 +200,8 @@ func (s *suite) dbScenario(ctx context.Context) error {
 		fail, heal func() error
 		refuses    bool // the database refuses at once (not a black hole)
 	}{
-		{"database refused (proxy)", func() error { px.refuse(); return nil }, px.heal, true},
-		{"database silent (proxy black hole)", func() error { px.blackhole(); return nil }, px.heal, false},
+		{"database refused (proxy)", func() error { px.Refuse(); return nil }, px.Heal, true},
+		{"database silent (proxy black hole)", func() error { px.Blackhole(); return nil }, px.Heal, false},
 		{"PostgreSQL stopped and started", s.pg.Halt, func() error { return s.pg.Resume(ctx) }, true},
 	}
 	for _, f := range faults {
@@ -239,7 +240,7 @@ func (s *suite) dbScenario(ctx context.Context) error {
 	}
 	// The spool survives a crash: refusals spooled while the database refuses, dccd killed -9,
 	// the database back, dccd started again; the events it held reach the store all the same.
-	px.refuse()
+	px.Refuse()
 	held, ok := waitFor(10*time.Second, func() bool { return metricValue(in.url(), "dcc_audit_spool_events") >= 5 })
 	s.check(ok, "db: no refusals spooled within %s of the database refusing", ms(held))
 	pending := metricValue(in.url(), "dcc_audit_spool_events")
@@ -248,7 +249,7 @@ func (s *suite) dbScenario(ctx context.Context) error {
 	if err := in.kill9(); err != nil {
 		return err
 	}
-	if err := px.heal(); err != nil {
+	if err := px.Heal(); err != nil {
 		return err
 	}
 	if _, err := in.start(ctx); err != nil {
@@ -258,8 +259,8 @@ func (s *suite) dbScenario(ctx context.Context) error {
 	// Every audit event of a refused request reaches the store once the spool is replayed.
 	drained, ok := waitFor(30*time.Second, func() bool { return metricValue(in.url(), "dcc_audit_spool_events") == 0 })
 	s.check(ok, "db: the audit spool was not emptied within 30 s")
-	green, _ := waitFor(10*time.Second, func() bool { return dependencyLight(in.url(), "audit-spool") == "green" })
-	s.check(dependencyLight(in.url(), "audit-spool") == "green", "db: audit spool light not green %s after the spool was emptied", ms(green))
+	green, _ := waitFor(10*time.Second, func() bool { return probe.DependencyLight(in.url(), "audit-spool", 3*time.Second) == "green" })
+	s.check(probe.DependencyLight(in.url(), "audit-spool", 3*time.Second) == "green", "db: audit spool light not green %s after the spool was emptied", ms(green))
 	// The counters start again with the process: before the kill plus after the restart.
 	spooled := spooledBefore + metricValue(in.url(), "dcc_audit_spool_spooled_total")
 	dropped := droppedBefore + metricValue(in.url(), "dcc_audit_spool_dropped_total")
@@ -603,7 +604,7 @@ func watchLight(base, name string) func() []string {
 	go func() {
 		var seen []string
 		for {
-			if l := dependencyLight(base, name); len(seen) == 0 || seen[len(seen)-1] != l {
+			if l := probe.DependencyLight(base, name, 3*time.Second); len(seen) == 0 || seen[len(seen)-1] != l {
 				seen = append(seen, l)
 			}
 			select {
@@ -615,31 +616,6 @@ func watchLight(base, name string) func() []string {
 		}
 	}()
 	return func() []string { close(stop); return <-done }
-}
-
-// dependencyLight is the light of one dependency on /status (JSON), or what went wrong.
-func dependencyLight(base, name string) string {
-	c := &http.Client{Timeout: 3 * time.Second}
-	resp, err := c.Get(base + "/status?format=json")
-	if err != nil {
-		return "unreachable"
-	}
-	defer resp.Body.Close()
-	var page struct {
-		Dependencies []struct {
-			Name   string `json:"name"`
-			Status string `json:"status"`
-		} `json:"dependencies"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
-		return fmt.Sprintf("unreadable (%d)", resp.StatusCode)
-	}
-	for _, d := range page.Dependencies {
-		if d.Name == name {
-			return d.Status
-		}
-	}
-	return "absent"
 }
 
 // metricValue reads one unlabelled metric from /metrics; -1 when it cannot.

@@ -83,7 +83,7 @@ func serveCitizen(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	svc, err := setup.Issuer(cfg, st, signers, reg, sandboxReg, subjectKey, values, log, time.Now, nil)
+	svc, err := setup.Issuer(cfg, st, nil, signers, reg, sandboxReg, subjectKey, values, log, time.Now, nil)
 	if err != nil {
 		return err
 	}

@@ -154,7 +154,7 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	if err != nil {
 		return err
 	}
-	svc, err := setup.Issuer(cfg, st, signers, reg, sandboxReg, subjectKey, values, log, time.Now, m)
+	svc, err := setup.Issuer(cfg, st, reads, signers, reg, sandboxReg, subjectKey, values, log, time.Now, m)
 	if err != nil {
 		return err
 	}

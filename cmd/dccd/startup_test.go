@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -22,44 +20,6 @@ import (
 	"github.com/sedcc/dcc/issuer/store/pgtest"
 )
 
-// forwarder is a TCP proxy to the test database that can start listening late, on an address
-// fixed in advance: before Listen the address refuses connections, as a database that is down.
-type forwarder struct {
-	addr, target string
-	mu           sync.Mutex
-	ln           net.Listener
-}
-
-func (f *forwarder) Listen(t *testing.T) {
-	t.Helper()
-	ln, err := net.Listen("tcp", f.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.mu.Lock()
-	f.ln = ln
-	f.mu.Unlock()
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				u, err := net.Dial("tcp", f.target)
-				if err != nil {
-					return
-				}
-				defer u.Close()
-				go func() { _, _ = io.Copy(u, c); u.Close() }()
-				_, _ = io.Copy(c, u)
-			}()
-		}
-	}()
-}
-
 // TestStartsWhileDatabaseIsDown: dccd started while PostgreSQL does not answer serves /healthz,
 // fails /readyz, answers 503 store-unavailable with Retry-After, and becomes ready by itself once
 // the database answers, without a restart.
@@ -70,9 +30,16 @@ func TestStartsWhileDatabaseIsDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fw := &forwarder{addr: freeAddr(t), target: u.Host}
+	// The database's address refuses connections until the proxy heals, as a database that is
+	// down.
+	fw, err := pgtest.NewProxy(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fw.Close)
+	fw.Refuse()
 	viaProxy := *u
-	viaProxy.Host = fw.addr
+	viaProxy.Host = fw.Addr()
 	data := t.TempDir()
 	env := []string{"DCC_DATA_DIR=" + data, "DATABASE_URL=" + viaProxy.String(), "DCC_STORE_TIMEOUT=1s"}
 
@@ -118,7 +85,9 @@ func TestStartsWhileDatabaseIsDown(t *testing.T) {
 	}
 
 	// The database comes back: ready without a restart, and issuing.
-	fw.Listen(t)
+	if err := fw.Heal(); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, done, logs, func() bool { return statusOf(base+"/readyz") == http.StatusOK })
 	out, code := run(t, b.root, []string{"DCC_DATA_DIR=" + data, "DATABASE_URL=" + dbURL}, nil, b.dccctl,
 		"provider", "add", "--name", "Provtagning Start", "--env", "sandbox", "--kinds", "test")

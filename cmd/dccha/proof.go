@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sedcc/dcc/cmd/internal/probe"
 	"github.com/sedcc/dcc/cmd/internal/setup"
 	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/signing/hcert"
@@ -392,7 +392,7 @@ func (t *topology) verify(ctx context.Context, acks []acknowledged) (verificatio
 	for _, r := range t.service.replicas {
 		light := ""
 		_ = waitFor(ctx, 30*time.Second, "the read pool of "+r.name+" to be green", func() error {
-			light = readPoolLight(r.url())
+			light = probe.DependencyLight(r.url(), "store-read", 2*time.Second)
 			if light != "green" {
 				return fmt.Errorf("read pool %q", light)
 			}
@@ -401,31 +401,6 @@ func (t *topology) verify(ctx context.Context, acks []acknowledged) (verificatio
 		v.readPool[r.name] = light
 	}
 	return v, nil
-}
-
-// readPoolLight is the light of the dependency store-read on a replica's /status, or what went wrong.
-func readPoolLight(base string) string {
-	hc := &http.Client{Timeout: 2 * time.Second}
-	resp, err := hc.Get(base + "/status?format=json")
-	if err != nil {
-		return "unreachable"
-	}
-	defer resp.Body.Close()
-	var page struct {
-		Dependencies []struct {
-			Name   string `json:"name"`
-			Status string `json:"status"`
-		} `json:"dependencies"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
-		return "unreadable"
-	}
-	for _, d := range page.Dependencies {
-		if d.Name == "store-read" {
-			return d.Status
-		}
-	}
-	return "absent"
 }
 
 // report prints the figures and the verdict; it returns the exit status.

@@ -176,17 +176,7 @@ func (s *Server) myCertificates(c echo.Context, n pnr.Number) error {
 	list := citizenList{Certificates: make([]citizenSummary, 0, len(certs))}
 	now := s.now()
 	for _, ct := range certs {
-		sum := summaryOf(ct, now)
-		if s.revs != nil {
-			revoked, err := s.revs.IsRevoked(c.Request().Context(), ct.UVCI)
-			if err != nil {
-				return err
-			}
-			if revoked {
-				sum.Revoked, sum.Status = true, "revoked"
-			}
-		}
-		list.Certificates = append(list.Certificates, sum)
+		list.Certificates = append(list.Certificates, summaryOf(ct, now))
 	}
 	var buf bytes.Buffer
 	if err := encodeJSON(&buf, list); err != nil {
@@ -223,22 +213,27 @@ func linksOf(u string) citizenLinks {
 	return citizenLinks{Self: self, QR: self + "/qr.png", PDF: self + "/pdf"}
 }
 
-// statusOf: "valid" until the certificate's technical expiry, "expired" after.
-func statusOf(c issuer.Certificate, now time.Time) string {
+// statusOf: "revoked" once the issuer has withdrawn it; otherwise "valid" until the
+// certificate's technical expiry, "expired" after.
+func statusOf(c issuer.Certificate, revoked bool, now time.Time) string {
+	if revoked {
+		return "revoked"
+	}
 	if now.Before(c.ExpiresAt) {
 		return "valid"
 	}
 	return "expired"
 }
 
-func summaryOf(c issuer.Certificate, now time.Time) citizenSummary {
+func summaryOf(c issuer.CitizenCertificate, now time.Time) citizenSummary {
 	return citizenSummary{
 		UVCI:        c.UVCI,
 		Kind:        string(c.Kind),
 		Environment: string(c.Environment),
 		IssuedAt:    c.IssuedAt.UTC().Format(time.RFC3339),
 		ValidUntil:  c.ExpiresAt.UTC().Format(time.RFC3339),
-		Status:      statusOf(c, now),
+		Status:      statusOf(c.Certificate, c.Revoked, now),
+		Revoked:     c.Revoked,
 		Links:       linksOf(c.UVCI),
 	}
 }

@@ -320,4 +320,26 @@ func TestCitizenSeesRevocation(t *testing.T) {
 	if got[kept.uvci] != "valid" || got[withdrawn.uvci] != "revoked" {
 		t.Fatalf("statuses %v", got)
 	}
+
+	// The web page says the same, in the list and on the certificate's own page.
+	c := webClient(t)
+	if resp, _ := fetch(t, c, e.signInUntilCallback(t, c, tolvan)); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", resp.StatusCode)
+	}
+	_, page := fetch(t, c, e.url+"/?lang=en")
+	if n := strings.Count(page, `class="status-revoked">Revoked<`); n != 1 {
+		t.Errorf("the list shows %d revoked certificates, want 1:\n%s", n, page)
+	}
+	if n := strings.Count(page, `class="status-valid">Valid<`); n != 1 {
+		t.Errorf("the list shows %d valid certificates, want 1", n)
+	}
+	for uvci, want := range map[string]string{withdrawn.uvci: "Återkallat", kept.uvci: "Giltigt"} {
+		_, page := fetch(t, c, e.url+"/certificates/"+url.PathEscape(uvci)+"?lang=sv")
+		if !strings.Contains(page, ">"+want+"<") {
+			t.Errorf("the page of %s does not say %s:\n%s", uvci, want, page)
+		}
+		if notice := strings.Contains(page, `id="withdrawn"`); notice != (uvci == withdrawn.uvci) {
+			t.Errorf("the page of %s has the withdrawal notice: %v", uvci, notice)
+		}
+	}
 }

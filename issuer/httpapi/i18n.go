@@ -1,23 +1,28 @@
 package httpapi
 
+import "strings"
+
 // messages are the web page's texts in Swedish and English.
 var messages = map[string][2]string{
-	"service":           {"Covidbevis", "COVID certificates"},
-	"skip":              {"Hoppa till innehållet", "Skip to content"},
-	"language":          {"Språk", "Language"},
-	"signin":            {"Logga in med e-legitimation", "Sign in with e-ID"},
-	"signout":           {"Logga ut", "Sign out"},
-	"footer":            {"Dina intyg är EU:s digitala covidintyg. Visa QR-koden eller skriv ut PDF:en.", "Your certificates are EU Digital COVID Certificates. Show the QR code or print the PDF."},
-	"landing.title":     {"Hämta dina covidbevis", "Get your COVID certificates"},
-	"landing.intro":     {"Logga in för att se dina intyg om vaccination, test och tillfrisknande, visa QR-koden och ladda ner intyget som PDF.", "Sign in to see your vaccination, test and recovery certificates, show their QR codes and download them as PDF."},
-	"list.title":        {"Dina intyg", "Your certificates"},
-	"list.signedin":     {"Inloggad som", "Signed in as"},
-	"list.empty":        {"Du har inga intyg ännu.", "You have no certificates yet."},
-	"issued":            {"Utfärdat", "Issued"},
-	"validuntil":        {"Giltigt till", "Valid until"},
-	"status":            {"Status", "Status"},
-	"status.valid":      {"Giltigt", "Valid"},
-	"status.expired":    {"Har gått ut", "Expired"},
+	"service":        {"Covidbevis", "COVID certificates"},
+	"skip":           {"Hoppa till innehållet", "Skip to content"},
+	"language":       {"Språk", "Language"},
+	"signin":         {"Logga in med e-legitimation", "Sign in with e-ID"},
+	"signout":        {"Logga ut", "Sign out"},
+	"footer":         {"Dina intyg är EU:s digitala covidintyg. Visa QR-koden eller skriv ut PDF:en.", "Your certificates are EU Digital COVID Certificates. Show the QR code or print the PDF."},
+	"landing.title":  {"Hämta dina covidbevis", "Get your COVID certificates"},
+	"landing.intro":  {"Logga in för att se dina intyg om vaccination, test och tillfrisknande, visa QR-koden och ladda ner intyget som PDF.", "Sign in to see your vaccination, test and recovery certificates, show their QR codes and download them as PDF."},
+	"list.title":     {"Dina intyg", "Your certificates"},
+	"list.signedin":  {"Inloggad som", "Signed in as"},
+	"list.empty":     {"Du har inga intyg ännu.", "You have no certificates yet."},
+	"issued":         {"Utfärdat", "Issued"},
+	"validuntil":     {"Giltigt till", "Valid until"},
+	"status":         {"Status", "Status"},
+	"status.valid":   {"Giltigt", "Valid"},
+	"status.expired": {"Har gått ut", "Expired"},
+	"status.revoked": {"Återkallat", "Revoked"},
+	"revoked.notice": {"Utfärdaren har återkallat intyget. Det godtas inte när det kontrolleras. Kontakta den som utfärdade det om du behöver ett nytt.",
+		"The issuer has withdrawn this certificate. It will be refused when it is checked. Contact the provider who issued it if you need a new one."},
 	"environment":       {"Miljö", "Environment"},
 	"sandbox":           {"Testmiljö (inte giltigt)", "Test environment (not valid)"},
 	"open":              {"Visa intyget och QR-koden", "Show the certificate and QR code"},
@@ -60,4 +65,20 @@ func translate(lang, key string) string {
 		return m[1]
 	}
 	return m[0]
+}
+
+// acceptLanguage is the first of Swedish and English an Accept-Language header names, in the
+// order it lists them; Swedish when it names neither.
+func acceptLanguage(header string) string {
+	for part := range strings.SplitSeq(header, ",") {
+		tag, _, _ := strings.Cut(part, ";")
+		tag = strings.ToLower(strings.TrimSpace(tag))
+		switch {
+		case strings.HasPrefix(tag, "sv"):
+			return "sv"
+		case strings.HasPrefix(tag, "en"):
+			return "en"
+		}
+	}
+	return "sv"
 }

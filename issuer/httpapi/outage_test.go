@@ -3,12 +3,9 @@ package httpapi_test
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,111 +14,6 @@ import (
 	"github.com/sedcc/dcc/issuer/store/pgtest"
 	"github.com/sedcc/dcc/issuer/store/postgres"
 )
-
-// cutProxy forwards TCP to a target until it is cut: then it closes every connection and
-// refuses new ones, as a database host that went away does. Heal reopens it on the same port.
-type cutProxy struct {
-	t      testing.TB
-	target string
-	addr   string
-
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  []net.Conn
-	silent bool // accept and swallow, never answer: a host behind a firewall that drops packets
-}
-
-func newCutProxy(t testing.TB, target string) *cutProxy {
-	p := &cutProxy{t: t, target: target}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.addr = ln.Addr().String()
-	p.serve(ln)
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *cutProxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			silent := p.silent
-			if silent {
-				p.conns = append(p.conns, c)
-			}
-			p.mu.Unlock()
-			if silent {
-				go func() { _, _ = io.Copy(io.Discard, c) }()
-				continue
-			}
-			up, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() { _, _ = io.Copy(c, up); c.Close() }()
-		}
-	}()
-}
-
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-// silence drops every open connection and from then on accepts connections without ever
-// answering on them.
-func (p *cutProxy) silence() {
-	p.mu.Lock()
-	p.silent = true
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-	p.mu.Unlock()
-}
-
-func (p *cutProxy) heal() {
-	p.mu.Lock()
-	if p.silent {
-		// Connections opened during the silence were never answered; the way back resets them.
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.conns = nil
-	}
-	p.silent = false
-	p.mu.Unlock()
-	if p.ln != nil {
-		return
-	}
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.serve(ln)
-}
 
 // TestStoreOutage: with the database gone, readiness fails and issuance answers 503
 // store-unavailable with Retry-After at once, not after a long timeout; when the database is back
@@ -136,8 +28,12 @@ func TestStoreOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := newCutProxy(t, u.Host)
-	u.Host = proxy.addr
+	proxy, err := pgtest.NewProxy(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
+	u.Host = proxy.Addr()
 	st, err := postgres.Open(ctx, u.String(), postgres.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +49,7 @@ func TestStoreOutage(t *testing.T) {
 		t.Fatalf("readyz before the outage: %d %s", a.status, a.body)
 	}
 
-	proxy.cut()
+	proxy.Refuse()
 	start := time.Now()
 	a := e.post("/api/v1/observation", e.sandbox, body("SO-2"))
 	took := time.Since(start)
@@ -178,7 +74,9 @@ func TestStoreOutage(t *testing.T) {
 		t.Fatalf("healthz with the store down: %d", h.status)
 	}
 
-	proxy.heal()
+	if err := proxy.Heal(); err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		r = e.do(http.MethodGet, "/readyz", "", nil)
@@ -194,7 +92,7 @@ func TestStoreOutage(t *testing.T) {
 
 	// A database that stops answering (packets dropped): the request waits at most the store's
 	// operation timeout, not the client's, and gets the same 503.
-	proxy.silence()
+	proxy.Blackhole()
 	start = time.Now()
 	a = e.post("/api/v1/observation", e.sandbox, body("SO-3"))
 	took = time.Since(start)
@@ -205,7 +103,9 @@ func TestStoreOutage(t *testing.T) {
 	if took > 2*time.Second+3*time.Second {
 		t.Errorf("the answer took %s with the store silent; the store timeout is 2s", took)
 	}
-	proxy.heal()
+	if err := proxy.Heal(); err != nil {
+		t.Fatal(err)
+	}
 	deadline = time.Now().Add(15 * time.Second)
 	for e.do(http.MethodGet, "/readyz", "", nil).status != http.StatusOK {
 		if time.Now().After(deadline) {

@@ -2,14 +2,11 @@ package httpapi
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -117,6 +114,9 @@ func (s *Server) revoke(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if created {
+		s.pub.invalidate(docRevocations)
+	}
 	return c.JSON(http.StatusOK, revocationView{UVCI: rev.UVCI, Reason: string(rev.Reason), RevokedAt: rev.RevokedAt.UTC(), Created: created})
 }
 
@@ -133,46 +133,24 @@ func routeTemplate(path string) string {
 
 // revocations serves GET /api/v1/revocations: the EU DCC revocation list, signed.
 func (s *Server) revocations(c echo.Context) error {
-	list, err := s.revs.RevocationList(c.Request().Context())
+	d, err := s.publishedDocument(c.Request().Context(), docRevocations, func(ctx context.Context) (any, error) {
+		return s.revs.RevocationList(ctx)
+	})
 	if err != nil {
 		return err
 	}
-	return s.published(c, list)
+	return servePublished(c, d)
 }
 
 // trustList serves GET /api/v1/trust-list: every DSC the service has signed with, signed.
 func (s *Server) trustList(c echo.Context) error {
-	list, err := s.revs.TrustList(c.Request().Context())
+	d, err := s.publishedDocument(c.Request().Context(), docTrustList, func(ctx context.Context) (any, error) {
+		return s.revs.TrustList(ctx)
+	})
 	if err != nil {
 		return err
 	}
-	return s.published(c, list)
-}
-
-// published answers a published document with its integrity headers: ETag (and 304 for a
-// matching If-None-Match), Cache-Control, Content-Digest (SHA-256) and X-DCC-Signature (a
-// detached COSE_Sign1 by the service's DSC key, base64).
-func (s *Server) published(c echo.Context, doc any) error {
-	body, err := json.Marshal(doc)
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256(body)
-	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:]) + `"`
-	h := c.Response().Header()
-	h.Set("ETag", etag)
-	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(publishedMaxAge.Seconds())))
-	h.Set("Vary", "Accept-Encoding")
-	if match := c.Request().Header.Get("If-None-Match"); match != "" && etagMatches(match, etag) {
-		return c.NoContent(http.StatusNotModified)
-	}
-	sig, err := s.revs.SignDocument(body)
-	if err != nil {
-		return err
-	}
-	h.Set(trust.DigestHeader, trust.Digest(body))
-	h.Set(trust.SignatureHeader, base64.StdEncoding.EncodeToString(sig))
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, body)
+	return servePublished(c, d)
 }
 
 // verifyRequest is the body of POST /api/v1/verify.

@@ -111,7 +111,7 @@ func TestRevokeByRole(t *testing.T) {
 			if a := e.post(revokePath("URN:UVCI:01:SE:DCC/NOSUCH#X"), admin, reason); a.status != http.StatusNotFound {
 				t.Errorf("unknown UVCI: %d %s", a.status, a.body)
 			}
-			if revoked, err := e.revs.IsRevoked(ctx, mine.uvci); err != nil || revoked {
+			if revoked, err := e.store.RevokedAmong(ctx, []string{mine.uvci}); err != nil || revoked[mine.uvci] {
 				t.Fatalf("revoked after refusals: %v %v", revoked, err)
 			}
 
@@ -128,7 +128,7 @@ func TestRevokeByRole(t *testing.T) {
 				t.Errorf("support admin revokes another provider's: %d %s", a.status, a.body)
 			}
 			for _, u := range []string{mine.uvci, theirs.uvci} {
-				if revoked, err := e.revs.IsRevoked(ctx, u); err != nil || !revoked {
+				if revoked, err := e.store.RevokedAmong(ctx, []string{u}); err != nil || !revoked[u] {
 					t.Errorf("%s not revoked: %v", u, err)
 				}
 			}

@@ -107,6 +107,8 @@ type Server struct {
 	// verifyLimits paces POST /api/v1/verify per credential.
 	verifyLimits *rateLimiter
 	cit          *Citizens
+	// pub holds the published documents as last built.
+	pub *publishedCache
 }
 
 // Route is one served route and the roles that may call it (see docs/roles.md).
@@ -142,6 +144,7 @@ func New(o Options) *Server {
 		o.VerifyRate = defaultVerifyRate
 	}
 	s.verifyLimits = newRateLimiter(o.VerifyRate, o.Clock)
+	s.pub = newPublishedCache()
 	s.authFails = newAuthLimiter(o.AuthFailures, o.Clock)
 	s.shares = newShares(o.SlotsPerCredential)
 	s.bodyTimeout = o.BodyTimeout

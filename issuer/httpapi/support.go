@@ -85,16 +85,7 @@ func (s *Server) supportLang(c echo.Context) string {
 	if l := c.FormValue("lang"); l == "sv" || l == "en" {
 		return l
 	}
-	for _, part := range strings.Split(c.Request().Header.Get("Accept-Language"), ",") {
-		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
-		switch {
-		case strings.HasPrefix(tag, "sv"):
-			return "sv"
-		case strings.HasPrefix(tag, "en"):
-			return "en"
-		}
-	}
-	return "sv"
+	return acceptLanguage(c.Request().Header.Get("Accept-Language"))
 }
 
 func (s *Server) newSupportView(c echo.Context) supportView {

@@ -242,16 +242,7 @@ func (s *Server) language(c echo.Context) string {
 	if ck, err := c.Cookie(cookieLang); err == nil && (ck.Value == "sv" || ck.Value == "en") {
 		return ck.Value
 	}
-	for _, part := range strings.Split(c.Request().Header.Get("Accept-Language"), ",") {
-		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
-		switch {
-		case strings.HasPrefix(tag, "sv"):
-			return "sv"
-		case strings.HasPrefix(tag, "en"):
-			return "en"
-		}
-	}
-	return "sv"
+	return acceptLanguage(c.Request().Header.Get("Accept-Language"))
 }
 
 type pageData struct {
@@ -284,9 +275,9 @@ func (s *Server) renderPage(c echo.Context, status int, page string, d pageData)
 	return c.HTMLBlob(status, buf.Bytes())
 }
 
-func (s *Server) viewOf(ct issuer.Certificate, lang string) certView {
+func (s *Server) viewOf(ct issuer.Certificate, revoked bool, lang string) certView {
 	base := "/certificates/" + url.PathEscape(ct.UVCI)
-	st := statusOf(ct, s.now())
+	st := statusOf(ct, revoked, s.now())
 	return certView{
 		UVCI:       ct.UVCI,
 		KindTitle:  translate(lang, "kind."+string(ct.Kind)),
@@ -317,7 +308,7 @@ func (s *Server) webHome(c echo.Context) error {
 		}
 		d := pageData{Lang: lang, Title: translate(lang, "list.title"), SignedIn: true, CSRF: ss.CSRF, Name: ss.Name}
 		for _, ct := range certs {
-			d.Certificates = append(d.Certificates, s.viewOf(ct, lang))
+			d.Certificates = append(d.Certificates, s.viewOf(ct.Certificate, ct.Revoked, lang))
 		}
 		return s.renderPage(c, http.StatusOK, "list", d)
 	})(c)
@@ -334,9 +325,13 @@ func (s *Server) webCertificate(c echo.Context, n pnr.Number) error {
 	if err != nil {
 		return err
 	}
+	revoked, err := s.cit.view.IsRevoked(c.Request().Context(), docs.cert.UVCI)
+	if err != nil {
+		return err
+	}
 	ss, _ := s.currentSession(c)
 	pc := s.printable(docs.cert, docs.payload)
-	d := pageData{Lang: lang, SignedIn: true, CSRF: ss.CSRF, C: s.viewOf(docs.cert, lang),
+	d := pageData{Lang: lang, SignedIn: true, CSRF: ss.CSRF, C: s.viewOf(docs.cert, revoked, lang),
 		QRWidth: docs.qrWidth, QRHeight: docs.qrHeight,
 		Holder: strings.TrimSpace(pc.GivenName + " " + pc.FamilyName), BirthDate: pc.BirthDate}
 	d.Title = d.C.KindTitle

@@ -22,6 +22,7 @@
 package idp
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -124,21 +125,11 @@ func New(o Options) (*Server, error) {
 		return nil, errors.New("idp: no issuer URL")
 	}
 	o.Issuer = strings.TrimRight(o.Issuer, "/")
-	if o.ClientID == "" {
-		o.ClientID = DefaultClientID
-	}
-	if o.Audience == "" {
-		o.Audience = DefaultAudience
-	}
-	if o.PNRClaim == "" {
-		o.PNRClaim = DefaultPNRClaim
-	}
-	if o.TokenTTL == 0 {
-		o.TokenTTL = DefaultTokenTTL
-	}
-	if o.KeyGrace == 0 {
-		o.KeyGrace = DefaultKeyGrace
-	}
+	o.ClientID = cmp.Or(o.ClientID, DefaultClientID)
+	o.Audience = cmp.Or(o.Audience, DefaultAudience)
+	o.PNRClaim = cmp.Or(o.PNRClaim, DefaultPNRClaim)
+	o.TokenTTL = cmp.Or(o.TokenTTL, DefaultTokenTTL)
+	o.KeyGrace = cmp.Or(o.KeyGrace, DefaultKeyGrace)
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
@@ -276,9 +267,7 @@ type Token struct {
 // Mint signs a token: the access token of a signed-in person unless t says otherwise.
 func (s *Server) Mint(t Token) (string, error) {
 	now := s.o.Clock()
-	if t.Issuer == "" {
-		t.Issuer = s.o.Issuer
-	}
+	t.Issuer = cmp.Or(t.Issuer, s.o.Issuer)
 	if t.Audience == nil {
 		t.Audience = []string{s.o.Audience}
 	}

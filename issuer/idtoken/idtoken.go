@@ -5,6 +5,7 @@
 package idtoken
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -119,30 +120,18 @@ func New(o Options) (*Verifier, error) {
 	if o.Audience == "" {
 		return nil, errors.New("idtoken: no audience")
 	}
-	if o.JWKSURL == "" {
-		o.JWKSURL = strings.TrimRight(o.Issuer, "/") + "/jwks"
-	}
-	if o.PNRClaim == "" {
-		o.PNRClaim = DefaultPNRClaim
-	}
-	if o.Skew == 0 {
-		o.Skew = DefaultSkew
-	}
-	if o.MinRefresh == 0 {
-		o.MinRefresh = DefaultMinRefresh
-	}
-	if o.MaxAge == 0 {
-		o.MaxAge = DefaultMaxAge
-	}
+	o.JWKSURL = cmp.Or(o.JWKSURL, strings.TrimRight(o.Issuer, "/")+"/jwks")
+	o.PNRClaim = cmp.Or(o.PNRClaim, DefaultPNRClaim)
+	o.Skew = cmp.Or(o.Skew, DefaultSkew)
+	o.MinRefresh = cmp.Or(o.MinRefresh, DefaultMinRefresh)
+	o.MaxAge = cmp.Or(o.MaxAge, DefaultMaxAge)
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
-	if o.CacheSize == 0 {
-		o.CacheSize = DefaultCacheSize
-	}
+	o.CacheSize = cmp.Or(o.CacheSize, DefaultCacheSize)
 	ks := &keySet{url: o.JWKSURL, client: o.HTTPClient, now: o.Clock, minRefresh: o.MinRefresh, maxAge: o.MaxAge}
 	algs := make([]string, len(Algorithms))
 	for i, a := range Algorithms {

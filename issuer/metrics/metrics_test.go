@@ -435,7 +435,7 @@ func (nopStore) Revoke(context.Context, issuer.Revocation, issuer.AuditEvent) (i
 func (nopStore) Revocation(context.Context, string) (issuer.Revocation, error) {
 	return issuer.Revocation{}, nil
 }
-func (nopStore) IsRevoked(context.Context, string) (bool, error) { return false, nil }
+func (nopStore) RevokedAmong(context.Context, []string) (map[string]bool, error) { return nil, nil }
 func (nopStore) Revocations(context.Context, time.Time) ([]issuer.Revocation, error) {
 	return nil, nil
 }

@@ -175,8 +175,8 @@ func (t *timedStore) Revocation(ctx context.Context, uvci string) (issuer.Revoca
 	return timed(t, "Revocation", func() (issuer.Revocation, error) { return t.s.Revocation(ctx, uvci) })
 }
 
-func (t *timedStore) IsRevoked(ctx context.Context, uvci string) (bool, error) {
-	return timed(t, "IsRevoked", func() (bool, error) { return t.s.IsRevoked(ctx, uvci) })
+func (t *timedStore) RevokedAmong(ctx context.Context, uvcis []string) (map[string]bool, error) {
+	return timed(t, "RevokedAmong", func() (map[string]bool, error) { return t.s.RevokedAmong(ctx, uvcis) })
 }
 
 func (t *timedStore) Revocations(ctx context.Context, expiringAfter time.Time) ([]issuer.Revocation, error) {

@@ -9,6 +9,7 @@ package httpregister
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -203,33 +204,15 @@ func New(o Options) (*Client, error) {
 }
 
 func setDefaults(o *Options) {
-	if o.Timeout == 0 {
-		o.Timeout = DefaultTimeout
-	}
-	if o.Budget == 0 {
-		o.Budget = DefaultBudget
-	}
-	if o.MaxAttempts == 0 {
-		o.MaxAttempts = DefaultMaxAttempts
-	}
-	if o.BackoffBase == 0 {
-		o.BackoffBase = DefaultBackoffBase
-	}
-	if o.BackoffMax == 0 {
-		o.BackoffMax = DefaultBackoffMax
-	}
-	if o.BreakerFailures == 0 {
-		o.BreakerFailures = DefaultBreakerFailures
-	}
-	if o.BreakerCooldown == 0 {
-		o.BreakerCooldown = DefaultBreakerCooldown
-	}
-	if o.CacheTTL == 0 {
-		o.CacheTTL = DefaultCacheTTL
-	}
-	if o.CacheSize == 0 {
-		o.CacheSize = DefaultCacheSize
-	}
+	o.Timeout = cmp.Or(o.Timeout, DefaultTimeout)
+	o.Budget = cmp.Or(o.Budget, DefaultBudget)
+	o.MaxAttempts = cmp.Or(o.MaxAttempts, DefaultMaxAttempts)
+	o.BackoffBase = cmp.Or(o.BackoffBase, DefaultBackoffBase)
+	o.BackoffMax = cmp.Or(o.BackoffMax, DefaultBackoffMax)
+	o.BreakerFailures = cmp.Or(o.BreakerFailures, DefaultBreakerFailures)
+	o.BreakerCooldown = cmp.Or(o.BreakerCooldown, DefaultBreakerCooldown)
+	o.CacheTTL = cmp.Or(o.CacheTTL, DefaultCacheTTL)
+	o.CacheSize = cmp.Or(o.CacheSize, DefaultCacheSize)
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{
 			Transport: http.DefaultTransport.(*http.Transport).Clone(),
@@ -240,9 +223,7 @@ func setDefaults(o *Options) {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
-	if o.ProbeNumber == "" {
-		o.ProbeNumber = DefaultProbeNumber
-	}
+	o.ProbeNumber = cmp.Or(o.ProbeNumber, DefaultProbeNumber)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}

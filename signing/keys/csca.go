@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
@@ -29,18 +30,12 @@ type CSCAOptions struct {
 // NewCSCA creates a self-signed CSCA certificate for key (a CA that may sign DSCs only: path
 // length 0). It stands in for a national CSCA in development and tests.
 func NewCSCA(key crypto.Signer, opts CSCAOptions) (*x509.Certificate, error) {
-	if opts.Country == "" {
-		opts.Country = "SE"
-	}
-	if opts.CommonName == "" {
-		opts.CommonName = "DCC development CSCA"
-	}
+	opts.Country = cmp.Or(opts.Country, "SE")
+	opts.CommonName = cmp.Or(opts.CommonName, "DCC development CSCA")
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
 	}
-	if opts.Validity == 0 {
-		opts.Validity = 10 * 365 * 24 * time.Hour
-	}
+	opts.Validity = cmp.Or(opts.Validity, 10*365*24*time.Hour)
 	serial, err := randomSerial()
 	if err != nil {
 		return nil, err

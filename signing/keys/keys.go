@@ -5,6 +5,7 @@ package keys
 
 import (
 	"bytes"
+	"cmp"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -133,21 +134,13 @@ func Kinds(cert *x509.Certificate) []dcc.Kind {
 }
 
 func (o Options) withDefaults() Options {
-	if o.Country == "" {
-		o.Country = "SE"
-	}
-	if o.Organization == "" {
-		o.Organization = "Development DCC issuer"
-	}
-	if o.CommonName == "" {
-		o.CommonName = "DCC development DSC"
-	}
+	o.Country = cmp.Or(o.Country, "SE")
+	o.Organization = cmp.Or(o.Organization, "Development DCC issuer")
+	o.CommonName = cmp.Or(o.CommonName, "DCC development DSC")
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
-	if o.Validity == 0 {
-		o.Validity = 2 * 365 * 24 * time.Hour
-	}
+	o.Validity = cmp.Or(o.Validity, 2*365*24*time.Hour)
 	return o
 }
 

@@ -237,8 +237,10 @@ func SandboxRegister(c Config, log *slog.Logger) (registry.Register, error) {
 	return r, nil
 }
 
-// Issuer wires the issuance service.
-func Issuer(c Config, st issuer.Store, signers map[issuer.Environment]*rotation.Schedule, reg, sandboxReg registry.Register,
+// Issuer wires the issuance service. Audit searches go to audit, the read pool where there is one
+// (OpenReads), so that support staff's searches do not compete with issuance on the primary; nil
+// means st.
+func Issuer(c Config, st issuer.Store, audit issuer.AuditReader, signers map[issuer.Environment]*rotation.Schedule, reg, sandboxReg registry.Register,
 	subjectKey []byte, values *valueset.Catalogue, log *slog.Logger, clock func() time.Time, metrics issuer.Metrics) (*issuer.Service, error) {
 	ss := map[issuer.Environment]issuer.Signer{}
 	for env, s := range signers {
@@ -248,6 +250,9 @@ func Issuer(c Config, st issuer.Store, signers map[issuer.Environment]*rotation.
 	pol, err := policy.New(policy.Issuance{})
 	if err != nil {
 		return nil, err
+	}
+	if audit == nil {
+		audit = st
 	}
 	parser := fhir.NewParser(fhir.Options{Now: clock, MaxTestAge: c.MaxTestAge, ClockSkew: c.ClockSkew, Values: values, Policy: pol})
 	return issuer.New(issuer.Options{
@@ -263,7 +268,7 @@ func Issuer(c Config, st issuer.Store, signers map[issuer.Environment]*rotation.
 			CitizenSandbox:      c.CitizenSandbox,
 		},
 		Store:           st,
-		Audit:           st,
+		Audit:           audit,
 		Signers:         ss,
 		UVCIs:           uvci.Generator{Country: c.Country, Prefix: c.UVCIPrefix},
 		Register:        reg,

@@ -48,21 +48,8 @@ func (s *Store) ListClientCerts(ctx context.Context, principalID string) ([]issu
 
 // RevokeClientCert ends a client certificate's binding at once; the first revocation time stays.
 func (s *Store) RevokeClientCert(ctx context.Context, fingerprint []byte, at time.Time) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE client_certificates SET revoked_at = COALESCE(revoked_at, ?) WHERE fingerprint = ?`,
-			micros(at), nonNilBlob(fingerprint))
-		if err != nil {
-			return classify(err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return classify(err)
-		}
-		if n == 0 {
-			return issuer.ErrNotFound
-		}
-		return nil
-	})
+	err := s.updateOne(ctx, `UPDATE client_certificates SET revoked_at = COALESCE(revoked_at, ?) WHERE fingerprint = ?`,
+		micros(at), nonNilBlob(fingerprint))
 	if err != nil {
 		return fmt.Errorf("revoke client certificate %x: %w", fingerprint, err)
 	}

@@ -127,8 +127,16 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) error
 }
 
 func (s *Store) updateKey(ctx context.Context, op, query, id string, at time.Time) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, query, micros(at), id)
+	if err := s.updateOne(ctx, query, micros(at), id); err != nil {
+		return fmt.Errorf("%s api key %s: %w", op, id, err)
+	}
+	return nil
+}
+
+// updateOne runs an UPDATE in a write transaction: ErrNotFound when it matched no row.
+func (s *Store) updateOne(ctx context.Context, query string, args ...any) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
 		if err != nil {
 			return classify(err)
 		}
@@ -141,10 +149,6 @@ func (s *Store) updateKey(ctx context.Context, op, query, id string, at time.Tim
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("%s api key %s: %w", op, id, err)
-	}
-	return nil
 }
 
 func scanKey(row scanner) (issuer.APIKey, error) {

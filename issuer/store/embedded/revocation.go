@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -69,15 +70,25 @@ func (s *Store) Revocation(ctx context.Context, uvci string) (issuer.Revocation,
 	return r, nil
 }
 
-// IsRevoked reports whether the UVCI is revoked.
-func (s *Store) IsRevoked(ctx context.Context, uvci string) (bool, error) {
-	if s.closed.Load() {
-		return false, fmt.Errorf("is %s revoked: %w", uvci, errClosed)
+// RevokedAmong returns which of the UVCIs are revoked, in one query.
+func (s *Store) RevokedAmong(ctx context.Context, uvcis []string) (map[string]bool, error) {
+	revoked := map[string]bool{}
+	if len(uvcis) == 0 {
+		return revoked, nil
 	}
-	var revoked bool
-	err := s.reader.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM revocations WHERE uvci = ?)`, uvci).Scan(&revoked)
+	list, err := json.Marshal(uvcis)
 	if err != nil {
-		return false, fmt.Errorf("is %s revoked: %w", uvci, classify(err))
+		return nil, fmt.Errorf("revoked among %d certificates: %w", len(uvcis), err)
+	}
+	found, err := queryAll(ctx, s, func(row scanner) (string, error) {
+		var u string
+		return u, row.Scan(&u)
+	}, `SELECT uvci FROM revocations WHERE uvci IN (SELECT value FROM json_each(?))`, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("revoked among %d certificates: %w", len(uvcis), err)
+	}
+	for _, u := range found {
+		revoked[u] = true
 	}
 	return revoked, nil
 }

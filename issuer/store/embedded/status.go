@@ -67,22 +67,9 @@ func (s *Store) OpenIncidentFor(ctx context.Context, dependency string) (issuer.
 
 // CloseStatusEvent closes an incident or notice; closing it again keeps the first time.
 func (s *Store) CloseStatusEvent(ctx context.Context, id string, at time.Time) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE status_incidents
-			SET updated_at = CASE WHEN closed_at IS NULL THEN ? ELSE updated_at END, closed_at = COALESCE(closed_at, ?)
-			WHERE id = ?`, micros(at), micros(at), id)
-		if err != nil {
-			return classify(err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return classify(err)
-		}
-		if n == 0 {
-			return issuer.ErrNotFound
-		}
-		return nil
-	})
+	err := s.updateOne(ctx, `UPDATE status_incidents
+		SET updated_at = CASE WHEN closed_at IS NULL THEN ? ELSE updated_at END, closed_at = COALESCE(closed_at, ?)
+		WHERE id = ?`, micros(at), micros(at), id)
 	if err != nil {
 		return fmt.Errorf("close status event %s: %w", id, err)
 	}

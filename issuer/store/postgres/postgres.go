@@ -48,7 +48,7 @@ type Options struct {
 type Store struct {
 	pool      *pgxpool.Pool
 	timeout   time.Duration
-	group     *groupcommit.Committer[issuer.Record]
+	group     *groupcommit.Committer[pendingRecord]
 	closeOnce sync.Once
 	// schemaReady gates every connection the pool hands out: false until the schema is known to be
 	// current (at once for Open, after the background migration for Start).

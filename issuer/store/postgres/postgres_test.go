@@ -127,25 +127,34 @@ func TestUnreachableServerIsUnavailable(t *testing.T) {
 	}
 }
 
-func TestBlockedOperationTimesOutAsUnavailable(t *testing.T) {
-	url := migratedDatabase(t)
-	s := openStore(t, url, postgres.Options{Timeout: 300 * time.Millisecond})
-
+// lockTable holds an exclusive lock on the table from another connection until the test ends
+// or the returned transaction is rolled back: every statement that touches it waits, as it
+// would for a database that stopped answering.
+func lockTable(t *testing.T, url, table string) pgx.Tx {
+	t.Helper()
 	locker, err := pgx.Connect(t.Context(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer locker.Close(context.Background())
+	t.Cleanup(func() { locker.Close(context.Background()) })
 	tx, err := locker.Begin(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback(context.Background())
-	if _, err := tx.Exec(t.Context(), `LOCK TABLE certificates IN ACCESS EXCLUSIVE MODE`); err != nil {
+	t.Cleanup(func() { tx.Rollback(context.Background()) })
+	if _, err := tx.Exec(t.Context(), `LOCK TABLE `+table+` IN ACCESS EXCLUSIVE MODE`); err != nil {
 		t.Fatal(err)
 	}
+	return tx
+}
 
-	_, err = s.CertificateByUVCI(t.Context(), "URN:UVCI:01:SE:X")
+func TestBlockedOperationTimesOutAsUnavailable(t *testing.T) {
+	url := migratedDatabase(t)
+	s := openStore(t, url, postgres.Options{Timeout: 300 * time.Millisecond})
+
+	tx := lockTable(t, url, "certificates")
+
+	_, err := s.CertificateByUVCI(t.Context(), "URN:UVCI:01:SE:X")
 	if !errors.Is(err, issuer.ErrStoreUnavailable) {
 		t.Errorf("read of a locked table: error %v, want ErrStoreUnavailable", err)
 	}
@@ -154,6 +163,35 @@ func TestBlockedOperationTimesOutAsUnavailable(t *testing.T) {
 	}
 	if _, err := s.CertificateByUVCI(t.Context(), "URN:UVCI:01:SE:X"); !errors.Is(err, issuer.ErrNotFound) {
 		t.Errorf("after the lock is released: error %v, want ErrNotFound", err)
+	}
+}
+
+// TestQueuedRecordGetsOneTimeout: a Record queued behind a commit that hangs (its table locked,
+// as a database that stopped answering holds it) fails as unavailable within the store's timeout
+// counted from its own call, not after the hanging commit's timeout and then one of its own.
+func TestQueuedRecordGetsOneTimeout(t *testing.T) {
+	const timeout = time.Second
+	url := migratedDatabase(t)
+	s := openStore(t, url, postgres.Options{Timeout: timeout, GroupCommitters: 1})
+
+	lockTable(t, url, "audit_events")
+
+	first := make(chan error, 1)
+	go func() { first <- s.Record(context.Background(), storetest.SampleRecord("queued-first")) }()
+	// The first Record's commit now holds the one committer, waiting for the lock.
+	time.Sleep(timeout / 2)
+	began := time.Now()
+	err := s.Record(context.Background(), storetest.SampleRecord("queued-second"))
+	took := time.Since(began)
+	if !errors.Is(err, issuer.ErrStoreUnavailable) {
+		t.Errorf("queued Record: error %v, want ErrStoreUnavailable", err)
+	}
+	// Its own timeout is 1 s; behind the first commit's timeout it would have taken 1.5 s.
+	if took > timeout+timeout/3 {
+		t.Errorf("queued Record returned after %s; the store timeout is %s", took.Round(time.Millisecond), timeout)
+	}
+	if err := <-first; !errors.Is(err, issuer.ErrStoreUnavailable) {
+		t.Errorf("hanging Record: error %v, want ErrStoreUnavailable", err)
 	}
 }
 

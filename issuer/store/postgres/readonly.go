@@ -96,6 +96,11 @@ func (r *Reads) CertificatesBySubject(ctx context.Context, subjectKey []byte) ([
 	return r.standby.CertificatesBySubject(ctx, subjectKey)
 }
 
+// RevokedAmong reads the revocations from the standby (may lag, see OpenReadOnly).
+func (r *Reads) RevokedAmong(ctx context.Context, uvcis []string) (map[string]bool, error) {
+	return r.standby.RevokedAmong(ctx, uvcis)
+}
+
 // SearchAudit searches the audit trail on the standby (may lag, see OpenReadOnly).
 func (r *Reads) SearchAudit(ctx context.Context, q issuer.AuditQuery) (issuer.AuditPage, error) {
 	return r.standby.SearchAudit(ctx, q)

@@ -43,6 +43,10 @@ const (
 // r to a committer and returns once the commit that holds it has returned, so a nil result is
 // durable. A Record whose identifier or request id is taken is left out of the shared commit and
 // answered alone.
+//
+// The store's timeout bounds the whole call, the wait for a committer included: a commit runs
+// until the earliest deadline of the Records it holds, so that a Record queued behind a commit
+// that hangs (a database that stopped answering) is not given a second timeout of its own.
 func (s *Store) Record(ctx context.Context, r issuer.Record) error {
 	if r.Audit.ID == "" {
 		id, err := uuid.NewV7()
@@ -51,7 +55,10 @@ func (s *Store) Record(ctx context.Context, r issuer.Record) error {
 		}
 		r.Audit.ID = id.String()
 	}
-	err := s.group.Do(ctx, r)
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	err := s.group.Do(ctx, pendingRecord{rec: r, deadline: deadline})
 	switch {
 	case err == nil:
 		return nil
@@ -65,13 +72,27 @@ func (s *Store) Record(ctx context.Context, r issuer.Record) error {
 	return err
 }
 
+// pendingRecord is a Record waiting for a group commit, with its caller's deadline.
+type pendingRecord struct {
+	rec      issuer.Record
+	deadline time.Time
+}
+
 // commitRecords is the group commit: every Record in one transaction, pipelined in one round
 // trip. When one of them meets a taken identifier or request id, it is answered with that and the
 // rest are tried again without it; when the server refuses a statement otherwise, each Record is
 // tried in a transaction of its own, so that one bad Record fails alone. A failure to reach the
 // server fails them all: whether a commit was made may then be unknown, so none is tried again.
-func (s *Store) commitRecords(rs []issuer.Record) []error {
-	ctx, cancel := s.bound(context.Background())
+func (s *Store) commitRecords(ps []pendingRecord) []error {
+	deadline := ps[0].deadline
+	rs := make([]issuer.Record, len(ps))
+	for i, p := range ps {
+		rs[i] = p.rec
+		if p.deadline.Before(deadline) {
+			deadline = p.deadline
+		}
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	errs := make([]error, len(rs))
 	if len(rs) == 1 {

@@ -80,14 +80,24 @@ func (s *Store) Revocation(ctx context.Context, uvci string) (issuer.Revocation,
 	return r, nil
 }
 
-// IsRevoked reports whether the UVCI is revoked.
-func (s *Store) IsRevoked(ctx context.Context, uvci string) (bool, error) {
+// RevokedAmong returns which of the UVCIs are revoked, in one query.
+func (s *Store) RevokedAmong(ctx context.Context, uvcis []string) (map[string]bool, error) {
+	revoked := map[string]bool{}
+	if len(uvcis) == 0 {
+		return revoked, nil
+	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	var revoked bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM revocations WHERE uvci = $1)`, uvci).Scan(&revoked)
+	rows, err := s.pool.Query(ctx, `SELECT uvci FROM revocations WHERE uvci = ANY($1)`, uvcis)
 	if err != nil {
-		return false, fmt.Errorf("is %s revoked: %w", uvci, classify(err))
+		return nil, fmt.Errorf("revoked among %d certificates: %w", len(uvcis), classify(err))
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("revoked among %d certificates: %w", len(uvcis), classify(err))
+	}
+	for _, u := range list {
+		revoked[u] = true
 	}
 	return revoked, nil
 }

@@ -39,8 +39,8 @@ func testRevocations(t *testing.T, open func(t *testing.T) issuer.Store) {
 		mustRecord(t, s, issuance(c, []string{"01J0000000000000000000RV1", "01J0000000000000000000RV2", "01J0000000000000000000RV3"}[i]))
 	}
 
-	if revoked, err := s.IsRevoked(ctx(t), c1.UVCI); err != nil || revoked {
-		t.Fatalf("IsRevoked before: %v, %v", revoked, err)
+	if revoked, err := s.RevokedAmong(ctx(t), []string{c1.UVCI, c2.UVCI}); err != nil || len(revoked) != 0 {
+		t.Fatalf("RevokedAmong before: %v, %v", revoked, err)
 	}
 	if _, err := s.Revocation(ctx(t), c1.UVCI); !errors.Is(err, issuer.ErrNotFound) {
 		t.Fatalf("Revocation before: %v", err)
@@ -85,11 +85,13 @@ func testRevocations(t *testing.T, open func(t *testing.T) issuer.Store) {
 	if _, _, err := s.Revoke(ctx(t), r2, revokeAudit(c2, "01J0000000000000000000RA3", issuer.OutcomeRevoked, r2.RevokedAt)); err != nil {
 		t.Fatal(err)
 	}
-	if revoked, err := s.IsRevoked(ctx(t), c2.UVCI); err != nil || !revoked {
-		t.Fatalf("IsRevoked after: %v, %v", revoked, err)
+	revoked, err := s.RevokedAmong(ctx(t), []string{c1.UVCI, c2.UVCI, c3.UVCI, ghost.UVCI})
+	equal(t, "RevokedAmong after", revoked, map[string]bool{c1.UVCI: true, c2.UVCI: true})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if revoked, err := s.IsRevoked(ctx(t), c3.UVCI); err != nil || revoked {
-		t.Fatalf("IsRevoked of an unrevoked certificate: %v, %v", revoked, err)
+	if revoked, err := s.RevokedAmong(ctx(t), nil); err != nil || len(revoked) != 0 {
+		t.Fatalf("RevokedAmong of none: %v, %v", revoked, err)
 	}
 	list, err := s.Revocations(ctx(t), base())
 	if err != nil {

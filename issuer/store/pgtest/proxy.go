@@ -1,4 +1,4 @@
-package main
+package pgtest
 
 import (
 	"fmt"
@@ -7,13 +7,13 @@ import (
 	"sync/atomic"
 )
 
-// proxy forwards TCP to the database and fails on command, the way networks do:
-//   - refuse: the listener closes and every connection is cut (a host that went away);
-//   - blackhole: every connection, open or new, stays up but nothing passes in either direction
+// Proxy forwards TCP to a database and fails on command, the way networks do:
+//   - Refuse: the listener closes and every connection is cut (a host that went away);
+//   - Blackhole: every connection, open or new, stays up but nothing passes in either direction
 //     (a firewall that drops packets);
-//   - heal: forwarding resumes on the same address; connections that were black-holed are cut,
+//   - Heal: forwarding resumes on the same address; connections that were black-holed are cut,
 //     as their TCP timeouts would eventually do.
-type proxy struct {
+type Proxy struct {
 	target string
 	addr   string
 
@@ -23,17 +23,18 @@ type proxy struct {
 	conns  map[net.Conn]bool // value: touched by the black hole
 }
 
-func newProxy(target string) (*proxy, error) {
+// NewProxy listens on a free loopback port and forwards every connection to target.
+func NewProxy(target string) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
-	p := &proxy{target: target, addr: ln.Addr().String(), conns: map[net.Conn]bool{}}
+	p := &Proxy{target: target, addr: ln.Addr().String(), conns: map[net.Conn]bool{}}
 	p.serve(ln)
 	return p, nil
 }
 
-func (p *proxy) serve(ln net.Listener) {
+func (p *Proxy) serve(ln net.Listener) {
 	p.mu.Lock()
 	p.ln = ln
 	p.mu.Unlock()
@@ -60,13 +61,13 @@ func (p *proxy) serve(ln net.Listener) {
 	}()
 }
 
-func (p *proxy) track(c net.Conn, touched bool) {
+func (p *Proxy) track(c net.Conn, touched bool) {
 	p.mu.Lock()
 	p.conns[c] = touched
 	p.mu.Unlock()
 }
 
-func (p *proxy) closeConn(c net.Conn) {
+func (p *Proxy) closeConn(c net.Conn) {
 	p.mu.Lock()
 	delete(p.conns, c)
 	p.mu.Unlock()
@@ -75,7 +76,7 @@ func (p *proxy) closeConn(c net.Conn) {
 
 // pipe copies from src to dst while the network is up, and swallows what src sends while it is
 // black-holed (dst nil: a connection accepted during the black hole, never forwarded).
-func (p *proxy) pipe(src, dst net.Conn) {
+func (p *Proxy) pipe(src, dst net.Conn) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
@@ -100,8 +101,8 @@ func (p *proxy) pipe(src, dst net.Conn) {
 	}
 }
 
-// refuse closes the listener and cuts every connection.
-func (p *proxy) refuse() {
+// Refuse closes the listener and cuts every connection.
+func (p *Proxy) Refuse() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ln != nil {
@@ -114,11 +115,11 @@ func (p *proxy) refuse() {
 	clear(p.conns)
 }
 
-// blackhole stops every byte in both directions, keeping connections open.
-func (p *proxy) blackhole() { p.silent.Store(true) }
+// Blackhole stops every byte in both directions, keeping connections open.
+func (p *Proxy) Blackhole() { p.silent.Store(true) }
 
-// heal resumes forwarding on the same address.
-func (p *proxy) heal() error {
+// Heal resumes forwarding on the same address.
+func (p *Proxy) Heal() error {
 	p.silent.Store(false)
 	p.mu.Lock()
 	for c, touched := range p.conns {
@@ -140,4 +141,8 @@ func (p *proxy) heal() error {
 	return nil
 }
 
-func (p *proxy) close() { p.refuse() }
+// Close stops the proxy: the listener and every connection are closed.
+func (p *Proxy) Close() { p.Refuse() }
+
+// Addr is the address the proxy listens on (and listens on again after Heal).
+func (p *Proxy) Addr() string { return p.addr }

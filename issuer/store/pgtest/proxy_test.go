@@ -1,4 +1,4 @@
-package main
+package pgtest
 
 import (
 	"bufio"
@@ -63,12 +63,12 @@ func roundTrip(c net.Conn, d time.Duration) error {
 // connections stay up and nothing comes back; new ones are accepted and never answered) and
 // healing on the same address.
 func TestProxy(t *testing.T) {
-	p, err := newProxy(echoServer(t))
+	p, err := NewProxy(echoServer(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.close()
-	c, err := net.Dial("tcp", p.addr)
+	defer p.Close()
+	c, err := net.Dial("tcp", p.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,17 +76,17 @@ func TestProxy(t *testing.T) {
 		t.Fatalf("through the proxy: %v", err)
 	}
 
-	p.refuse()
+	p.Refuse()
 	if err := roundTrip(c, 2*time.Second); err == nil {
 		t.Fatal("an open connection still works after refuse")
 	}
-	if _, err := net.DialTimeout("tcp", p.addr, time.Second); err == nil {
+	if _, err := net.DialTimeout("tcp", p.Addr(), time.Second); err == nil {
 		t.Fatal("a new connection was accepted after refuse")
 	}
-	if err := p.heal(); err != nil {
+	if err := p.Heal(); err != nil {
 		t.Fatal(err)
 	}
-	c, err = net.Dial("tcp", p.addr)
+	c, err = net.Dial("tcp", p.Addr())
 	if err != nil {
 		t.Fatalf("dial after heal: %v", err)
 	}
@@ -94,21 +94,21 @@ func TestProxy(t *testing.T) {
 		t.Fatalf("after heal: %v", err)
 	}
 
-	p.blackhole()
+	p.Blackhole()
 	if err := roundTrip(c, 300*time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("open connection in the black hole: want a timeout, got %v", err)
 	}
-	c2, err := net.Dial("tcp", p.addr)
+	c2, err := net.Dial("tcp", p.Addr())
 	if err != nil {
 		t.Fatalf("a new connection in the black hole is accepted: %v", err)
 	}
 	if err := roundTrip(c2, 300*time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("new connection in the black hole: want a timeout, got %v", err)
 	}
-	if err := p.heal(); err != nil {
+	if err := p.Heal(); err != nil {
 		t.Fatal(err)
 	}
-	c3, err := net.Dial("tcp", p.addr)
+	c3, err := net.Dial("tcp", p.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
