@@ -127,6 +127,7 @@ func queueRefresh(wait time.Duration) int {
 // waiting answers a visitor who waits: the waiting page for a browser, 503 queued for the API.
 func (s *Server) waiting(c echo.Context, d queue.Decision) error {
 	refresh := queueRefresh(d.Wait)
+	c.Set(keyQueued, true)
 	h := c.Response().Header()
 	h.Set(echo.HeaderCacheControl, "no-store")
 	if wantsPage(c) && s.cit.web != nil {
@@ -137,6 +138,7 @@ func (s *Server) waiting(c echo.Context, d queue.Decision) error {
 			Position: strconv.FormatInt(d.Position, 10),
 			Wait:     waitText(lang, d.Wait),
 			At:       d.AdmitAt.In(s.zone).Format("15:04:05"),
+			AtISO:    d.AdmitAt.UTC().Format(time.RFC3339Nano),
 			Keep:     fmt.Sprintf(translate(lang, "queue.keep"), int(d.TicketEnds.Sub(d.AdmitAt).Minutes())),
 			Again:    sameURL(c),
 		}}
@@ -177,7 +179,7 @@ func sameURL(c echo.Context) string {
 
 // queueView is what the waiting page shows.
 type queueView struct {
-	Number, Position, Wait, At, Keep, Again string
+	Number, Position, Wait, At, AtISO, Keep, Again string
 }
 
 // waitText says a wait in words: under a minute, or about N minutes.

@@ -88,7 +88,8 @@ func TestQueueWaitingPage(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" {
 		t.Fatalf("second visitor: %d Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
-	for _, want := range []string{`<meta http-equiv="refresh" content="1">`, "Du står i kö", `<dd id="queue-position">1</dd>`, "mindre än en minut", `lang="sv"`} {
+	for _, want := range []string{`<meta http-equiv="refresh" content="1">`, "Du står i kö", `<dd id="queue-position">1</dd>`, "mindre än en minut", `lang="sv"`,
+		`<time datetime="` + clk.now().Add(time.Second).Format(time.RFC3339Nano) + `">`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("Swedish waiting page lacks %q:\n%s", want, body)
 		}
@@ -133,6 +134,10 @@ func TestQueueWaitingPage(t *testing.T) {
 	// The English visitor's ticket is not the Swedish one's turn.
 	if resp, _ := getWith(t, en, e.url+"/"); resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("third visitor one second early: %d", resp.StatusCode)
+	}
+	// Waiting is not a failure: the access log says it at info level.
+	if strings.Contains(e.logs.String(), `"level":"WARN","msg":"http request"`) {
+		t.Error("a waiting visitor's answer was logged as a warning")
 	}
 	// The sign-in itself goes through on the pass.
 	if resp, _ := getWith(t, sv, e.url+"/login"); resp.StatusCode != http.StatusSeeOther {
