@@ -182,6 +182,7 @@ func (r report) print(w io.Writer, o options) {
 	p("| providers' issuance during the rush (%s) | %.1f a second (%d failed; latency p50 %s, p99 %s) against %.1f alone (%d failed; p50 %s, p99 %s): %.0f %% | at least 90 %% |",
 		how, r.rushRate, r.during.failed, ms(r.during.pct(0.5)), ms(r.during.pct(0.99)),
 		r.baseRate, r.base.failed, ms(r.base.pct(0.5)), ms(r.base.pct(0.99)), 100*ratio)
+	p("| providers' failed issuances | alone %v; during the rush %v | |", r.base.failures, r.during.failures)
 	p("| server peak memory | %s (VmHWM; highest sampled RSS in the rush %s) | |", mib(r.hwm), mib(r.peakRSS))
 	perIssue := time.Duration(0)
 	if r.base.ok > 0 {
@@ -194,7 +195,7 @@ func (r report) print(w io.Writer, o options) {
 	}
 	p("| server CPU | %s in the rush for %d visitor requests (%.1f a visitor) and %d issuances; %s a visitor request after taking out the issuances at their cost alone (%s each) | |",
 		secs(r.rushCPU), r.requests, float64(r.requests)/float64(max(1, r.visitors)), r.during.ok, perReq, perIssue)
-	p("| server's own count | %.0f let in (dcc_queue_admitted_total, attackers' newcomers included), %.0f places passed over, %.0f reservations from the store | |",
+	p("| server's own count | %.0f let in (dcc_queue_admitted_total), %.0f places passed over, %.0f reservations from the store | |",
 		r.serverAdmitted, r.serverPassedOver, r.serverReservations)
 	p("| visitors' other answers | %d unexpected, %d transport errors | 0 |", r.unexpected, r.transports)
 	p("| load generator memory | %s from the Go runtime | |", mib(int64(r.loadHeap)))

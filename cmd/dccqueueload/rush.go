@@ -355,6 +355,8 @@ func attack(ctx context.Context, o options, base string, res *rushResult, vs []v
 type provided struct {
 	ok, failed int64
 	lat        []time.Duration // of the successful issuances, from when each was due
+	// failures by the answer's status and problem code ("0" when no answer came)
+	failures map[string]int64
 }
 
 func (p provided) pct(q float64) time.Duration {
@@ -384,9 +386,11 @@ func providers(ctx context.Context, n int, rate float64, base string, keys []str
 		req.Header.Set("Content-Type", "application/fhir+json")
 		resp, err := cl.Do(req)
 		ok := err == nil && resp.StatusCode == http.StatusOK
+		why := "no answer"
 		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
+			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
+			why = strconv.Itoa(resp.StatusCode) + " " + between(b, `"code":"`, `"}`)
 		}
 		mu.Lock()
 		if ok {
@@ -394,6 +398,10 @@ func providers(ctx context.Context, n int, rate float64, base string, keys []str
 			res.lat = append(res.lat, time.Since(due))
 		} else {
 			res.failed++
+			if res.failures == nil {
+				res.failures = map[string]int64{}
+			}
+			res.failures[why]++
 		}
 		mu.Unlock()
 	}
