@@ -390,7 +390,7 @@ func providers(ctx context.Context, n int, rate float64, base string, keys []str
 		if err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			why = strconv.Itoa(resp.StatusCode) + " " + between(b, `"code":"`, `"}`)
+			why = strconv.Itoa(resp.StatusCode) + " " + between(b, `CodeSystem/problem","code":"`, `"`)
 		}
 		mu.Lock()
 		if ok {
