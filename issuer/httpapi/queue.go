@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
 	"fmt"
+	"html"
 	"math"
 	"net/http"
 	"strconv"
@@ -133,7 +135,9 @@ func (s *Server) waiting(c echo.Context, d queue.Decision) error {
 	if wantsPage(c) && s.cit.web != nil {
 		h.Set("Retry-After", strconv.Itoa(refresh))
 		lang := s.language(c)
-		data := pageData{Lang: lang, Title: translate(lang, "queue.title"), Refresh: refresh, Queue: &queueView{
+		pageHeaders(c)
+		return c.HTMLBlob(http.StatusServiceUnavailable, s.cit.web.queuePage(lang, queueView{
+			Refresh:  strconv.Itoa(refresh),
 			Number:   strconv.FormatUint(d.Number, 10),
 			Position: strconv.FormatInt(d.Position, 10),
 			Wait:     waitText(lang, d.Wait),
@@ -141,8 +145,7 @@ func (s *Server) waiting(c echo.Context, d queue.Decision) error {
 			AtISO:    d.AdmitAt.UTC().Format(time.RFC3339Nano),
 			Keep:     fmt.Sprintf(translate(lang, "queue.keep"), int(d.TicketEnds.Sub(d.AdmitAt).Minutes())),
 			Again:    sameURL(c),
-		}}
-		return s.renderPage(c, http.StatusServiceUnavailable, "queue", data)
+		}))
 	}
 	p := problem.New(problem.CodeQueued, "", fmt.Sprintf(
 		"You are number %s in the queue, place %d, with about %s to wait. Send the request again after %d seconds (Retry-After) with the cookies of this answer; your place is kept until %s.",
@@ -179,7 +182,50 @@ func sameURL(c echo.Context) string {
 
 // queueView is what the waiting page shows.
 type queueView struct {
-	Number, Position, Wait, At, AtISO, Keep, Again string
+	Refresh, Number, Position, Wait, At, AtISO, Keep, Again string
+}
+
+// The waiting page is served to everyone in the line, several times each, so it is rendered
+// once per language through the page's templates with these placeholders in the place of the
+// values, and each answer only replaces them with the values, HTML-escaped: html/template's
+// reflection made up most of its cost (docs/perf.md).
+var queuePlaceholders = queueView{Refresh: "QQREFRESHQQ", Number: "QQNUMBERQQ", Position: "QQPOSITIONQQ", Wait: "QQWAITQQ",
+	At: "QQATQQ", AtISO: "QQATISOQQ", Keep: "QQKEEPQQ", Again: "QQAGAINQQ"}
+
+func (v queueView) pairs() []string {
+	return []string{v.Refresh, v.Number, v.Position, v.Wait, v.At, v.AtISO, v.Keep, v.Again}
+}
+
+// renderQueuePages renders the waiting page of each language with the placeholders, and checks
+// that each placeholder came through the templates unchanged, once.
+func (w *web) renderQueuePages() error {
+	w.queuePages = map[string]string{}
+	for _, lang := range []string{"sv", "en"} {
+		var buf bytes.Buffer
+		d := pageData{Lang: lang, Title: translate(lang, "queue.title"), Refresh: queuePlaceholders.Refresh, Queue: &queuePlaceholders}
+		if err := w.pages["queue"].ExecuteTemplate(&buf, "layout", d); err != nil {
+			return fmt.Errorf("web: waiting page: %w", err)
+		}
+		page := buf.String()
+		for _, p := range queuePlaceholders.pairs() {
+			if strings.Count(page, p) != 1 {
+				return fmt.Errorf("web: waiting page: placeholder %s appears %d times", p, strings.Count(page, p))
+			}
+		}
+		w.queuePages[lang] = page
+	}
+	return nil
+}
+
+// queuePage is the waiting page in lang with v's values, each escaped for HTML (text and
+// quoted attribute values alike).
+func (w *web) queuePage(lang string, v queueView) []byte {
+	ph, vals := queuePlaceholders.pairs(), v.pairs()
+	args := make([]string, 0, 2*len(ph))
+	for i := range ph {
+		args = append(args, ph[i], html.EscapeString(vals[i]))
+	}
+	return []byte(strings.NewReplacer(args...).Replace(w.queuePages[lang]))
 }
 
 // waitText says a wait in words: under a minute, or about N minutes.

@@ -115,6 +115,11 @@ func TestQueueWaitingPage(t *testing.T) {
 		!strings.Contains(body, `<dd id="queue-position">2</dd>`) || resp.Header.Get("Retry-After") != "2" {
 		t.Fatalf("third visitor, English: %d %s", resp.StatusCode, body)
 	}
+	// What the request carries reaches the page escaped (its own address is the page's "try now" link).
+	_, body = getWith(t, en, e.url+`/?lang=en&x="><script>alert(1)</script>`)
+	if strings.Contains(body, "<script") || !strings.Contains(body, `href="/?lang=en&amp;x=&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"`) {
+		t.Errorf("the request's address on the page:\n%s", body)
+	}
 	// Coming back early: the same place, nearer.
 	resp, body = getWith(t, sv, e.url+"/")
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, `<dd id="queue-position">1</dd>`) {

@@ -56,6 +56,9 @@ type web struct {
 
 	mu       sync.Mutex
 	endpoint *oauth2.Endpoint
+
+	// queuePages are the waiting page in each language, rendered once with placeholders.
+	queuePages map[string]string
 }
 
 const (
@@ -97,6 +100,9 @@ func newWeb(o WebOptions) (*web, error) {
 			return nil, fmt.Errorf("web: template %s: %w", p, err)
 		}
 		w.pages[p] = t
+	}
+	if err := w.renderQueuePages(); err != nil {
+		return nil, err
 	}
 	return w, nil
 }
@@ -253,8 +259,8 @@ type pageData struct {
 	QRWidth, QRHeight              int
 	Holder, BirthDate              string
 	Rows                           []row
-	// Refresh, when above 0, reloads the page after that many seconds (the waiting page).
-	Refresh int
+	// Refresh, when set, reloads the page after that many seconds (the waiting page).
+	Refresh string
 	Queue   *queueView
 }
 
