@@ -11,10 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"sync"
 
 	p11 "github.com/miekg/pkcs11"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // oidP256 names the curve in CKA_EC_PARAMS (prime256v1, RFC 5480).
@@ -30,25 +31,29 @@ type Key struct {
 	pub   *ecdsa.PublicKey
 
 	mu     sync.Mutex
-	gen    uint64 // connection generation the cached handle belongs to
-	handle p11.ObjectHandle
+	gen    uint64           // connection generation the cached handle belongs to
+	handle p11.ObjectHandle // 0 until first found
 }
 
 // Key finds the private key labelled label and reads its public half.
 func (t *Token) Key(ctx context.Context, label string) (*Key, error) {
-	var pub *ecdsa.PublicKey
+	k := &Key{token: t, label: label}
 	err := t.withSession(ctx, func(s session) error {
-		if _, err := t.findOne(s, p11.CKO_PRIVATE_KEY, label); err != nil {
+		h, err := t.findOne(s, p11.CKO_PRIVATE_KEY, label)
+		if err != nil {
 			return err
 		}
-		var err error
-		pub, err = t.publicKey(s, label)
-		return err
+		pub, err := t.publicKey(s, label)
+		if err != nil {
+			return err
+		}
+		k.pub, k.handle, k.gen = pub, h, s.gen
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Key{token: t, label: label, pub: pub}, nil
+	return k, nil
 }
 
 // Label is the key's label in the token.
@@ -82,12 +87,40 @@ func (k *Key) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, 
 		return nil, fmt.Errorf("pkcs11: sign with key %q: %w", k.label, err)
 	}
 	if len(raw) != 64 {
-		return nil, fmt.Errorf("pkcs11: key %q returned a signature of %d bytes, want 64", k.label, len(raw))
+		return nil, fmt.Errorf("pkcs11: key %q returned a signature of %d bytes, want 64 (not a P-256 key)", k.label, len(raw))
 	}
-	return asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(raw[:32]), new(big.Int).SetBytes(raw[32:])})
+	return derSignature(raw[:32], raw[32:]), nil
 }
 
-// handleFor returns the private key's object handle, found again after a reconnection.
+// derSignature encodes r and s (big-endian, unsigned) as the ASN.1 DER
+// SEQUENCE { r INTEGER, s INTEGER } that crypto.Signer returns for ECDSA.
+func derSignature(r, s []byte) []byte {
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		addUnsigned(b, r)
+		addUnsigned(b, s)
+	})
+	return b.BytesOrPanic()
+}
+
+// addUnsigned adds the big-endian unsigned integer v as a DER INTEGER (minimal length, a leading
+// zero byte when the top bit is set).
+func addUnsigned(b *cryptobyte.Builder, v []byte) {
+	for len(v) > 1 && v[0] == 0 {
+		v = v[1:]
+	}
+	b.AddASN1(cbasn1.INTEGER, func(b *cryptobyte.Builder) {
+		if len(v) > 0 && v[0]&0x80 != 0 {
+			b.AddUint8(0)
+		}
+		b.AddBytes(v)
+	})
+}
+
+// handleFor returns the private key's object handle. The handle is found once per connection:
+// a reconnection may renumber the token's objects, so the handle is found again by label, and
+// the key found must still be the one whose public half Public returned (a token re-initialised
+// with a new key under the same label would otherwise sign certificates its DSC does not verify).
 func (k *Key) handleFor(s session) (p11.ObjectHandle, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -97,6 +130,17 @@ func (k *Key) handleFor(s session) (p11.ObjectHandle, error) {
 	h, err := k.token.findOne(s, p11.CKO_PRIVATE_KEY, k.label)
 	if err != nil {
 		return 0, err
+	}
+	if k.handle != 0 {
+		// Found again after a reconnection: check it is the same key pair.
+		pub, err := k.token.publicKey(s, k.label)
+		if err != nil {
+			return 0, err
+		}
+		if !pub.Equal(k.pub) {
+			return 0, fmt.Errorf("%w: key %q in token %q is not the key loaded at start (token re-initialised, or a new key under the label): restart the service after checking its DSC",
+				ErrKeyChanged, k.label, k.token.cfg.Token)
+		}
 	}
 	k.handle, k.gen = h, s.gen
 	return h, nil

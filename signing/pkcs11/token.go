@@ -32,6 +32,9 @@ var ErrPIN = errors.New("pkcs11: PIN rejected by the token")
 // ErrKeyNotFound means there is no object with the label in the token.
 var ErrKeyNotFound = errors.New("pkcs11: key not found in the token")
 
+// ErrKeyChanged means the label now names another key pair than the one the Key was loaded with.
+var ErrKeyChanged = errors.New("pkcs11: key changed in the token")
+
 // Config says which token to use.
 type Config struct {
 	Module string // path of the PKCS #11 library, e.g. /usr/lib/softhsm/libsofthsm2.so
@@ -250,14 +253,18 @@ func (t *Token) invalidate(gen uint64, err error) {
 
 // acquire takes a pooled session, opening one (and rebuilding the connection) when needed.
 func (t *Token) acquire(ctx context.Context) (session, error) {
-	timer := time.NewTimer(t.cfg.Wait)
-	defer timer.Stop()
 	select {
-	case t.sem <- struct{}{}:
-	case <-timer.C:
-		return session{}, fmt.Errorf("%w: no free session on token %q within %s", ErrUnavailable, t.cfg.Token, t.cfg.Wait)
-	case <-ctx.Done():
-		return session{}, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+	case t.sem <- struct{}{}: // a free session: no timer
+	default:
+		timer := time.NewTimer(t.cfg.Wait)
+		defer timer.Stop()
+		select {
+		case t.sem <- struct{}{}:
+		case <-timer.C:
+			return session{}, fmt.Errorf("%w: no free session on token %q within %s", ErrUnavailable, t.cfg.Token, t.cfg.Wait)
+		case <-ctx.Done():
+			return session{}, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+		}
 	}
 	t.mu.Lock()
 	err := t.connectLocked()

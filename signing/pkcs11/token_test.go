@@ -1,10 +1,14 @@
 package pkcs11
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/asn1"
 	"errors"
+	"math/big"
 	"os"
 	"strings"
 	"sync"
@@ -314,6 +318,96 @@ func TestRetireKeepsCertificate(t *testing.T) {
 		}
 		if (e.Certificate != nil) != (e.Label == "dsc-1") {
 			t.Errorf("%s: certificate %v", e.Label, e.Certificate != nil)
+		}
+	}
+}
+
+func TestCachedHandlesFollowReconnection(t *testing.T) {
+	tk := softhsm.NewToken(t, "dcc-test", "1234")
+	tok := openToken(t, tk, newClock(), 2)
+	ctx := context.Background()
+	a, err := tok.Generate(ctx, "dsc-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := tok.Generate(ctx, "dsc-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []*Key{a, b} {
+		if err := signDigest(t, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A library reset renumbers sessions and objects: the handles cached for a and b are stale,
+	// and the number a had may now be another object's. Each key is found again and signs with its
+	// own private key (signDigest verifies against the key's public half).
+	for range 3 {
+		if err := tk.Reset(); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []*Key{b, a} {
+			if err := signDigest(t, k); err != nil {
+				t.Fatalf("sign with %s after a reset: %v", k.Label(), err)
+			}
+		}
+	}
+}
+
+func TestReinitialisedTokenWithAnotherKeyIsRefused(t *testing.T) {
+	tk := softhsm.NewToken(t, "dcc-test", "1234")
+	tok := openToken(t, tk, newClock(), 2)
+	ctx := context.Background()
+	old, err := tok.Generate(ctx, "dsc-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := signDigest(t, old); err != nil {
+		t.Fatal(err)
+	}
+	// The token is wiped and initialised again under the same label, and a new key pair is made
+	// under the old key's label: the signer reconnects by itself but must not sign with a key its
+	// DSC does not name.
+	if err := tk.Reinit(); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := tok.Generate(ctx, "dsc-1")
+	if err != nil {
+		t.Fatalf("generate after re-initialisation: %v", err)
+	}
+	d := sha256.Sum256([]byte("probe"))
+	_, err = old.Sign(nil, d[:], nil)
+	if !errors.Is(err, ErrKeyChanged) || !strings.Contains(err.Error(), `key "dsc-1"`) {
+		t.Fatalf("sign with a key replaced under its label: %v, want ErrKeyChanged", err)
+	}
+	if err := signDigest(t, fresh); err != nil {
+		t.Fatalf("the new key: %v", err)
+	}
+	if _, err := old.Sign(nil, d[:], nil); !errors.Is(err, ErrKeyChanged) {
+		t.Fatalf("second attempt with the replaced key: %v", err)
+	}
+}
+
+func TestDERSignatureMatchesEncodingASN1(t *testing.T) {
+	cases := [][2][]byte{
+		{bytes.Repeat([]byte{0}, 32), bytes.Repeat([]byte{0}, 32)},
+		{bytes.Repeat([]byte{0xff}, 32), bytes.Repeat([]byte{0x7f}, 32)},
+		{append(make([]byte, 31), 1), append([]byte{0x80}, make([]byte, 31)...)},
+		{append([]byte{0, 0, 0x80}, make([]byte, 29)...), append([]byte{0, 0x7f}, make([]byte, 30)...)},
+	}
+	for range 200 {
+		var r, s [32]byte
+		_, _ = rand.Read(r[:])
+		_, _ = rand.Read(s[:])
+		cases = append(cases, [2][]byte{r[:], s[:]})
+	}
+	for _, c := range cases {
+		want, err := asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(c[0]), new(big.Int).SetBytes(c[1])})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := derSignature(c[0], c[1]); !bytes.Equal(got, want) {
+			t.Fatalf("derSignature(%x, %x) = %x, want %x", c[0], c[1], got, want)
 		}
 	}
 }

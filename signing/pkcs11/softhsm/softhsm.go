@@ -4,6 +4,7 @@
 package softhsm
 
 import (
+	_ "embed"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,25 @@ import (
 
 	p11 "github.com/miekg/pkcs11"
 )
+
+// config is the project's SoftHSM2 configuration: what docs/keys.md recommends and what every
+// test token uses.
+//
+//go:embed softhsm2.conf
+var config string
+
+// Config returns the project's SoftHSM2 configuration (softhsm2.conf beside this file) with its
+// token directory set to tokenDir.
+func Config(tokenDir string) []byte {
+	var out strings.Builder
+	for line := range strings.Lines(config) {
+		if strings.HasPrefix(line, "directories.tokendir") {
+			line = "directories.tokendir = " + tokenDir + "\n"
+		}
+		out.WriteString(line)
+	}
+	return []byte(out.String())
+}
 
 // DefaultModule is where Debian's softhsm2 package installs the PKCS #11 library.
 const DefaultModule = "/usr/lib/softhsm/libsofthsm2.so"
@@ -51,8 +71,7 @@ func NewToken(t testing.TB, label, pin string) Token {
 		t.Fatal(err)
 	}
 	conf := filepath.Join(dir, "softhsm2.conf")
-	body := fmt.Sprintf("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n", tokens)
-	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+	if err := os.WriteFile(conf, Config(tokens), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("SOFTHSM2_CONF", conf)
@@ -79,6 +98,25 @@ func (tk Token) Reset() error {
 		return fmt.Errorf("initialise %s: %w", tk.Module, err)
 	}
 	return nil
+}
+
+// Reinit re-initialises the token as an operator with the SO PIN would: every object in it is
+// destroyed and the token comes back empty under the same label and PINs (a new serial number
+// and slot). Sessions of the process are closed.
+func (tk Token) Reinit() error {
+	entries, err := os.ReadDir(tk.Dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(tk.Dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	if err := tk.Reset(); err != nil {
+		return err
+	}
+	return initToken(tk.Module, tk.Label, tk.SOPIN, tk.PIN)
 }
 
 // CloseAllSessions closes every session of the process on the token, as a token that drops its
