@@ -73,7 +73,6 @@ type answer struct {
 	retryAfter time.Duration
 	number     uint64
 	admitAt    time.Time
-	wait       time.Duration
 	cookies    []*http.Cookie
 }
 
