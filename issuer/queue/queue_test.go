@@ -191,9 +191,19 @@ func TestOrderAndPacing(t *testing.T) {
 				t.Fatalf("waiting visitor %d was given a new ticket", i)
 			}
 		}
+		if step == 100 {
+			// Mid-line: the head of the line waited as long as it has been since it arrived.
+			if s := q.Stats(); !s.Engaged || s.OldestWait != c.now().Sub(start().now()) {
+				t.Errorf("at %s: stats %+v, want engaged, the head waited %s", c.now(), s, c.now().Sub(start().now()))
+			}
+		}
 	}
 	if len(admitted) != n || !slices.IsSorted(admitted) {
 		t.Fatalf("admitted %d of %d, sorted %v", len(admitted), n, slices.IsSorted(admitted))
+	}
+	c.advance(20 * time.Millisecond) // the frontier: one interval after the last place
+	if s := q.Stats(); s.Engaged || s.OldestWait != 0 || s.Length != 0 {
+		t.Errorf("after the line: stats %+v, want not engaged, no wait", s)
 	}
 	if s := q.Stats(); s.Admitted != n+1 || s.Tickets != n {
 		t.Errorf("stats %+v, want %d admitted, %d tickets", s, n+1, n)
