@@ -410,11 +410,13 @@ func citizenRoutes(cfg setup.Config, subjectKey []byte, view *issuer.CitizenView
 	// The session cookies are sealed with a key derived from the subject key (the web page
 	// derives its own from it), so replicas sharing the data agree and nothing new is kept.
 	c, err := httpapi.NewCitizens(httpapi.CitizenOptions{
-		Verifier:   verifier,
-		View:       view,
-		Admission:  limiter,
-		Queue:      line,
-		CacheBytes: int64(cfg.CitizenCacheBytes),
+		Verifier:  verifier,
+		View:      view,
+		Admission: limiter,
+		Queue:     line,
+		// Places per client address, so that one client cannot push everyone back.
+		NewcomersPerAddress: httpapi.RateLimit{Rate: cfg.QueueAddressRate, Burst: cfg.QueueAddressBurst},
+		CacheBytes:          int64(cfg.CitizenCacheBytes),
 		Web: &httpapi.WebOptions{Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, SessionKey: subjectKey,
 			SessionTTL: cfg.SessionTTL, PublicURL: cfg.PublicURL},
 	})

@@ -80,7 +80,8 @@ func start(ctx context.Context, o options, dir string) (*server, error) {
 	}
 	cmd := exec.Command(o.dccd)
 	cmd.Env = append(env, "DCC_LISTEN="+addr, "DCC_QUEUE_RATE="+strconv.FormatFloat(o.rate, 'f', -1, 64),
-		"DCC_PROVIDER_RATE=0", "DCC_LOG_LEVEL=warn", "DCC_LOG_FORMAT=json")
+		// Every visitor comes from 127.0.0.1: no limit of places per address.
+		"DCC_QUEUE_ADDRESS_RATE=0", "DCC_PROVIDER_RATE=0", "DCC_LOG_LEVEL=warn", "DCC_LOG_FORMAT=json")
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		logs.Close()

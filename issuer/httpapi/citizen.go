@@ -38,6 +38,10 @@ type CitizenOptions struct {
 	// Queue, when set, stands in front of every citizens' entry (the page, the sign-in, the
 	// API): when more people arrive than it admits per second, they wait their turn.
 	Queue *queue.Queue
+	// NewcomersPerAddress limits the places in the queue one client address takes (a token
+	// bucket per address; a zero Rate: no limit). Beyond it the answer is 429 rate-limited and no
+	// place is taken, so one client cannot push everyone back by taking numbers without end.
+	NewcomersPerAddress RateLimit
 }
 
 // Citizens is the state of the citizens' routes, built by NewCitizens.
@@ -48,6 +52,8 @@ type Citizens struct {
 	docs   *docCache
 	web    *web
 	queue  *queue.Queue
+	// newcomers limits the queue places taken per client address; nil: no limit.
+	newcomers *rateLimiter
 }
 
 // NewCitizens checks the options and builds the citizens' routes' state.
@@ -55,7 +61,8 @@ func NewCitizens(o CitizenOptions) (*Citizens, error) {
 	if o.Verifier == nil || o.View == nil {
 		return nil, errors.New("httpapi: citizen routes need a token verifier and a view of the certificates")
 	}
-	c := &Citizens{verify: o.Verifier, view: o.View, admit: o.Admission, docs: newDocCache(o.CacheBytes), queue: o.Queue}
+	c := &Citizens{verify: o.Verifier, view: o.View, admit: o.Admission, docs: newDocCache(o.CacheBytes), queue: o.Queue,
+		newcomers: newRateLimiter(o.NewcomersPerAddress, time.Now)}
 	if o.Web != nil {
 		w, err := newWeb(*o.Web)
 		if err != nil {

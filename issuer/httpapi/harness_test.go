@@ -69,6 +69,8 @@ type testEnv struct {
 	idp *idp.Server
 	// line is the citizens' virtual queue when the env has one.
 	line *queue.Queue
+	// perAddress limits the queue's newcomers per client address.
+	perAddress httpapi.RateLimit
 }
 
 type envOptions struct {
@@ -100,6 +102,8 @@ type envOptions struct {
 	queueBurst int
 	// replica: the env shares another env's store (store), whose principals exist already.
 	replica bool
+	// queuePerAddress limits the queue's newcomers per client address.
+	queuePerAddress httpapi.RateLimit
 }
 
 type syncBuffer struct {
@@ -241,6 +245,7 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 			}
 			e.line = q
 		}
+		e.perAddress = o.queuePerAddress
 		cit = e.startIdP(clock, o.citizenAdmit, !o.productionOnly, e.line)
 	}
 	srv := httpapi.New(httpapi.Options{Issuer: svc, Revocations: e.revs, Credentials: e.creds, Values: values, Log: log,
@@ -385,7 +390,7 @@ func (e *testEnv) startIdP(clock func() time.Time, admit *admission.Limiter, san
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	cit, err := httpapi.NewCitizens(httpapi.CitizenOptions{Verifier: v, Admission: admit, View: issuer.NewCitizenView(e.store, e.svc, sandbox), Queue: line,
+	cit, err := httpapi.NewCitizens(httpapi.CitizenOptions{Verifier: v, Admission: admit, View: issuer.NewCitizenView(e.store, e.svc, sandbox), Queue: line, NewcomersPerAddress: e.perAddress,
 		Web: &httpapi.WebOptions{Issuer: ts.URL, ClientID: p.ClientID(), SessionKey: bytes.Repeat([]byte{9}, 32)}})
 	if err != nil {
 		e.t.Fatal(err)

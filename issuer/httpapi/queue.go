@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sedcc/dcc/fhir/problem"
+	"github.com/sedcc/dcc/issuer"
 	"github.com/sedcc/dcc/issuer/queue"
 )
 
@@ -54,6 +55,9 @@ func (s *Server) queued(h echo.HandlerFunc) echo.HandlerFunc {
 			Binding: cookieValue(c, cookieQueueBinding),
 			Ticket:  cookieValue(c, cookieQueueTicket),
 			Pass:    cookieValue(c, cookieQueuePass),
+		}
+		if s.cit.newcomers != nil {
+			v.NewPlace = func() error { return s.cit.newcomers.allow(issuer.Principal{ID: "address " + c.RealIP()}) }
 		}
 		d, err := s.cit.queue.Enter(c.Request().Context(), v)
 		if err != nil {

@@ -318,3 +318,28 @@ func TestQueueLeavesProvidersAlone(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueNewcomersPerAddress: one client address takes places up to its bucket; beyond, 429
+// rate-limited and no place, while visitors with a ticket from that address are still answered.
+func TestQueueNewcomersPerAddress(t *testing.T) {
+	clk := newClock()
+	e := newEnv(t, "embedded", envOptions{citizens: true, clock: clk.now, queueRate: 1, queueBurst: 1,
+		queuePerAddress: httpapi.RateLimit{Rate: 0.001, Burst: 3}})
+	getWith(t, webClient(t), e.url+"/") // the burst
+	waiting := webClient(t)
+	if resp, _ := getWith(t, waiting, e.url+"/"); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("second newcomer: %d", resp.StatusCode)
+	}
+	getWith(t, webClient(t), e.url+"/")
+	resp, body := getWith(t, webClient(t), e.url+"/", "Accept", "application/json")
+	a := answer{status: resp.StatusCode, header: resp.Header, body: []byte(body)}
+	if resp.StatusCode != http.StatusTooManyRequests || !a.has(t, problem.CodeRateLimited) || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("fourth newcomer from one address: %d %s", resp.StatusCode, body)
+	}
+	if cookieOf(resp, "dcc_qt") != nil {
+		t.Error("a refused newcomer was given a ticket")
+	}
+	if resp, body := getWith(t, waiting, e.url+"/?lang=en"); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, `<dd id="queue-position">1</dd>`) {
+		t.Errorf("the waiting visitor from that address: %d, want still at place 1", resp.StatusCode)
+	}
+}

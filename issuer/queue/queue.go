@@ -183,6 +183,9 @@ type Visitor struct {
 	Binding string
 	Ticket  string
 	Pass    string
+	// NewPlace, when set, is asked before a newcomer is given a place; its error is Enter's, and
+	// no place is taken (a limit on newcomers per client address).
+	NewPlace func() error
 }
 
 // Refusal says why a ticket or pass a visitor presented was not honoured.
@@ -290,6 +293,11 @@ func (q *Queue) Enter(ctx context.Context, v Visitor) (Decision, error) {
 		d.Refused = r
 		d.ClearTicket = true
 		q.refused[r].Add(1)
+	}
+	if v.NewPlace != nil {
+		if err := v.NewPlace(); err != nil {
+			return Decision{}, err
+		}
 	}
 	number, at, err := q.take(ctx, now)
 	if err != nil {

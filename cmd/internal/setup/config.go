@@ -169,6 +169,10 @@ type Config struct {
 	QueueBurst    int
 	QueueAdmitTTL time.Duration
 	QueueGrace    time.Duration
+	// QueueAddressRate and QueueAddressBurst limit the places one client address takes
+	// (DCC_QUEUE_ADDRESS_RATE a second, 20, 0 for no limit; DCC_QUEUE_ADDRESS_BURST, 200).
+	QueueAddressRate  float64
+	QueueAddressBurst int
 
 	// StatusInterval is the time between two checks of the dependencies (/status);
 	// IncidentThreshold how long one must be red before an incident is opened.
@@ -220,6 +224,8 @@ func Defaults() Config {
 		CitizenCacheBytes:  64 << 20,
 		QueueAdmitTTL:      10 * time.Minute,
 		QueueGrace:         10 * time.Minute,
+		QueueAddressRate:   20,
+		QueueAddressBurst:  200,
 
 		StatusInterval:    10 * time.Second,
 		IncidentThreshold: 60 * time.Second,
@@ -395,6 +401,15 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 	intVar("DCC_QUEUE_BURST", &c.QueueBurst, 0)
+	if v := getenv("DCC_QUEUE_ADDRESS_RATE"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f >= 0) {
+			errs = append(errs, fmt.Errorf("DCC_QUEUE_ADDRESS_RATE=%q: want places in the queue one client address may take a second, e.g. 20 (0: no limit)", v))
+		} else {
+			c.QueueAddressRate = f
+		}
+	}
+	intVar("DCC_QUEUE_ADDRESS_BURST", &c.QueueAddressBurst, 1)
 	dur("DCC_QUEUE_ADMIT_TTL", &c.QueueAdmitTTL)
 	dur("DCC_QUEUE_GRACE", &c.QueueGrace)
 	if v := getenv("DCC_AUTH_FAILURE_RATE"); v != "" {
