@@ -73,7 +73,7 @@ load:
 ## queueload: 100,000 citizens arriving within a minute at a dccd whose virtual queue admits 500 a
 ## second, following the waiting answers, with attackers and providers issuing meanwhile (loopback,
 ## about four minutes); figures in docs/perf.md.
-QUEUELOAD_FLAGS ?= --visitors 100000 --arrive 60s --rate 500
+QUEUELOAD_FLAGS ?= --visitors 100000 --arrive 60s --rate 500 --max 5m --baseline 15s --attacks 1000 --providers 4 --provider-rate 100
 queueload:
 	nice $(GO) run ./cmd/dccqueueload $(QUEUELOAD_FLAGS)
 
