@@ -409,7 +409,8 @@ func (q *Queue) Stats() Stats {
 		s.Wait = f.Sub(now)
 		s.Length = int64(math.Ceil(float64(s.Wait) / float64(q.interval)))
 		s.Engaged = true
-		// The head's wait, while it is recent: a ticket was redeemed within the last second.
+		// The head's wait, while it is recent: a ticket was redeemed within the last two
+		// seconds (and the burst window).
 		if at := time.UnixMicro(q.headAtUS.Load()); now.Sub(at) < 2*time.Second+q.burst {
 			s.OldestWait = time.Duration(q.headWaitNS.Load())
 		}
