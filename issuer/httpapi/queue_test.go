@@ -1,13 +1,16 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -341,5 +344,49 @@ func TestQueueNewcomersPerAddress(t *testing.T) {
 	}
 	if resp, body := getWith(t, waiting, e.url+"/?lang=en"); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, `<dd id="queue-position">1</dd>`) {
 		t.Errorf("the waiting visitor from that address: %d, want still at place 1", resp.StatusCode)
+	}
+}
+
+// queueStoreDown is a store whose queue line cannot be reached while down is set.
+type queueStoreDown struct {
+	issuer.Store
+	down atomic.Bool
+}
+
+func (s *queueStoreDown) ReserveQueueSlots(ctx context.Context, n int, earliest time.Time, interval time.Duration) (issuer.QueueBlock, error) {
+	if s.down.Load() {
+		return issuer.QueueBlock{}, fmt.Errorf("reserve: %w", issuer.ErrStoreUnavailable)
+	}
+	return s.Store.ReserveQueueSlots(ctx, n, earliest, interval)
+}
+
+// TestQueueStoreDown: with the store's line out of reach a newcomer is answered 503
+// store-unavailable with Retry-After and given no place; visitors with a pass or a ticket are
+// answered from their cookies alone.
+func TestQueueStoreDown(t *testing.T) {
+	clk := newClock()
+	st := &queueStoreDown{Store: openStore(t, "embedded")}
+	e := newEnv(t, "embedded", envOptions{citizens: true, clock: clk.now, queueRate: 1, queueBurst: 1, store: st})
+	admitted, waiting := webClient(t), webClient(t)
+	getWith(t, admitted, e.url+"/")
+	getWith(t, waiting, e.url+"/")
+	st.down.Store(true)
+	resp, body := getWith(t, webClient(t), e.url+"/")
+	a := answer{status: resp.StatusCode, header: resp.Header, body: []byte(body)}
+	if resp.StatusCode != http.StatusServiceUnavailable || !a.has(t, problem.CodeStoreUnavailable) || resp.Header.Get("Retry-After") != "5" {
+		t.Fatalf("newcomer with the store down: %d %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if cookieOf(resp, "dcc_qt") != nil {
+		t.Error("a newcomer was given a ticket with the store down")
+	}
+	if resp, _ := getWith(t, admitted, e.url+"/"); resp.StatusCode != http.StatusOK {
+		t.Errorf("visitor with a pass, store down: %d", resp.StatusCode)
+	}
+	if resp, body := getWith(t, waiting, e.url+"/?lang=en"); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "You are in the queue") {
+		t.Errorf("visitor with a ticket, store down: %d", resp.StatusCode)
+	}
+	st.down.Store(false)
+	if resp, _ := getWith(t, webClient(t), e.url+"/"); resp.StatusCode != http.StatusServiceUnavailable || cookieOf(resp, "dcc_qt") == nil {
+		t.Errorf("newcomer with the store back: %d, want a ticket", resp.StatusCode)
 	}
 }
