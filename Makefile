@@ -5,7 +5,7 @@ DATA_DIR ?= ./data
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 30s
 
-.PHONY: run run-standin build test test-short deps lint vet fuzz bench load compare chaos ha ha-test ha-bench clean
+.PHONY: run run-standin build test test-short deps lint vet fuzz bench load queueload compare chaos ha ha-test ha-bench clean
 
 ## run: start the service on the embedded store with a development key and the stand-in identity
 ## provider (127.0.0.1:8091); prints a provider credential and the citizens' page address
@@ -69,6 +69,13 @@ bench:
 LOAD_FLAGS ?= --honor-retry-after
 load:
 	$(GO) run ./cmd/dccload $(LOAD_FLAGS)
+
+## queueload: 100,000 citizens arriving within a minute at a dccd whose virtual queue admits 500 a
+## second, following the waiting answers, with attackers and providers issuing meanwhile (loopback,
+## about four minutes); figures in docs/perf.md.
+QUEUELOAD_FLAGS ?= --visitors 100000 --arrive 60s --rate 500 --max 5m --baseline 15s --attacks 1000 --providers 4 --provider-rate 100
+queueload:
+	nice $(GO) run ./cmd/dccqueueload $(QUEUELOAD_FLAGS)
 
 ## compare: the Dutch peer, dccd on the embedded store and dccd on PostgreSQL side by side (loopback,
 ## about two minutes): answers a second, p50, p99, the ratio, and each dccd at 80% of its peak.

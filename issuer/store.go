@@ -141,6 +141,33 @@ type RevocationStore interface {
 	SigningCertificates(ctx context.Context) ([]SigningCertificate, error)
 }
 
+// QueueStore is what the citizens' virtual queue uses: one shared counter, so that every replica
+// hands out numbers and admission times from the same line, and a restart continues it.
+type QueueStore interface {
+	// ReserveQueueSlots takes n consecutive places in the line (n at least 1) in one atomic
+	// step: the first at the later of the line's frontier and earliest, each next one interval
+	// after it, and moves the frontier past the last. Numbers continue from the previous
+	// reservation by any replica and never repeat, so both numbers and times rise together.
+	ReserveQueueSlots(ctx context.Context, n int, earliest time.Time, interval time.Duration) (QueueBlock, error)
+}
+
+// QueueBlock is a run of reserved places: number First+i is admitted at Start+i*Interval.
+type QueueBlock struct {
+	First    uint64
+	N        int
+	Start    time.Time
+	Interval time.Duration
+}
+
+// Number is the i-th place's number and At its admission time.
+func (b QueueBlock) Number(i int) uint64 { return b.First + uint64(i) }
+
+// At is the admission time of the i-th place.
+func (b QueueBlock) At(i int) time.Time { return b.Start.Add(time.Duration(i) * b.Interval) }
+
+// End is the frontier after the block: the time of the place after its last.
+func (b QueueBlock) End() time.Time { return b.At(b.N) }
+
 // NoteAlreadyRevoked marks the audit event of a revocation that repeated an earlier one.
 const NoteAlreadyRevoked = "already-revoked"
 
@@ -155,6 +182,7 @@ type Store interface {
 	CredentialStore
 	StatusStore
 	RevocationStore
+	QueueStore
 	Close() error
 }
 

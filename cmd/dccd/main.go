@@ -31,6 +31,7 @@ import (
 	"github.com/sedcc/dcc/issuer/httpapi"
 	"github.com/sedcc/dcc/issuer/idtoken"
 	"github.com/sedcc/dcc/issuer/metrics"
+	"github.com/sedcc/dcc/issuer/queue"
 	"github.com/sedcc/dcc/issuer/status"
 	"github.com/sedcc/dcc/registry"
 	"github.com/sedcc/dcc/signing/valueset"
@@ -161,9 +162,18 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 	if err != nil {
 		return err
 	}
-	citizens, citizenLimiter, err := citizenRoutes(cfg, subjectKey, issuer.NewCitizenView(reads, svc, cfg.CitizenSandbox))
+	line, err := citizenQueue(cfg, subjectKey, st)
 	if err != nil {
 		return err
+	}
+	citizens, citizenLimiter, err := citizenRoutes(cfg, subjectKey, issuer.NewCitizenView(reads, svc, cfg.CitizenSandbox), line)
+	if err != nil {
+		return err
+	}
+	if line != nil {
+		if err := m.WatchQueue(line.Stats); err != nil {
+			return err
+		}
 	}
 	limiters := []*admission.Limiter{limiter}
 	if citizenLimiter != nil {
@@ -173,7 +183,7 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 		return err
 	}
 	// The monitor stops before the store closes (defers run last in, first out).
-	monitor, err := statusMonitor(cfg, st, reads, svc, reg, spool, log)
+	monitor, err := statusMonitor(cfg, st, reads, svc, reg, spool, line, log)
 	if err != nil {
 		return err
 	}
@@ -304,7 +314,7 @@ func serve(ctx context.Context, cfg setup.Config, log *slog.Logger, ready chan<-
 // readiness and issuance read too; the register is probed, so its light does not wait for a
 // failing request.
 func statusMonitor(cfg setup.Config, st issuer.Store, reads setup.Reads, svc *issuer.Service,
-	reg registry.Register, spool *auditspool.Spool, log *slog.Logger) (*status.Monitor, error) {
+	reg registry.Register, spool *auditspool.Spool, line *queue.Queue, log *slog.Logger) (*status.Monitor, error) {
 	deps := []status.Dependency{
 		{Name: status.DependencyStore, Title: "Certificate store", Probe: status.StoreProbe(st), Critical: true},
 		{Name: status.DependencySigning, Title: "Signing", Probe: status.SigningProbe(svc, time.Now, 0), Critical: true},
@@ -316,6 +326,10 @@ func statusMonitor(cfg setup.Config, st issuer.Store, reads setup.Reads, svc *is
 	if cfg.DatabaseReadURL != "" {
 		// Not critical: issuance does not use the read pool.
 		deps = append(deps, status.Dependency{Name: "store-read", Title: "Certificate store, read pool", Probe: readPoolProbe(reads)})
+	}
+	if line != nil {
+		// Not critical: a queue is the service coping with a rush of citizens.
+		deps = append(deps, status.Dependency{Name: queue.DependencyName, Title: "Citizens' queue", Probe: line.Probe()})
 	}
 	m, err := status.New(status.Options{
 		Events:       st,
@@ -362,9 +376,24 @@ func readPoolProbe(p status.Pinger) status.Probe {
 	}
 }
 
+// citizenQueue builds the citizens' virtual queue over the store's shared line, nil when
+// DCC_QUEUE_RATE is 0 or there are no citizens' routes. Its tickets are signed with a key derived
+// from the subject key, so every replica sharing the data verifies them and nothing new is kept.
+func citizenQueue(cfg setup.Config, subjectKey []byte, st issuer.QueueStore) (*queue.Queue, error) {
+	if !cfg.CitizenService || cfg.QueueRate == 0 {
+		return nil, nil
+	}
+	q, err := queue.New(queue.Config{Rate: cfg.QueueRate, Burst: cfg.QueueBurst, AdmitTTL: cfg.QueueAdmitTTL,
+		Grace: cfg.QueueGrace, Key: subjectKey, Store: st, Clock: time.Now})
+	if err != nil {
+		return nil, fmt.Errorf("DCC_QUEUE_*: %w", err)
+	}
+	return q, nil
+}
+
 // citizenRoutes builds the citizens' API and web page: the token verifier for the identity
 // provider, the citizens' own admission budget, the sign-in. nil when DCC_CITIZEN_SERVICE=false.
-func citizenRoutes(cfg setup.Config, subjectKey []byte, view *issuer.CitizenView) (*httpapi.Citizens, *admission.Limiter, error) {
+func citizenRoutes(cfg setup.Config, subjectKey []byte, view *issuer.CitizenView, line *queue.Queue) (*httpapi.Citizens, *admission.Limiter, error) {
 	if !cfg.CitizenService {
 		return nil, nil, nil
 	}
@@ -381,10 +410,13 @@ func citizenRoutes(cfg setup.Config, subjectKey []byte, view *issuer.CitizenView
 	// The session cookies are sealed with a key derived from the subject key (the web page
 	// derives its own from it), so replicas sharing the data agree and nothing new is kept.
 	c, err := httpapi.NewCitizens(httpapi.CitizenOptions{
-		Verifier:   verifier,
-		View:       view,
-		Admission:  limiter,
-		CacheBytes: int64(cfg.CitizenCacheBytes),
+		Verifier:  verifier,
+		View:      view,
+		Admission: limiter,
+		Queue:     line,
+		// Places per client address, so that one client cannot push everyone back.
+		NewcomersPerAddress: httpapi.RateLimit{Rate: cfg.QueueAddressRate, Burst: cfg.QueueAddressBurst},
+		CacheBytes:          int64(cfg.CitizenCacheBytes),
 		Web: &httpapi.WebOptions{Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, SessionKey: subjectKey,
 			SessionTTL: cfg.SessionTTL, PublicURL: cfg.PublicURL},
 	})

@@ -100,6 +100,9 @@ const (
 	CodeCertificateInvalid = "certificate-invalid"
 	// CodeIdPUnavailable: the citizens' identity provider's keys cannot be had to check a token.
 	CodeIdPUnavailable = "idp-unavailable"
+	// CodeQueued: citizens arrive faster than they are admitted; the caller holds a place in the
+	// virtual queue and comes back at its time.
+	CodeQueued = "queued"
 
 	// Searches of the audit log.
 	CodeAuditFilterInvalid = "audit-filter-invalid" // a filter value the search cannot use
@@ -238,6 +241,7 @@ var codeTable = map[string]codeInfo{
 	CodeBadRequest:              {ClassMalformed, "", "The request could not be read as HTTP. Check its headers.", OriginService},
 	CodeInternal:                {ClassInternal, "", internalText, OriginService},
 	CodeIdPUnavailable:          {ClassUnavailable, "", "The identity provider cannot be reached to check the token. Send the same request again after the time in Retry-After.", OriginService},
+	CodeQueued:                  {ClassUnavailable, "", "Many people are signing in: you have a place in the queue. Come back after the time in Retry-After with the cookies of this answer; your place is kept.", OriginService},
 	CodeAuditFilterInvalid:      {ClassInvalid, "value", "Send the search's filters as docs/audit-search.md describes them.", OriginService},
 	CodeCursorInvalid:           {ClassMalformed, "value", "Send the cursor exactly as the previous page's next gave it, or leave it out for the first page.", OriginService},
 	CodeReasonRequired:          {ClassInvalid, "required", "Say why you search this person (1 to 300 characters, e.g. the ticket number).", OriginService},

@@ -16,6 +16,7 @@ import (
 	"github.com/sedcc/dcc/issuer/admission"
 	"github.com/sedcc/dcc/issuer/document"
 	"github.com/sedcc/dcc/issuer/idtoken"
+	"github.com/sedcc/dcc/issuer/queue"
 	"github.com/sedcc/dcc/registry/pnr"
 	"github.com/sedcc/dcc/signing/dcc"
 	"github.com/sedcc/dcc/signing/uvci"
@@ -34,6 +35,13 @@ type CitizenOptions struct {
 	CacheBytes int64
 	// Web holds the web page's sign-in settings; the page is not served without them.
 	Web *WebOptions
+	// Queue, when set, stands in front of every citizens' entry (the page, the sign-in, the
+	// API): when more people arrive than it admits per second, they wait their turn.
+	Queue *queue.Queue
+	// NewcomersPerAddress limits the places in the queue one client address takes (a token
+	// bucket per address; a zero Rate: no limit). Beyond it the answer is 429 rate-limited and no
+	// place is taken, so one client cannot push everyone back by taking numbers without end.
+	NewcomersPerAddress RateLimit
 }
 
 // Citizens is the state of the citizens' routes, built by NewCitizens.
@@ -43,6 +51,9 @@ type Citizens struct {
 	admit  *admission.Limiter
 	docs   *docCache
 	web    *web
+	queue  *queue.Queue
+	// newcomers limits the queue places taken per client address; nil: no limit.
+	newcomers *rateLimiter
 }
 
 // NewCitizens checks the options and builds the citizens' routes' state.
@@ -50,7 +61,8 @@ func NewCitizens(o CitizenOptions) (*Citizens, error) {
 	if o.Verifier == nil || o.View == nil {
 		return nil, errors.New("httpapi: citizen routes need a token verifier and a view of the certificates")
 	}
-	c := &Citizens{verify: o.Verifier, view: o.View, admit: o.Admission, docs: newDocCache(o.CacheBytes)}
+	c := &Citizens{verify: o.Verifier, view: o.View, admit: o.Admission, docs: newDocCache(o.CacheBytes), queue: o.Queue,
+		newcomers: newRateLimiter(o.NewcomersPerAddress, time.Now)}
 	if o.Web != nil {
 		w, err := newWeb(*o.Web)
 		if err != nil {
@@ -71,10 +83,10 @@ func (s *Server) citizenRoutes() {
 		return
 	}
 	auth := s.bearerCitizen
-	s.add(http.MethodGet, citizenAPIPrefix, s.citizenRoute(auth, s.myCertificates), string(issuer.RoleCitizen))
-	s.add(http.MethodGet, citizenAPIPrefix+"/:uvci", s.citizenRoute(auth, s.myCertificate(docJSON)), string(issuer.RoleCitizen))
-	s.add(http.MethodGet, citizenAPIPrefix+"/:uvci/qr.png", s.citizenRoute(auth, s.myCertificate(docQR)), string(issuer.RoleCitizen))
-	s.add(http.MethodGet, citizenAPIPrefix+"/:uvci/pdf", s.citizenRoute(auth, s.myCertificate(docPDF)), string(issuer.RoleCitizen))
+	s.add(http.MethodGet, citizenAPIPrefix, s.queued(s.citizenRoute(auth, s.myCertificates)), string(issuer.RoleCitizen))
+	s.add(http.MethodGet, citizenAPIPrefix+"/:uvci", s.queued(s.citizenRoute(auth, s.myCertificate(docJSON))), string(issuer.RoleCitizen))
+	s.add(http.MethodGet, citizenAPIPrefix+"/:uvci/qr.png", s.queued(s.citizenRoute(auth, s.myCertificate(docQR))), string(issuer.RoleCitizen))
+	s.add(http.MethodGet, citizenAPIPrefix+"/:uvci/pdf", s.queued(s.citizenRoute(auth, s.myCertificate(docPDF))), string(issuer.RoleCitizen))
 	s.webRoutes()
 }
 

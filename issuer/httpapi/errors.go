@@ -30,6 +30,16 @@ type OutcomeIssue struct {
 	Details     CodeableConcept `json:"details"`
 	Diagnostics string          `json:"diagnostics,omitempty"`
 	Expression  []string        `json:"expression,omitempty"`
+	// Extension carries what a problem says beyond its text (the place of a queued citizen).
+	Extension []Extension `json:"extension,omitempty"`
+}
+
+// Extension is the FHIR datatype of the same name (the value types the service emits).
+type Extension struct {
+	URL          string `json:"url"`
+	ValueString  string `json:"valueString,omitempty"`
+	ValueInteger *int64 `json:"valueInteger,omitempty"`
+	ValueInstant string `json:"valueInstant,omitempty"`
 }
 
 // CodeableConcept is the FHIR datatype of the same name (the subset the service emits).
@@ -81,6 +91,11 @@ func Outcome(l problem.List) OperationOutcome {
 // OperationOutcome with one issue per problem, the status of the most pressing class,
 // Retry-After for overload and outages, and WWW-Authenticate for a missing or bad credential.
 func writeProblems(c echo.Context, p problem.List) error {
+	return writeProblemsWith(c, p, nil)
+}
+
+// writeProblemsWith is writeProblems with extensions on every issue.
+func writeProblemsWith(c echo.Context, p problem.List, ext []Extension) error {
 	status := p.Status()
 	h := c.Response().Header()
 	if d := p.RetryAfter(); d > 0 || status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
@@ -96,7 +111,11 @@ func writeProblems(c echo.Context, p problem.List) error {
 	setProblemCodes(c, p.Codes())
 	h.Set(echo.HeaderContentType, fhirJSON)
 	c.Response().WriteHeader(status)
-	return encodeJSON(c.Response(), Outcome(p))
+	oo := Outcome(p)
+	for i := range oo.Issue {
+		oo.Issue[i].Extension = ext
+	}
+	return encodeJSON(c.Response(), oo)
 }
 
 // errorHandler is echo's error handler: everything that goes wrong in a handler or middleware

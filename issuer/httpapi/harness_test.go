@@ -26,6 +26,7 @@ import (
 	"github.com/sedcc/dcc/issuer/idp"
 	"github.com/sedcc/dcc/issuer/idtoken"
 	"github.com/sedcc/dcc/issuer/metrics"
+	"github.com/sedcc/dcc/issuer/queue"
 	"github.com/sedcc/dcc/issuer/requestid"
 	"github.com/sedcc/dcc/issuer/store/embedded"
 	"github.com/sedcc/dcc/issuer/store/pgtest"
@@ -66,6 +67,10 @@ type testEnv struct {
 	server   *httptest.Server
 	// idp is the stand-in identity provider when the env serves citizens.
 	idp *idp.Server
+	// line is the citizens' virtual queue when the env has one.
+	line *queue.Queue
+	// perAddress limits the queue's newcomers per client address.
+	perAddress httpapi.RateLimit
 }
 
 type envOptions struct {
@@ -91,6 +96,14 @@ type envOptions struct {
 	// productionOnly: citizens see production certificates only, as in production (by default
 	// the tests' citizens also see the sandbox certificates the sandbox providers issue).
 	productionOnly bool
+	// queueRate, when above 0, puts the virtual queue in front of the citizens' entries,
+	// admitting that many a second (bursts of queueBurst) from the env's store.
+	queueRate  float64
+	queueBurst int
+	// replica: the env shares another env's store (store), whose principals exist already.
+	replica bool
+	// queuePerAddress limits the queue's newcomers per client address.
+	queuePerAddress httpapi.RateLimit
 }
 
 type syncBuffer struct {
@@ -224,7 +237,16 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 	}
 	var cit *httpapi.Citizens
 	if o.citizens {
-		cit = e.startIdP(clock, o.citizenAdmit, !o.productionOnly)
+		if o.queueRate > 0 {
+			q, err := queue.New(queue.Config{Rate: o.queueRate, Burst: o.queueBurst, Key: bytes.Repeat([]byte{5}, 32),
+				Store: st, Clock: clock})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.line = q
+		}
+		e.perAddress = o.queuePerAddress
+		cit = e.startIdP(clock, o.citizenAdmit, !o.productionOnly, e.line)
 	}
 	srv := httpapi.New(httpapi.Options{Issuer: svc, Revocations: e.revs, Credentials: e.creds, Values: values, Log: log,
 		Clock: clock, OpenAPI: docs.OpenAPI, Version: "test", ProviderRate: o.rate, AuthFailures: o.authFails, Admission: o.admit,
@@ -240,6 +262,9 @@ func newEnv(t testing.TB, storeKind string, o envOptions) *testEnv {
 	t.Cleanup(ts.Close)
 	e.url, e.server = ts.URL, ts
 
+	if o.replica {
+		return e
+	}
 	all := []issuer.Kind{issuer.KindTest, issuer.KindRecovery, issuer.KindVaccination}
 	add := func(name string, role issuer.Role, env issuer.Environment, kinds []issuer.Kind) string {
 		_, token, err := e.creds.Add(ctx, issuer.NewPrincipal{Name: name, Role: role, Environment: env, Kinds: kinds})
@@ -351,7 +376,7 @@ func (e *testEnv) trustList(envs ...issuer.Environment) *trust.List {
 
 // startIdP starts a stand-in identity provider on its own listener and builds the citizens'
 // routes against it, as dccd does.
-func (e *testEnv) startIdP(clock func() time.Time, admit *admission.Limiter, sandbox bool) *httpapi.Citizens {
+func (e *testEnv) startIdP(clock func() time.Time, admit *admission.Limiter, sandbox bool, line *queue.Queue) *httpapi.Citizens {
 	e.t.Helper()
 	var h http.Handler
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
@@ -365,7 +390,7 @@ func (e *testEnv) startIdP(clock func() time.Time, admit *admission.Limiter, san
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	cit, err := httpapi.NewCitizens(httpapi.CitizenOptions{Verifier: v, Admission: admit, View: issuer.NewCitizenView(e.store, e.svc, sandbox),
+	cit, err := httpapi.NewCitizens(httpapi.CitizenOptions{Verifier: v, Admission: admit, View: issuer.NewCitizenView(e.store, e.svc, sandbox), Queue: line, NewcomersPerAddress: e.perAddress,
 		Web: &httpapi.WebOptions{Issuer: ts.URL, ClientID: p.ClientID(), SessionKey: bytes.Repeat([]byte{9}, 32)}})
 	if err != nil {
 		e.t.Fatal(err)

@@ -34,7 +34,7 @@ func servedRoutes(t *testing.T) (*httpapi.Server, map[string]bool) {
 	}
 	// Built as dccd builds it: every optional part present, so every route is registered.
 	srv := httpapi.New(httpapi.Options{Issuer: e.svc, Revocations: e.revs, Credentials: e.creds, Values: e.values,
-		OpenAPI: docs.OpenAPI, Metrics: m, Citizens: e.startIdP(time.Now, nil, false)})
+		OpenAPI: docs.OpenAPI, Metrics: m, Citizens: e.startIdP(time.Now, nil, false, nil)})
 	out := map[string]bool{}
 	for _, r := range srv.EchoRoutes() {
 		out[routeKey(r.Method, r.Path)] = true

@@ -231,6 +231,7 @@ const (
 	keyRequestIDProblem = "dcc.request_id_invalid"
 	keyProblemCodes     = "dcc.problem_codes"
 	keyPrincipal        = "dcc.principal"
+	keyQueued           = "dcc.queued"
 )
 
 // validRequestID: 1 to 128 characters of A-Z a-z 0-9 and . _ : - (UUIDs and ULIDs fit).
@@ -309,7 +310,9 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		codes, _ := c.Get(keyProblemCodes).([]string)
 		level := slog.LevelInfo
-		if c.Response().Status >= 500 {
+		// A citizen told to wait in the virtual queue is the service working as meant, not a
+		// failure: in a rush there are thousands a second.
+		if c.Response().Status >= 500 && c.Get(keyQueued) == nil {
 			level = slog.LevelWarn
 		}
 		s.log.LogAttrs(c.Request().Context(), level, "http request",

@@ -56,6 +56,9 @@ type web struct {
 
 	mu       sync.Mutex
 	endpoint *oauth2.Endpoint
+
+	// queuePages are the waiting page in each language, rendered once with placeholders.
+	queuePages map[string]string
 }
 
 const (
@@ -91,12 +94,15 @@ func newWeb(o WebOptions) (*web, error) {
 	}
 	w := &web{o: o, aead: aead, pages: map[string]*template.Template{}}
 	funcs := template.FuncMap{"t": translate}
-	for _, p := range []string{"landing", "list", "certificate"} {
+	for _, p := range []string{"landing", "list", "certificate", "queue"} {
 		t, err := template.New(p).Funcs(funcs).ParseFS(webFiles, "web/layout.html", "web/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", p, err)
 		}
 		w.pages[p] = t
+	}
+	if err := w.renderQueuePages(); err != nil {
+		return nil, err
 	}
 	return w, nil
 }
@@ -153,15 +159,15 @@ func (s *Server) webRoutes() {
 	if s.cit.web == nil {
 		return
 	}
-	s.add(http.MethodGet, "/", s.webHome, "public", string(issuer.RoleCitizen))
-	s.add(http.MethodGet, "/login", s.webLogin, "public")
-	s.add(http.MethodGet, "/callback", s.webCallback, "public")
+	s.add(http.MethodGet, "/", s.queued(s.webHome), "public", string(issuer.RoleCitizen))
+	s.add(http.MethodGet, "/login", s.queued(s.webLogin), "public")
+	s.add(http.MethodGet, "/callback", s.queued(s.webCallback), "public")
 	// Anyone may sign out: it only ends the session the browser holds.
 	s.add(http.MethodPost, "/logout", s.webLogout, "public")
 	s.add(http.MethodGet, "/static/site.css", s.webCSS, "public")
 	auth := s.sessionCitizen
 	page := s.citizenRoute(auth, s.webCertificate)
-	s.add(http.MethodGet, "/certificates/:uvci", func(c echo.Context) error {
+	s.add(http.MethodGet, "/certificates/:uvci", s.queued(func(c echo.Context) error {
 		if _, ok := s.currentSession(c); !ok && c.Request().Header.Get(echo.HeaderAuthorization) == "" {
 			// Signed out (or the session ended): the sign-in page, as the 401 it is.
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="`+citizenRealm+`"`)
@@ -169,9 +175,9 @@ func (s *Server) webRoutes() {
 			return s.renderPage(c, http.StatusUnauthorized, "landing", pageData{Lang: lang, Title: translate(lang, "landing.title")})
 		}
 		return page(c)
-	}, string(issuer.RoleCitizen))
-	s.add(http.MethodGet, "/certificates/:uvci/qr.png", s.citizenRoute(auth, s.myCertificate(docQR)), string(issuer.RoleCitizen))
-	s.add(http.MethodGet, "/certificates/:uvci/pdf", s.citizenRoute(auth, s.myCertificate(docPDF)), string(issuer.RoleCitizen))
+	}), string(issuer.RoleCitizen))
+	s.add(http.MethodGet, "/certificates/:uvci/qr.png", s.queued(s.citizenRoute(auth, s.myCertificate(docQR))), string(issuer.RoleCitizen))
+	s.add(http.MethodGet, "/certificates/:uvci/pdf", s.queued(s.citizenRoute(auth, s.myCertificate(docPDF))), string(issuer.RoleCitizen))
 }
 
 // pageHeaders: no script at all, nothing framed, nothing cached, no referrer (paths carry UVCIs).
@@ -253,6 +259,9 @@ type pageData struct {
 	QRWidth, QRHeight              int
 	Holder, BirthDate              string
 	Rows                           []row
+	// Refresh, when set, reloads the page after that many seconds (the waiting page).
+	Refresh string
+	Queue   *queueView
 }
 
 type row struct{ Label, Value string }

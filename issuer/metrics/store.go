@@ -190,3 +190,7 @@ func (t *timedStore) RecordSigningCertificate(ctx context.Context, c issuer.Sign
 func (t *timedStore) SigningCertificates(ctx context.Context) ([]issuer.SigningCertificate, error) {
 	return timed(t, "SigningCertificates", func() ([]issuer.SigningCertificate, error) { return t.s.SigningCertificates(ctx) })
 }
+
+func (t *timedStore) ReserveQueueSlots(ctx context.Context, n int, earliest time.Time, interval time.Duration) (issuer.QueueBlock, error) {
+	return timed(t, "ReserveQueueSlots", func() (issuer.QueueBlock, error) { return t.s.ReserveQueueSlots(ctx, n, earliest, interval) })
+}

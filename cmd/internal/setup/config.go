@@ -160,6 +160,19 @@ type Config struct {
 	// CitizenCacheBytes bounds the rendered documents kept in memory (DCC_CITIZEN_CACHE_BYTES,
 	// 67108864 = 64 MiB).
 	CitizenCacheBytes int
+	// The citizens' virtual queue (docs/queue.md): QueueRate newcomers let in a second
+	// (DCC_QUEUE_RATE; 0, the default, leaves the queue out), up to QueueBurst at once after a
+	// quiet spell (DCC_QUEUE_BURST; 0: one second's worth). An admission lasts QueueAdmitTTL
+	// (DCC_QUEUE_ADMIT_TTL, 10m); a ticket may be redeemed until QueueGrace after its time
+	// (DCC_QUEUE_GRACE, 10m).
+	QueueRate     float64
+	QueueBurst    int
+	QueueAdmitTTL time.Duration
+	QueueGrace    time.Duration
+	// QueueAddressRate and QueueAddressBurst limit the places one client address takes
+	// (DCC_QUEUE_ADDRESS_RATE a second, 20, 0 for no limit; DCC_QUEUE_ADDRESS_BURST, 200).
+	QueueAddressRate  float64
+	QueueAddressBurst int
 
 	// StatusInterval is the time between two checks of the dependencies (/status);
 	// IncidentThreshold how long one must be red before an incident is opened.
@@ -218,6 +231,10 @@ func Defaults() Config {
 		CitizenConcurrency: 4 * runtime.GOMAXPROCS(0),
 		CitizenWait:        100 * time.Millisecond,
 		CitizenCacheBytes:  64 << 20,
+		QueueAdmitTTL:      10 * time.Minute,
+		QueueGrace:         10 * time.Minute,
+		QueueAddressRate:   20,
+		QueueAddressBurst:  200,
 
 		StatusInterval:    10 * time.Second,
 		IncidentThreshold: 60 * time.Second,
@@ -384,6 +401,26 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.CitizenQueue == 0 && getenv("DCC_CITIZEN_QUEUE") == "" {
 		c.CitizenQueue = 4 * c.CitizenConcurrency
 	}
+	if v := getenv("DCC_QUEUE_RATE"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f >= 0) || f > 1e6 {
+			errs = append(errs, fmt.Errorf("DCC_QUEUE_RATE=%q: want citizens let in a second, e.g. 200 (0 leaves the queue out)", v))
+		} else {
+			c.QueueRate = f
+		}
+	}
+	intVar("DCC_QUEUE_BURST", &c.QueueBurst, 0)
+	if v := getenv("DCC_QUEUE_ADDRESS_RATE"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f >= 0) {
+			errs = append(errs, fmt.Errorf("DCC_QUEUE_ADDRESS_RATE=%q: want places in the queue one client address may take a second, e.g. 20 (0: no limit)", v))
+		} else {
+			c.QueueAddressRate = f
+		}
+	}
+	intVar("DCC_QUEUE_ADDRESS_BURST", &c.QueueAddressBurst, 1)
+	dur("DCC_QUEUE_ADMIT_TTL", &c.QueueAdmitTTL)
+	dur("DCC_QUEUE_GRACE", &c.QueueGrace)
 	if v := getenv("DCC_AUTH_FAILURE_RATE"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f < 0 {

@@ -108,3 +108,30 @@ func TestCitizenSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestQueueSettings(t *testing.T) {
+	c, err := FromEnv(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.QueueRate != 0 || c.QueueBurst != 0 || c.QueueAdmitTTL != 10*time.Minute || c.QueueGrace != 10*time.Minute ||
+		c.QueueAddressRate != 20 || c.QueueAddressBurst != 200 {
+		t.Errorf("queue defaults: rate %v burst %d admission %s grace %s", c.QueueRate, c.QueueBurst, c.QueueAdmitTTL, c.QueueGrace)
+	}
+	c, err = FromEnv(env(map[string]string{"DCC_QUEUE_RATE": "250.5", "DCC_QUEUE_BURST": "40",
+		"DCC_QUEUE_ADMIT_TTL": "15m", "DCC_QUEUE_GRACE": "20m", "DCC_QUEUE_ADDRESS_RATE": "0", "DCC_QUEUE_ADDRESS_BURST": "5"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.QueueRate != 250.5 || c.QueueBurst != 40 || c.QueueAdmitTTL != 15*time.Minute || c.QueueGrace != 20*time.Minute ||
+		c.QueueAddressRate != 0 || c.QueueAddressBurst != 5 {
+		t.Errorf("queue settings: rate %v burst %d admission %s grace %s", c.QueueRate, c.QueueBurst, c.QueueAdmitTTL, c.QueueGrace)
+	}
+	_, err = FromEnv(env(map[string]string{"DCC_QUEUE_RATE": "-1", "DCC_QUEUE_BURST": "x", "DCC_QUEUE_ADMIT_TTL": "soon",
+		"DCC_QUEUE_ADDRESS_RATE": "many", "DCC_QUEUE_ADDRESS_BURST": "0"}))
+	for _, name := range []string{"DCC_QUEUE_RATE", "DCC_QUEUE_BURST", "DCC_QUEUE_ADMIT_TTL", "DCC_QUEUE_ADDRESS_RATE", "DCC_QUEUE_ADDRESS_BURST"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s: %v", name, err)
+		}
+	}
+}

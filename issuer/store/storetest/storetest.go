@@ -49,6 +49,8 @@ func Run(t *testing.T, open func(t *testing.T) issuer.Store) {
 		{"Revocations", testRevocations},
 		{"ConcurrentRevocations", testConcurrentRevocations},
 		{"SigningCertificates", testSigningCertificates},
+		{"QueueSlots", testQueueSlots},
+		{"ConcurrentQueueSlots", testConcurrentQueueSlots},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
