@@ -207,5 +207,7 @@ func recordUntilKilled(dir string) int {
 // fsynced transaction) from parallel callers.
 func BenchmarkRecord(b *testing.B) {
 	s := openStore(b, b.TempDir())
+	before := storetest.SelfCPU(b)
 	storetest.BenchmarkRecord(b, s)
+	b.ReportMetric(float64((storetest.SelfCPU(b)-before).Microseconds())/float64(b.N), "cpu-µs/op")
 }

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -207,24 +206,15 @@ func BenchmarkRecord(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	goBefore := selfCPU(b)
+	goBefore := storetest.SelfCPU(b)
 	storetest.BenchmarkRecord(b, s)
-	goAfter := selfCPU(b)
+	goAfter := storetest.SelfCPU(b)
 	pgAfter, err := pgtest.ServerCPU(b.Context(), url)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64((goAfter-goBefore).Microseconds())/float64(b.N), "go-cpu-µs/op")
 	b.ReportMetric(float64((pgAfter-pgBefore).Microseconds())/float64(b.N), "pg-cpu-µs/op")
-}
-
-// selfCPU is this process's user and system time so far.
-func selfCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // TestConcurrentRecordsShareCommits: concurrent Records are committed in fewer transactions than

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,6 +31,16 @@ func SampleRecord(id string) issuer.Record {
 			Kind: c.Kind, Environment: c.Environment, IdentitySource: c.IdentitySource, UVCI: c.UVCI,
 			SubjectMasked: "19121212****", SubjectKey: c.SubjectKey, Latency: 40 * time.Millisecond},
 	}
+}
+
+// SelfCPU is this process's user and system time so far, for benchmarks that report processor
+// time per operation beside wall time (on a shared machine the wall time is others' too).
+func SelfCPU(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkRecord measures durable Records of one issuance each (certificate, request record
