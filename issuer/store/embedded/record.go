@@ -54,17 +54,18 @@ func (s *Store) commitRecords(items []recordItem) []error {
 	ctx, cancel := context.WithTimeout(context.Background(), BusyTimeout+5*time.Second)
 	defer cancel()
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		st := s.stmts
 		for i, it := range items {
-			if _, err := tx.ExecContext(ctx, `SAVEPOINT rec`); err != nil {
+			if _, err := tx.StmtContext(ctx, st.savepoint).ExecContext(ctx); err != nil {
 				return fmt.Errorf("savepoint: %w", classify(err))
 			}
-			errs[i] = recordIn(ctx, tx, it.r, it.a)
+			errs[i] = st.recordIn(ctx, tx, it.r, it.a)
 			if errs[i] != nil {
-				if _, err := tx.ExecContext(ctx, `ROLLBACK TO rec`); err != nil {
+				if _, err := tx.StmtContext(ctx, st.rollbackTo).ExecContext(ctx); err != nil {
 					return fmt.Errorf("roll back to savepoint: %w", classify(err))
 				}
 			}
-			if _, err := tx.ExecContext(ctx, `RELEASE rec`); err != nil {
+			if _, err := tx.StmtContext(ctx, st.release).ExecContext(ctx); err != nil {
 				return fmt.Errorf("release savepoint: %w", classify(err))
 			}
 		}
@@ -80,12 +81,59 @@ func (s *Store) commitRecords(items []recordItem) []error {
 	return errs
 }
 
+// writeStmts are the writer connection's statements of a Record, prepared once.
+type writeStmts struct {
+	savepoint, rollbackTo, release    *sql.Stmt
+	certificate, request, audit, code *sql.Stmt
+}
+
+func prepareWrites(db *sql.DB) (*writeStmts, error) {
+	w := &writeStmts{}
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&w.savepoint, `SAVEPOINT rec`},
+		{&w.rollbackTo, `ROLLBACK TO rec`},
+		{&w.release, `RELEASE rec`},
+		{&w.certificate, insertCertificateSQL},
+		{&w.request, insertRequestSQL},
+		{&w.audit, insertAuditSQL},
+		{&w.code, insertCodeSQL},
+	} {
+		st, err := db.Prepare(p.query)
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("prepare %q: %w", p.query, classify(err)), w.close())
+		}
+		*p.stmt = st
+	}
+	return w, nil
+}
+
+func (w *writeStmts) close() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{w.savepoint, w.rollbackTo, w.release, w.certificate, w.request, w.audit, w.code} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+const (
+	insertCertificateSQL = `INSERT INTO certificates (` + certificateColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (provider_id, identifier) DO NOTHING`
+	insertRequestSQL = `INSERT INTO request_records
+		(principal_id, request_id, body_hash, status, uvci, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (principal_id, request_id) DO NOTHING`
+	insertCodeSQL = `INSERT OR IGNORE INTO audit_event_codes (code, at, event_id) VALUES (?, ?, ?)`
+)
+
 // recordIn writes one Record in tx.
-func recordIn(ctx context.Context, tx *sql.Tx, r issuer.Record, a auditRow) error {
+func (w *writeStmts) recordIn(ctx context.Context, tx *sql.Tx, r issuer.Record, a auditRow) error {
 	if c := r.Certificate; c != nil {
-		res, err := tx.ExecContext(ctx, `INSERT INTO certificates (`+certificateColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (provider_id, identifier) DO NOTHING`,
+		res, err := tx.StmtContext(ctx, w.certificate).ExecContext(ctx,
 			c.UVCI, c.ProviderID, c.Identifier, string(c.Kind), string(c.Environment), blob(c.ContentHash),
 			blob(c.SubjectKey), c.HC1, blob(c.KID), string(c.IdentitySource), string(c.Delivery), c.RequestID,
 			micros(c.IssuedAt), micros(c.ExpiresAt))
@@ -97,9 +145,7 @@ func recordIn(ctx context.Context, tx *sql.Tx, r issuer.Record, a auditRow) erro
 		}
 	}
 	if q := r.Request; q != nil {
-		res, err := tx.ExecContext(ctx, `INSERT INTO request_records
-			(principal_id, request_id, body_hash, status, uvci, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (principal_id, request_id) DO NOTHING`,
+		res, err := tx.StmtContext(ctx, w.request).ExecContext(ctx,
 			q.PrincipalID, q.RequestID, nonNilBlob(q.BodyHash), q.Status, q.UVCI, blob(q.Body), micros(q.CreatedAt))
 		if err := inserted(res, err); err != nil {
 			if errors.Is(err, errNothingInserted) {
@@ -108,7 +154,7 @@ func recordIn(ctx context.Context, tx *sql.Tx, r issuer.Record, a auditRow) erro
 			return fmt.Errorf("record request %q of %s: %w", q.RequestID, q.PrincipalID, err)
 		}
 	}
-	return insertAudit(ctx, tx, a)
+	return w.insertAudit(ctx, tx, a)
 }
 
 // auditRow is an audit event ready to insert: its id set, its lists encoded.
@@ -150,9 +196,9 @@ const insertAuditSQL = `INSERT INTO audit_events (id, at, request_id, principal_
 	status, outcome, codes, kind, environment, identity_source, uvci, subject_masked, subject_key,
 	latency_ns, notes, problems) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-func insertAudit(ctx context.Context, tx *sql.Tx, r auditRow) error {
+func (w *writeStmts) insertAudit(ctx context.Context, tx *sql.Tx, r auditRow) error {
 	a := r.ev
-	_, err := tx.ExecContext(ctx, insertAuditSQL,
+	_, err := tx.StmtContext(ctx, w.audit).ExecContext(ctx,
 		a.ID, micros(a.At), a.RequestID, a.PrincipalID, string(a.Role), a.Route, a.Status, string(a.Outcome),
 		r.codes, string(a.Kind), string(a.Environment), string(a.IdentitySource), a.UVCI, a.SubjectMasked,
 		blob(a.SubjectKey), int64(a.Latency), r.notes, r.problems)
@@ -160,8 +206,7 @@ func insertAudit(ctx context.Context, tx *sql.Tx, r auditRow) error {
 		return fmt.Errorf("record audit event %s: %w", a.ID, classify(err))
 	}
 	for _, code := range a.Codes {
-		_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO audit_event_codes (code, at, event_id) VALUES (?, ?, ?)`,
-			code, micros(a.At), a.ID)
+		_, err := tx.StmtContext(ctx, w.code).ExecContext(ctx, code, micros(a.At), a.ID)
 		if err != nil {
 			return fmt.Errorf("record audit event %s: code %s: %w", a.ID, code, classify(err))
 		}
@@ -184,7 +229,7 @@ func (s *Store) RecordAudit(ctx context.Context, events []issuer.AuditEvent) err
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
 		for _, r := range rows {
-			if err := insertAudit(ctx, tx, r); err != nil {
+			if err := s.stmts.insertAudit(ctx, tx, r); err != nil {
 				return err
 			}
 		}

@@ -50,7 +50,7 @@ func (s *Store) Revoke(ctx context.Context, r issuer.Revocation, audit issuer.Au
 				return err
 			}
 		}
-		return insertAudit(ctx, tx, a)
+		return s.stmts.insertAudit(ctx, tx, a)
 	})
 	if err != nil {
 		return issuer.Revocation{}, false, fmt.Errorf("revoke %s: %w", r.UVCI, err)
