@@ -42,12 +42,16 @@ type pass struct {
 	bind   [bindingHashBytes]byte
 }
 
+// strictBase64 decodes cookie values: unpadded base64url whose unused trailing bits are zero, so
+// that a value has one spelling only and a signed value cannot be re-spelt.
+var strictBase64 = base64.RawURLEncoding.Strict()
+
 // parseBinding reads a binding cookie's value and returns its hash.
 func parseBinding(v string) ([bindingHashBytes]byte, bool) {
 	if len(v) != base64.RawURLEncoding.EncodedLen(bindingBytes) {
 		return [bindingHashBytes]byte{}, false
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(v)
+	raw, err := strictBase64.DecodeString(v)
 	if err != nil || len(raw) != bindingBytes {
 		return [bindingHashBytes]byte{}, false
 	}
@@ -74,7 +78,7 @@ func verify(key []byte, v string, bodyLen int) ([]byte, bool) {
 	if len(v) != base64.RawURLEncoding.EncodedLen(bodyLen+macBytes) {
 		return nil, false
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(v)
+	raw, err := strictBase64.DecodeString(v)
 	if err != nil || len(raw) != bodyLen+macBytes {
 		return nil, false
 	}
