@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -353,6 +354,20 @@ func (st *stats) lastOK() time.Time {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return st.last200
+}
+
+// source is how many 200 answers so far named the identity source.
+func (st *stats) source(name string) int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.sources[name]
+}
+
+// sourceCounts is a copy of the identity sources of the 200 answers so far.
+func (st *stats) sourceCounts() map[string]int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return maps.Clone(st.sources)
 }
 
 func (st *stats) count(code int) int {

@@ -336,8 +336,8 @@ func (s *suite) registerScenario(ctx context.Context) error {
 	l := s.startLoad(in.url(), providers, 2, led, body)
 	time.Sleep(time.Second)
 	base := l.phase()
-	s.check(base.sources["register"] > 0 && base.count(http.StatusOK) == base.sources["register"],
-		"register: before the faults %s, sources %v", base.statusLine(), base.sources)
+	s.check(base.source("register") > 0 && base.count(http.StatusOK) == base.source("register"),
+		"register: before the faults %s, sources %v", base.statusLine(), base.sourceCounts())
 	faults := []struct {
 		name     string
 		json     string
@@ -357,20 +357,20 @@ func (s *suite) registerScenario(ctx context.Context) error {
 		if err := postJSON(regURL+"/admin/faults", `{}`); err != nil {
 			return err
 		}
-		released, ok := waitFor(20*time.Second, func() bool { return l.stats().sources["register"] > 0 })
+		released, ok := waitFor(20*time.Second, func() bool { return l.stats().source("register") > 0 })
 		s.check(ok, "%s: register-sourced issuance did not come back within 20 s", f.name)
 		l.phase() // answers to requests made during the fault may still arrive in the release
 		s.note("%s: %s; identity sources %v; slowest answer %s (budget %s); register answers again %s after the fault cleared (breaker cool-down %s)",
-			f.name, out.statusLine(), out.sources, ms(out.maxAll()), budget, ms(released), cooldown)
+			f.name, out.statusLine(), out.sourceCounts(), ms(out.maxAll()), budget, ms(released), cooldown)
 		s.check(out.maxAll() <= budget+slack, "%s: an answer took %s; the register budget is %s", f.name, ms(out.maxAll()), budget)
 		if f.fallback {
-			s.check(out.sources["birthdate-fallback"] > 0, "%s: the birth-date fallback did not engage", f.name)
+			s.check(out.source("birthdate-fallback") > 0, "%s: the birth-date fallback did not engage", f.name)
 			for _, u := range out.unexpected() {
 				s.fail("%s: %s", f.name, u)
 			}
 		} else {
-			s.check(out.sources["birthdate-fallback"] == 0 && out.count(http.StatusServiceUnavailable) > 0,
-				"%s: want 503 register-unavailable and no fallback, got %s %v", f.name, out.statusLine(), out.sources)
+			s.check(out.source("birthdate-fallback") == 0 && out.count(http.StatusServiceUnavailable) > 0,
+				"%s: want 503 register-unavailable and no fallback, got %s %v", f.name, out.statusLine(), out.sourceCounts())
 			for _, u := range out.unexpected("register-unavailable") {
 				s.fail("%s: %s", f.name, u)
 			}
