@@ -241,11 +241,11 @@ func (s *suite) dbScenario(ctx context.Context) error {
 	// The spool survives a crash: refusals spooled while the database refuses, dccd killed -9,
 	// the database back, dccd started again; the events it held reach the store all the same.
 	px.Refuse()
-	held, ok := waitFor(10*time.Second, func() bool { return metricValue(in.url(), "dcc_audit_spool_events") >= 5 })
+	held, ok := waitFor(10*time.Second, func() bool { return probe.Metric(in.url(), "dcc_audit_spool_events", 3*time.Second) >= 5 })
 	s.check(ok, "db: no refusals spooled within %s of the database refusing", ms(held))
-	pending := metricValue(in.url(), "dcc_audit_spool_events")
-	spooledBefore := metricValue(in.url(), "dcc_audit_spool_spooled_total")
-	droppedBefore := metricValue(in.url(), "dcc_audit_spool_dropped_total")
+	pending := probe.Metric(in.url(), "dcc_audit_spool_events", 3*time.Second)
+	spooledBefore := probe.Metric(in.url(), "dcc_audit_spool_spooled_total", 3*time.Second)
+	droppedBefore := probe.Metric(in.url(), "dcc_audit_spool_dropped_total", 3*time.Second)
 	if err := in.kill9(); err != nil {
 		return err
 	}
@@ -257,13 +257,13 @@ func (s *suite) dbScenario(ctx context.Context) error {
 	}
 	s.note("kill -9 during a database outage: %.0f audit events were in the spool at the kill; dccd restarted once the database was back", pending)
 	// Every audit event of a refused request reaches the store once the spool is replayed.
-	drained, ok := waitFor(30*time.Second, func() bool { return metricValue(in.url(), "dcc_audit_spool_events") == 0 })
+	drained, ok := waitFor(30*time.Second, func() bool { return probe.Metric(in.url(), "dcc_audit_spool_events", 3*time.Second) == 0 })
 	s.check(ok, "db: the audit spool was not emptied within 30 s")
 	green, _ := waitFor(10*time.Second, func() bool { return probe.DependencyLight(in.url(), "audit-spool", 3*time.Second) == "green" })
 	s.check(probe.DependencyLight(in.url(), "audit-spool", 3*time.Second) == "green", "db: audit spool light not green %s after the spool was emptied", ms(green))
 	// The counters start again with the process: before the kill plus after the restart.
-	spooled := spooledBefore + metricValue(in.url(), "dcc_audit_spool_spooled_total")
-	dropped := droppedBefore + metricValue(in.url(), "dcc_audit_spool_dropped_total")
+	spooled := spooledBefore + probe.Metric(in.url(), "dcc_audit_spool_spooled_total", 3*time.Second)
+	dropped := droppedBefore + probe.Metric(in.url(), "dcc_audit_spool_dropped_total", 3*time.Second)
 	ph := l.stop()
 	s.check(len(ph.unexpected("store-unavailable", "overloaded")) == 0, "db: after the faults %s", ph.statusLine())
 	in.stop()
@@ -470,8 +470,8 @@ func (s *suite) diskScenario(ctx context.Context) error {
 		s.fail("disk: %s", u)
 	}
 	time.Sleep(time.Second)
-	drained, _ := waitFor(20*time.Second, func() bool { return metricValue(in.url(), "dcc_audit_spool_events") == 0 })
-	dropped := metricValue(in.url(), "dcc_audit_spool_dropped_total")
+	drained, _ := waitFor(20*time.Second, func() bool { return probe.Metric(in.url(), "dcc_audit_spool_events", 3*time.Second) == 0 })
+	dropped := probe.Metric(in.url(), "dcc_audit_spool_dropped_total", 3*time.Second)
 	ph := l.stop()
 	s.check(len(ph.unexpected("store-unavailable")) == 0, "disk: after the fault %s", ph.statusLine())
 	in.stop()
@@ -616,29 +616,6 @@ func watchLight(base, name string) func() []string {
 		}
 	}()
 	return func() []string { close(stop); return <-done }
-}
-
-// metricValue reads one unlabelled metric from /metrics; -1 when it cannot.
-func metricValue(base, name string) float64 {
-	c := &http.Client{Timeout: 3 * time.Second}
-	resp, err := c.Get(base + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(resp.Body); err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(buf.String(), "\n") {
-		if rest, ok := strings.CutPrefix(line, name+" "); ok {
-			var v float64
-			if _, err := fmt.Sscan(rest, &v); err == nil {
-				return v
-			}
-		}
-	}
-	return -1
 }
 
 func ms(d time.Duration) string {

@@ -1,19 +1,19 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	dccprobe "github.com/sedcc/dcc/cmd/internal/probe"
 )
 
 // result is one phase against one server.
@@ -59,7 +59,7 @@ func load(ctx context.Context, target, token string, n int, d time.Duration, pid
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if rss, _ := memory(pid); rss > peak.Load() {
+			if rss, _, _ := dccprobe.ProcessMemory(pid); rss > peak.Load() {
 				peak.Store(rss)
 			}
 			select {
@@ -133,32 +133,8 @@ func load(ctx context.Context, target, token string, n int, d time.Duration, pid
 		r.lat = append(r.lat, t.lat...)
 	}
 	slices.Sort(r.lat)
-	_, r.hwm = memory(pid)
+	_, r.hwm, _ = dccprobe.ProcessMemory(pid)
 	return r
-}
-
-// memory reads a process's resident set and its peak (VmRSS, VmHWM) from /proc.
-func memory(pid int) (rss, hwm int64) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseInt(fields[1], 10, 64)
-		switch fields[0] {
-		case "VmRSS:":
-			rss = kb << 10
-		case "VmHWM:":
-			hwm = kb << 10
-		}
-	}
-	return rss, hwm
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }

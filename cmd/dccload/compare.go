@@ -11,12 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	dccprobe "github.com/sedcc/dcc/cmd/internal/probe"
 	"github.com/sedcc/dcc/issuer/store/pgtest"
 )
 
@@ -191,9 +191,9 @@ func measure(ctx context.Context, l load, name string, pid int, dbURL string, st
 		}
 		return d
 	}
-	before, pgBefore, genBefore := processCPU(pid), pgCPU(), selfCPU()
+	before, pgBefore, genBefore := dccprobe.ProcessCPU(pid), pgCPU(), selfCPU()
 	r := l.run(ctx)
-	c := comparison{r: r, cpu: processCPU(pid) - before, genCPU: selfCPU() - genBefore}
+	c := comparison{r: r, cpu: dccprobe.ProcessCPU(pid) - before, genCPU: selfCPU() - genBefore}
 	if dbURL != "" {
 		c.pgCPU = pgCPU() - pgBefore
 	}
@@ -217,26 +217,6 @@ func selfCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// processCPU is the user and system time of a process so far, from /proc (clock ticks of 10 ms).
-func processCPU(pid int) time.Duration {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name (which is in parentheses and may hold spaces).
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 func reportComparison(w io.Writer, o options, cs []comparison) {

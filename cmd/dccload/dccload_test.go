@@ -118,16 +118,6 @@ func TestBodiesAreValidAndUnique(t *testing.T) {
 	}
 }
 
-func TestParseStatus(t *testing.T) {
-	rss, peak, err := parseStatus(strings.NewReader("Name:\tdccd\nVmPeak:\t 1000 kB\nVmHWM:\t   69000 kB\nVmRSS:\t   48000 kB\nThreads:\t9\n"))
-	if err != nil || rss != 48000<<10 || peak != 69000<<10 {
-		t.Fatalf("parseStatus = %d, %d, %v", rss, peak, err)
-	}
-	if _, _, err := parseStatus(strings.NewReader("Name:\tdccd\n")); err == nil {
-		t.Fatal("status without memory lines accepted")
-	}
-}
-
 func TestPercentile(t *testing.T) {
 	v := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
 	for p, want := range map[float64]int{0: 1, 10: 1, 50: 5, 99: 10, 99.9: 10, 100: 10} {

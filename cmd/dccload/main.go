@@ -39,6 +39,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	dccprobe "github.com/sedcc/dcc/cmd/internal/probe"
 )
 
 type options struct {
@@ -263,7 +265,7 @@ func loadPhases(ctx context.Context, o options, url, key string, pid int, stdout
 		}
 	}
 	if pid > 0 {
-		if rss, hwm, err := memory(pid); err == nil {
+		if rss, hwm, err := dccprobe.ProcessMemory(pid); err == nil {
 			fmt.Fprintf(stdout, "\nserver memory     VmHWM (peak RSS) %s, VmRSS now %s\n", mib(hwm), mib(rss))
 		} else {
 			fmt.Fprintf(stderr, "dccload: %v\n", err)
@@ -293,7 +295,7 @@ func watchMemory(pid int) func() int64 {
 		wg   sync.WaitGroup
 	)
 	sample := func() {
-		if rss, _, err := memory(pid); err == nil {
+		if rss, _, err := dccprobe.ProcessMemory(pid); err == nil {
 			mu.Lock()
 			peak = max(peak, rss)
 			mu.Unlock()

@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -178,46 +175,6 @@ func addProvider(ctx context.Context, repo, dataDir string, extra ...string) (st
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
-}
-
-// memory reads a process's resident set (VmRSS) and its peak (VmHWM) from /proc, in bytes.
-func memory(pid int) (rss, peak int64, err error) {
-	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), "status"))
-	if err != nil {
-		return 0, 0, fmt.Errorf("read memory of process %d: %w", pid, err)
-	}
-	defer f.Close()
-	return parseStatus(f)
-}
-
-func parseStatus(r io.Reader) (rss, peak int64, err error) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		name, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok || name != "VmRSS" && name != "VmHWM" {
-			continue
-		}
-		fields := strings.Fields(val)
-		if len(fields) != 2 || fields[1] != "kB" {
-			return 0, 0, fmt.Errorf("unexpected %s line %q", name, sc.Text())
-		}
-		kb, err := strconv.ParseInt(fields[0], 10, 64)
-		if err != nil {
-			return 0, 0, fmt.Errorf("%s: %w", name, err)
-		}
-		if name == "VmRSS" {
-			rss = kb << 10
-		} else {
-			peak = kb << 10
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, 0, err
-	}
-	if rss == 0 || peak == 0 {
-		return 0, 0, errors.New("no VmRSS and VmHWM in process status")
-	}
-	return rss, peak, nil
 }
 
 // tail returns the last n lines of a file, for a failure message.

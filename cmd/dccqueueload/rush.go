@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	dccprobe "github.com/sedcc/dcc/cmd/internal/probe"
+
 	"github.com/sedcc/dcc/fhir/fhirtest"
 )
 
@@ -453,10 +455,10 @@ func rush(ctx context.Context, o options, stdout, stderr io.Writer) error {
 
 	fmt.Fprintf(stderr, "providers alone for %s\n", o.baseline)
 	bctx, bcancel := context.WithTimeout(ctx, o.baseline)
-	cpu0 := srv.cpu()
+	cpu0 := dccprobe.ProcessCPU(srv.cmd.Process.Pid)
 	base := providers(bctx, o.providers, o.providerRate, srv.url, srv.keys, "base")
 	bcancel()
-	baseCPU := srv.cpu() - cpu0
+	baseCPU := dccprobe.ProcessCPU(srv.cmd.Process.Pid) - cpu0
 
 	fmt.Fprintf(stderr, "rush: %d visitors over %s at %v a second\n", o.visitors, o.arrive, o.rate)
 	var res rushResult
@@ -476,7 +478,7 @@ func rush(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		t := time.NewTicker(200 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if rss, _ := srv.memory(); rss > peak.Load() {
+			if rss, _, _ := dccprobe.ProcessMemory(srv.cmd.Process.Pid); rss > peak.Load() {
 				peak.Store(rss)
 			}
 			select {
@@ -486,13 +488,13 @@ func rush(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			}
 		}
 	}()
-	cpu1 := srv.cpu()
+	cpu1 := dccprobe.ProcessCPU(srv.cmd.Process.Pid)
 	rushVisitors(ctx, o, srv.url, &res)
 	<-provDone
 	pcancel()
-	rushCPU := srv.cpu() - cpu1
+	rushCPU := dccprobe.ProcessCPU(srv.cmd.Process.Pid) - cpu1
 	close(sampling)
-	_, hwm := srv.memory()
+	_, hwm, _ := dccprobe.ProcessMemory(srv.cmd.Process.Pid)
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 
@@ -504,9 +506,9 @@ func rush(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	rep.baseRate, rep.rushRate = float64(base.ok)/o.baseline.Seconds(), float64(during.ok)/o.arrive.Seconds()
 	rep.peakRSS, rep.hwm = peak.Load(), hwm
 	rep.rushCPU, rep.baseCPU = rushCPU, baseCPU
-	rep.serverAdmitted = srv.metric(`dcc_queue_admitted_total{way="direct"}`) + srv.metric(`dcc_queue_admitted_total{way="ticket"}`)
-	rep.serverPassedOver = srv.metric("dcc_queue_places_passed_over_total")
-	rep.serverReservations = srv.metric(`dcc_queue_reservations_total{outcome="ok"}`)
+	rep.serverAdmitted = dccprobe.Metric(srv.url, `dcc_queue_admitted_total{way="direct"}`, 5*time.Second) + dccprobe.Metric(srv.url, `dcc_queue_admitted_total{way="ticket"}`, 5*time.Second)
+	rep.serverPassedOver = dccprobe.Metric(srv.url, "dcc_queue_places_passed_over_total", 5*time.Second)
+	rep.serverReservations = dccprobe.Metric(srv.url, `dcc_queue_reservations_total{outcome="ok"}`, 5*time.Second)
 	rep.loadHeap = ms.Sys
 	rep.print(stdout, o)
 	return nil
