@@ -343,12 +343,12 @@ func (s *Server) makeDocuments(cert issuer.Certificate, pl dcc.Certificate, rend
 
 // serveRepresentation answers with a fixed body, its strong ETag and Cache-Control, or 304 when
 // the client's If-None-Match names the ETag.
-func serveRepresentation(c echo.Context, rep representation, contentType, cacheControl string) error {
+func serveRepresentation(c echo.Context, rep *representation, contentType, cacheControl string) error {
 	h := c.Response().Header()
 	h.Set(echo.HeaderCacheControl, cacheControl)
-	h.Set("ETag", rep.etag)
+	h.Set("ETag", rep.etag())
 	h.Set(echo.HeaderXContentTypeOptions, "nosniff")
-	if etagMatches(c.Request().Header.Get("If-None-Match"), rep.etag) {
+	if etagMatches(c.Request().Header.Get("If-None-Match"), rep.etag()) {
 		c.Response().WriteHeader(http.StatusNotModified)
 		return nil
 	}

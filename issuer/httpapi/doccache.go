@@ -19,18 +19,29 @@ const DefaultDocumentCacheBytes = 64 << 20
 // representation is one rendered answer with its strong validator.
 type representation struct {
 	body []byte
-	etag string
+	once sync.Once
+	tag  string
 }
 
-func newRepresentation(body []byte) representation {
-	sum := sha256.Sum256(body)
-	return representation{body: body, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`}
+func newRepresentation(body []byte) *representation {
+	return &representation{body: body}
+}
+
+// etag is the body's strong validator, computed on first use: the documents of most certificates
+// are rendered for the provider's answer and never fetched by the citizen, and issuance need not
+// hash them.
+func (r *representation) etag() string {
+	r.once.Do(func() {
+		sum := sha256.Sum256(r.body)
+		r.tag = `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
+	})
+	return r.tag
 }
 
 // documents are the three answers of one certificate. A signed certificate never changes, so
 // they are made once and served from here until evicted.
 type documents struct {
-	json, qr, pdf     representation
+	json, qr, pdf     *representation
 	qrWidth, qrHeight int
 	// subjectKey is whose certificate it is; cert and payload what was signed.
 	subjectKey []byte
@@ -40,7 +51,13 @@ type documents struct {
 }
 
 func (d *documents) size() int64 {
-	return int64(len(d.json.body) + len(d.qr.body) + len(d.pdf.body) + len(d.cert.HC1) + 1024)
+	n := len(d.cert.HC1) + 1024
+	for _, r := range []*representation{d.json, d.qr, d.pdf} {
+		if r != nil {
+			n += len(r.body)
+		}
+	}
+	return int64(n)
 }
 
 // docCache keeps rendered documents by UVCI, least recently used evicted first, bounded by
