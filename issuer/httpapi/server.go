@@ -232,6 +232,7 @@ const (
 	keyProblemCodes     = "dcc.problem_codes"
 	keyPrincipal        = "dcc.principal"
 	keyQueued           = "dcc.queued"
+	keySession          = "dcc.session"
 )
 
 // validRequestID: 1 to 128 characters of A-Z a-z 0-9 and . _ : - (UUIDs and ULIDs fit).

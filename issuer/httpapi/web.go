@@ -209,6 +209,22 @@ func (s *Server) setCookie(c echo.Context, name, value string, maxAge time.Durat
 
 // currentSession reads a valid, unexpired session; ok false otherwise.
 func (s *Server) currentSession(c echo.Context) (session, bool) {
+	// The queue, the route and the page each ask; the cookie is opened once per request.
+	if o, ok := c.Get(keySession).(openedSession); ok {
+		return o.ss, o.ok
+	}
+	ss, ok := s.openSession(c)
+	c.Set(keySession, openedSession{ss: ss, ok: ok})
+	return ss, ok
+}
+
+// openedSession is the request's session cookie as currentSession opened it.
+type openedSession struct {
+	ss session
+	ok bool
+}
+
+func (s *Server) openSession(c echo.Context) (session, bool) {
 	ck, err := c.Cookie(cookieSession)
 	if err != nil {
 		return session{}, false
