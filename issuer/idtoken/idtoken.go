@@ -155,9 +155,6 @@ func New(o Options) (*Verifier, error) {
 	return v, nil
 }
 
-// Issuer is the provider the verifier trusts.
-func (v *Verifier) Issuer() string { return v.o.Issuer }
-
 // Verify checks a bearer (access) token and returns the citizen it names.
 func (v *Verifier) Verify(ctx context.Context, raw string) (Citizen, error) {
 	if v.verified == nil || raw == "" {

@@ -171,13 +171,6 @@ func derive(key []byte, label string) []byte {
 	return m.Sum(nil)
 }
 
-// Rate is the admissions per second the queue keeps to (the configured rate, rounded to a whole
-// number of microseconds between two places).
-func (q *Queue) Rate() float64 { return q.rate }
-
-// AdmitTTL is how long a pass lasts.
-func (q *Queue) AdmitTTL() time.Duration { return q.admitTTL }
-
 // Visitor is what a request carries: the cookie values, empty when absent.
 type Visitor struct {
 	Binding string
